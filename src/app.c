@@ -1,0 +1,154 @@
+/*
+ * app.c: the request pipeline. Data flows one way:
+ *   req_parse -> route_find -> auth_check -> read_body -> handler -> render
+ * and every early exit lands on the same answer path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "app.h"
+#include "auth.h"
+#include "jsonio.h"
+#include "log.h"
+#include "response.h"
+#include "route.h"
+
+int
+app_init(struct app *a, const char *path)
+{
+	struct stat sb;
+
+	memset(a, 0, sizeof(*a));
+	if (conf_load(&a->cfg, path, a->cfg_err, sizeof(a->cfg_err)) != 0) {
+		log_error("configuration refused: %s", a->cfg_err);
+	} else {
+		a->cfg_ok = true;
+		log_set_level((enum log_level)a->cfg.log_level);
+		if (a->cfg.n_foreign > 0)
+			log_warn("%s: ignoring %zu key(s) outside wxsub's namespaces "
+			    "(first: %s)", path, a->cfg.n_foreign, a->cfg.foreign_first);
+		if (stat(path, &sb) == 0 && (sb.st_mode & S_IROTH))
+			log_warn("%s is readable by everyone and holds the AppSecret: "
+			    "chmod 0640 it", path);
+	}
+	a->st = store_new(&a->cfg);
+	a->up = up_new();
+	if (a->st == NULL || a->up == NULL)
+		return -1;
+	a->tok.st = a->st;
+	a->tok.up = a->up;
+	a->tok.cfg = &a->cfg;
+	return 0;
+}
+
+void
+app_free(struct app *a)
+{
+	store_free(a->st);
+	up_free(a->up);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Read the body: refuse (413) what is declared larger than http.maxBody
+ * without reading it; read at most maxBody + 1 bytes otherwise.
+ */
+static enum wx_err
+read_body(struct app *a, const struct io *io, struct request *r, char *msg,
+    size_t msglen)
+{
+	size_t max = a->cfg.max_body, want, got = 0, n;
+
+	if (r->content_length > (long long)max) {
+		snprintf(msg, msglen, "the body is larger than %zu bytes", max);
+		return WX_TOO_LARGE;
+	}
+	if (!req_is_json(r->content_type)) {
+		snprintf(msg, msglen, "Content-Type must be application/json");
+		return WX_MEDIA_TYPE;
+	}
+	want = r->content_length >= 0 ? (size_t)r->content_length : max + 1;
+	if ((r->body = malloc(want + 1)) == NULL)
+		return WX_INTERNAL;
+	while (got < want && (n = io->read(io->ctx, r->body + got, want - got)) > 0)
+		got += n;
+	r->body[got] = '\0';
+	r->body_len = got;
+	if (got > max) {
+		snprintf(msg, msglen, "the body is larger than %zu bytes", max);
+		return WX_TOO_LARGE;
+	}
+	if (r->content_length >= 0 && got < want) {
+		snprintf(msg, msglen, "the body ended before Content-Length");
+		return WX_BAD_REQUEST;
+	}
+	return jsonio_parse_object(r->body, r->body_len, &r->json, msg, msglen);
+}
+
+/* Everything before the handler; WX_OK when the handler may run. */
+static enum wx_err
+prepare(struct app *a, const struct io *io, struct request *r,
+    struct response *resp, const struct route **rt, char *msg, size_t msglen)
+{
+	enum wx_err err;
+
+	if ((err = req_parse(r, io->param, io->ctx, msg, msglen)) != WX_OK)
+		return err;
+	log_set_reqid(r->reqid);
+	if (!a->cfg_ok) {
+		snprintf(msg, msglen, "%s", a->cfg_err);
+		return WX_CONFIG;
+	}
+	*rt = route_find(r->route, r->method, &err, resp->allow,
+	    sizeof(resp->allow));
+	if (*rt == NULL) {
+		snprintf(msg, msglen, err == WX_METHOD ?
+		    "%s does not take this method" : "no route %s", r->route);
+		return err;
+	}
+	if ((err = auth_check(a, (*rt)->auth, r, msg, msglen)) != WX_OK)
+		return err;
+	if ((*rt)->body)
+		return read_body(a, io, r, msg, msglen);
+	return WX_OK;
+}
+
+void
+app_serve(struct app *a, const struct io *io)
+{
+	struct request r = { 0 };
+	struct response resp = { 0 };
+	const struct route *rt = NULL;
+	char msg[2 * LIM_ERRMSG], head[512];
+	const char *body;
+	size_t bodylen;
+	enum wx_err err;
+
+	msg[0] = '\0';
+	err = prepare(a, io, &r, &resp, &rt, msg, sizeof(msg));
+	if (err == WX_OK)
+		rt->fn(a, &r, &resp);
+	else
+		resp_error(&resp, err, msg);
+
+	if (resp_render(&resp, r.reqid, head, sizeof(head), &body, &bodylen) == 0) {
+		io->write(io->ctx, head, strlen(head));
+		io->write(io->ctx, body, bodylen);
+	}
+	log_msg(resp.status >= 500 ? LOG_ERROR : resp.status >= 400 ? LOG_INFO :
+	    LOG_DEBUG, "%s %s from %s -> %d %s", req_method_name(r.method),
+	    r.route[0] ? r.route : "-", r.remote[0] ? r.remote : "-",
+	    resp.status, resp.err != WX_OK ? wxerr_code(resp.err) : "");
+	resp_reset(&resp);
+	req_reset(&r);
+	log_set_reqid(NULL);
+}
+
+void
+app_after(struct app *a)
+{
+	if (a->cfg_ok)
+		token_refresh_ahead(&a->tok);
+}

@@ -1,0 +1,51 @@
+/*
+ * app.h: one process's long-lived state and the life of one request:
+ * parse -> route -> authenticate -> read body -> handle -> answer.
+ * The FastCGI loop (main.c) is the only caller; it supplies the I/O.
+ */
+#ifndef WX_APP_H
+#define WX_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "request.h"
+#include "store.h"
+#include "token.h"
+#include "upstream.h"
+
+struct app {
+	struct config	 cfg;
+	bool		 cfg_ok;
+	char		 cfg_err[2 * LIM_ERRMSG];	/* "file:line: why" */
+	struct store	*st;
+	struct upstream	*up;
+	struct tokensrc	 tok;
+	bool		 warned_trust;	/* record.trustClientOpenId, once */
+};
+
+/* How main.c lets the app talk to the web server. */
+struct io {
+	req_param_fn	 param;				/* a CGI parameter */
+	size_t		(*read)(void *ctx, char *buf, size_t n);	/* body */
+	int		(*write)(void *ctx, const char *buf, size_t n);	/* answer */
+	void		*ctx;
+};
+
+/*
+ * Load the configuration and make the per-process handles. A bad
+ * configuration is kept as cfg_err (every request then answers 500
+ * config_error) so that the web server stays up. -1 only when out of
+ * memory.
+ */
+int	app_init(struct app *, const char *config_path);
+void	app_free(struct app *);
+
+/* Serve one request end to end. */
+void	app_serve(struct app *, const struct io *);
+
+/* Work that should not delay an answer (refreshing the token ahead). */
+void	app_after(struct app *);
+
+#endif

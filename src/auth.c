@@ -1,0 +1,65 @@
+/*
+ * auth.c: api keys and the session hook.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "auth.h"
+
+const char *
+auth_bearer(const char *h)
+{
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h != '\0' ? h : NULL;
+}
+
+bool
+auth_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i;
+	unsigned char diff = la != lb;
+
+	/* Walk the candidate's length whatever the stored key is. */
+	for (i = 0; i < la; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)(lb ? b[i % lb] : 0);
+	return diff == 0;
+}
+
+bool
+auth_apikey_ok(const struct config *c, const char *key)
+{
+	bool ok = false;
+
+	for (size_t i = 0; i < c->n_api_keys; i++)
+		ok |= auth_equal(key, c->api_keys[i]);
+	return ok;
+}
+
+enum wx_err
+auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
+    size_t msglen)
+{
+	const char *cred;
+
+	r->who = WHO_NONE;
+	if (kind == AUTH_NONE)
+		return WX_OK;
+	if ((cred = auth_bearer(r->auth)) == NULL) {
+		snprintf(msg, msglen, "send Authorization: Bearer <%s>",
+		    kind == AUTH_APIKEY ? "api key" : "session or api key");
+		return WX_UNAUTHORIZED;
+	}
+	if (auth_apikey_ok(&a->cfg, cred)) {
+		r->who = WHO_APIKEY;
+		return WX_OK;
+	}
+	snprintf(msg, msglen, a->cfg.n_api_keys == 0 && kind == AUTH_APIKEY ?
+	    "no api keys are configured (auth.apiKeys)" : "the credential is not valid");
+	return WX_UNAUTHORIZED;
+}

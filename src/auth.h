@@ -1,0 +1,36 @@
+/*
+ * auth.h: what a request proves. An api key (server to server) or a
+ * mini-program session (which alone proves an openId). Keys are compared
+ * in constant time. The session check is a hook that the sessions module
+ * fills in; until it does, sessions prove nothing.
+ */
+#ifndef WX_AUTH_H
+#define WX_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "route.h"
+#include "wxerr.h"
+
+struct app;
+
+/* The credential of an "Authorization: Bearer X" header, or NULL. */
+const char	*auth_bearer(const char *header);
+
+/* Is key one of auth.apiKeys? Constant time in the key's content. */
+bool		 auth_apikey_ok(const struct config *, const char *key);
+
+/* Equal strings, in time that depends only on their lengths. */
+bool		 auth_equal(const char *a, const char *b);
+
+/*
+ * Authenticate r for a route of the given kind: sets r->who (and
+ * r->openid for a session). WX_OK, WX_UNAUTHORIZED with msg, or
+ * WX_REDIS_UNAVAILABLE.
+ */
+enum wx_err	 auth_check(struct app *, enum auth_kind, struct request *r,
+		    char *msg, size_t msglen);
+
+#endif

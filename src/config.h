@@ -1,0 +1,87 @@
+/*
+ * config.h: the configuration file (contract section 2).
+ *
+ * `key = value` lines, `#` comments, blank lines ignored. Keys of wxsub's
+ * own namespaces (wechat. redis. subscribe. session. auth. http. record.
+ * log.) must be known and valid, else the load fails naming file:line.
+ * Keys of other namespaces (a seed-style Spring application.properties)
+ * are ignored, counted for one warning; spring.redis.* and
+ * spring.data.redis.* give the Redis address when redis.url is not set.
+ *
+ * conf_parse() does no I/O: it is the unit-test and fuzz target.
+ */
+#ifndef WX_CONFIG_H
+#define WX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "limits.h"
+
+enum token_api { TOKEN_API_STABLE, TOKEN_API_CLASSIC };
+
+struct config {
+	char		 file[LIM_PATH];	/* where it was loaded from */
+
+	/* wechat.* */
+	char		 appid[LIM_ID];
+	char		 secret[LIM_SECRET];
+	char		 template_id[LIM_ID];		/* default for /send; "" = none */
+	char		 template_ids[LIM_TEMPLATES][LIM_ID];	/* /record accepts */
+	size_t		 n_template_ids;		/* template_id always included */
+	char		 longterm_ids[LIM_TEMPLATES][LIM_ID];
+	size_t		 n_longterm_ids;
+	char		 api_base[LIM_URL];		/* no trailing slash */
+	char		 login_url[LIM_URL];		/* derived from api_base unless set */
+	char		 send_url[LIM_URL];		/* ends in "access_token=" */
+	char		 token_url[LIM_URL];		/* api_base + /cgi-bin/token */
+	char		 stable_token_url[LIM_URL];	/* api_base + /cgi-bin/stable_token */
+	enum token_api	 token_api;
+	char		 mp_state[16];			/* formal | trial | developer */
+	char		 lang[8];			/* zh_CN | en_US | zh_HK | zh_TW */
+	long		 timeout_ms;			/* 100 .. 60000 */
+
+	/* redis.* (redis.url, or spring.redis.* as a fallback) */
+	char		 redis_host[256];		/* "" when redis_unix is set */
+	int		 redis_port;
+	char		 redis_unix[LIM_PATH];
+	char		 redis_user[LIM_ID];
+	char		 redis_password[LIM_SECRET];
+	int		 redis_db;			/* 0 .. 15 */
+	char		 token_key[LIM_ID];		/* WECHAT:ACCESS_TOKEN */
+	char		 lock_key[LIM_ID];		/* WECHAT:APPEAL_TOKEN_LOCK */
+	char		 sub_prefix[LIM_ID];		/* SUBSCRIBE: */
+	char		 prefix[LIM_ID];		/* WXSUB: */
+
+	long		 subscribe_ttl;			/* seconds, 0 = no expiry */
+	long		 session_ttl;			/* seconds, > 0 */
+	char		 api_keys[LIM_APIKEYS][LIM_SECRET];
+	size_t		 n_api_keys;
+	size_t		 max_body;			/* 1 .. LIM_BODY_MAX */
+	bool		 trust_client_openid;		/* record.trustClientOpenId */
+	int		 log_level;			/* enum log_level, log.level */
+
+	/* What the loader noticed but did not refuse. */
+	size_t		 n_foreign;			/* keys of other namespaces */
+	char		 foreign_first[LIM_ID];		/* the first one, for the warning */
+};
+
+/* Fill every default (contract section 2). */
+void	conf_defaults(struct config *);
+
+/*
+ * Parse buf[0..len) as the file named fname into c (which the caller has
+ * passed through conf_defaults). Returns 0, or -1 with "fname:line: why"
+ * in err. Also checks what is required (appid, secret) and derives URLs.
+ */
+int	conf_parse(struct config *c, const char *buf, size_t len,
+	    const char *fname, char *err, size_t errlen);
+
+/* conf_defaults + read the file (bounded) + conf_parse. */
+int	conf_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Is id one of wechat.templateIds / wechat.longTermTemplateIds? */
+bool	conf_template_known(const struct config *, const char *id);
+bool	conf_template_longterm(const struct config *, const char *id);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * h_record.c: POST /record. One credit per accepted template.
+ *
+ * The openId comes from the session when a mini-program user calls, and
+ * from the body only when a back end calls with an api key (or when the
+ * record.trustClientOpenId compatibility switch says the seed's clients
+ * may post it). The body is any one of:
+ *   {"templateId":"T"}    {"templateIds":["T1","T2"]}
+ *   {"T1":"accept","T2":"reject","errMsg":"requestSubscribeMessage:ok"}
+ * Everything is checked before anything is written.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "jsonio.h"
+#include "log.h"
+#include "validate.h"
+
+struct pick {
+	const char	*id;
+	const char	*status;	/* "accept", "reject", "ban", "filter" */
+};
+
+struct picks {
+	struct pick	 p[LIM_TEMPLATES];
+	size_t		 n;
+};
+
+static const char *const statuses[] = { "accept", "reject", "ban", "filter" };
+
+static bool
+known_status(const char *s)
+{
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		if (strcmp(s, statuses[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Add one template, ignoring repeats (WeChat filters them too). */
+static enum wx_err
+add_pick(struct picks *ps, const char *id, const char *status, size_t cap,
+    char *msg, size_t msglen)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (strcmp(ps->p[i].id, id) == 0)
+			return WX_OK;
+	if (!val_template_id(id)) {
+		snprintf(msg, msglen, "templateId: not a template id");
+		return WX_BAD_REQUEST;
+	}
+	if (ps->n >= cap) {
+		snprintf(msg, msglen, "templateIds: at most %zu templates per request", cap);
+		return WX_BAD_REQUEST;
+	}
+	ps->p[ps->n].id = id;
+	ps->p[ps->n].status = status;
+	ps->n++;
+	return WX_OK;
+}
+
+/* The explicit forms: templateId or templateIds. */
+static enum wx_err
+parse_explicit(json_object *body, struct picks *ps, char *msg, size_t msglen)
+{
+	json_object *arr;
+	const char *id;
+	enum wx_err err;
+	int t, ta;
+	size_t i, n;
+
+	t = jsonio_string(body, "templateId", &id, NULL);
+	ta = jsonio_array(body, "templateIds", &arr);
+	if (t < 0 || ta < 0 || (t == 1 && ta == 1)) {
+		snprintf(msg, msglen, t < 0 ? "templateId: must be a string" :
+		    ta < 0 ? "templateIds: must be an array of strings" :
+		    "give templateId or templateIds, not both");
+		return WX_BAD_REQUEST;
+	}
+	if (t == 1)
+		return add_pick(ps, id, "accept", LIM_PER_RECORD, msg, msglen);
+	n = json_object_array_length(arr);
+	if (n == 0 || n > LIM_PER_RECORD) {
+		snprintf(msg, msglen, "templateIds: 1 to %d templates", LIM_PER_RECORD);
+		return WX_BAD_REQUEST;
+	}
+	for (i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string)) {
+			snprintf(msg, msglen, "templateIds: must be an array of strings");
+			return WX_BAD_REQUEST;
+		}
+		if ((err = add_pick(ps, json_object_get_string(v), "accept",
+		    LIM_PER_RECORD, msg, msglen)) != WX_OK)
+			return err;
+	}
+	return WX_OK;
+}
+
+/* The result object of wx.requestSubscribeMessage, as the front end got it. */
+static enum wx_err
+parse_result(json_object *body, struct picks *ps, char *msg, size_t msglen)
+{
+	const char *em;
+	enum wx_err err;
+	int t;
+
+	if ((t = jsonio_string(body, "errMsg", &em, NULL)) < 0 ||
+	    (t == 1 && strcmp(em, "requestSubscribeMessage:ok") != 0)) {
+		snprintf(msg, msglen, "errMsg: the subscription popup did not succeed");
+		return WX_BAD_REQUEST;
+	}
+	json_object_object_foreach(body, key, val) {
+		if (strcmp(key, "errMsg") == 0 || strcmp(key, "openId") == 0)
+			continue;
+		if (!json_object_is_type(val, json_type_string) ||
+		    !known_status(json_object_get_string(val))) {
+			snprintf(msg, msglen, "%.128s: expected \"accept\", \"reject\", "
+			    "\"ban\" or \"filter\"", val_template_id(key) ? key : "a key");
+			return WX_BAD_REQUEST;
+		}
+		if ((err = add_pick(ps, key, json_object_get_string(val),
+		    LIM_PER_RECORD, msg, msglen)) != WX_OK)
+			return err;
+	}
+	if (ps->n == 0) {
+		snprintf(msg, msglen, "templateId: give templateId, templateIds or "
+		    "the result of wx.requestSubscribeMessage");
+		return WX_BAD_REQUEST;
+	}
+	return WX_OK;
+}
+
+/* Whose subscriptions these are. */
+static enum wx_err
+record_openid(struct app *a, struct request *r, const char **openid,
+    char *msg, size_t msglen)
+{
+	const char *posted = NULL;
+	int t = jsonio_string(r->json, "openId", &posted, NULL);
+
+	if (t < 0) {
+		snprintf(msg, msglen, "openId: must be a string");
+		return WX_BAD_REQUEST;
+	}
+	if (r->who == WHO_SESSION && !a->cfg.trust_client_openid) {
+		*openid = r->openid;	/* a posted openId is ignored */
+		return WX_OK;
+	}
+	if (r->who == WHO_SESSION && a->cfg.trust_client_openid && !a->warned_trust) {
+		log_warn("record.trustClientOpenId is on: /record believes the "
+		    "openId a client posts");
+		a->warned_trust = true;
+	}
+	if (t == 0 && r->who == WHO_SESSION) {
+		*openid = r->openid;
+		return WX_OK;
+	}
+	if (t == 0 || !val_openid(posted)) {
+		snprintf(msg, msglen, "openId: a WeChat openId (28 characters of "
+		    "A-Z a-z 0-9 _ -) is required");
+		return WX_BAD_REQUEST;
+	}
+	*openid = posted;
+	return WX_OK;
+}
+
+void
+h_record(struct app *a, struct request *r, struct response *resp)
+{
+	const struct config *c = &a->cfg;
+	struct picks ps = { .n = 0 };
+	char msg[LIM_ERRMSG], keys[LIM_TEMPLATES][LIM_KEY];
+	const char *openid = NULL, *kp[LIM_TEMPLATES], *ids[LIM_TEMPLATES];
+	bool marker[LIM_TEMPLATES];
+	long long counts[LIM_TEMPLATES];
+	json_object *o, *credits, *skipped;
+	enum wx_err err;
+	size_t i, n = 0;
+	int explicit_form;
+
+	explicit_form = json_object_object_get_ex(r->json, "templateId", NULL) ||
+	    json_object_object_get_ex(r->json, "templateIds", NULL);
+	if ((err = record_openid(a, r, &openid, msg, sizeof(msg))) != WX_OK ||
+	    (err = explicit_form ? parse_explicit(r->json, &ps, msg, sizeof(msg)) :
+	    parse_result(r->json, &ps, msg, sizeof(msg))) != WX_OK) {
+		resp_error(resp, err, msg);
+		return;
+	}
+	for (i = 0; i < ps.n; i++) {
+		if (!conf_template_known(c, ps.p[i].id)) {
+			snprintf(msg, sizeof(msg), "templateId: %s is not in "
+			    "wechat.templateIds", ps.p[i].id);
+			resp_error(resp, WX_UNKNOWN_TEMPLATE, msg);
+			return;
+		}
+		if (strcmp(ps.p[i].status, "accept") != 0)
+			continue;
+		if (store_key_sub(c, ps.p[i].id, openid, keys[n], LIM_KEY) != 0) {
+			resp_error(resp, WX_BAD_REQUEST, "templateId: too long");
+			return;
+		}
+		kp[n] = keys[n];
+		ids[n] = ps.p[i].id;
+		marker[n] = conf_template_longterm(c, ps.p[i].id);
+		n++;
+	}
+	if (n > 0 && (err = store_credit_add(a->st, kp, marker, n,
+	    c->subscribe_ttl, counts)) != WX_OK) {
+		resp_error(resp, err, NULL);
+		return;
+	}
+	if ((o = resp_ok(resp)) == NULL)
+		return;
+	json_object_object_add(o, "openId", json_object_new_string(openid));
+	credits = json_object_new_object();
+	for (i = 0; i < n && credits != NULL; i++)
+		json_object_object_add(credits, ids[i], json_object_new_int64(counts[i]));
+	json_object_object_add(o, "credits", credits);
+	skipped = json_object_new_object();
+	for (i = 0; i < ps.n && skipped != NULL; i++)
+		if (strcmp(ps.p[i].status, "accept") != 0)
+			json_object_object_add(skipped, ps.p[i].id,
+			    json_object_new_string(ps.p[i].status));
+	if (skipped != NULL && json_object_object_length(skipped) > 0)
+		json_object_object_add(o, "skipped", skipped);
+	else
+		json_object_put(skipped);
+	log_debug("recorded %zu accept(s) for template(s) of one user", n);
+}

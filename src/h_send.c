@@ -1,0 +1,295 @@
+/*
+ * h_send.c: POST /send. One subscribe message to one user.
+ *
+ *   check the body -> check every data value (422 before WeChat)
+ *   -> serialize sends to this user -> spend a credit atomically
+ *   -> token -> subscribeMessage.send (renewing a refused token once,
+ *   retrying 43108 after a pause) -> keep, return or clear the credit.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "handlers.h"
+#include "jsonio.h"
+#include "log.h"
+#include "validate.h"
+#include "wechat.h"
+
+#define BUSY_RETRIES	2	/* 43108: sends to one user overlapped */
+#define BUSY_PAUSE_MS	300
+#define LIM_PAGE	512
+
+static const char *const mp_states[] = { "formal", "trial", "developer", NULL };
+static const char *const langs[] = { "zh_CN", "en_US", "zh_HK", "zh_TW", NULL };
+
+static bool
+one_of(const char *s, const char *const *set)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(s, *set) == 0)
+			return true;
+	return false;
+}
+
+/* An optional string field limited to a set of values. */
+static enum wx_err
+enum_field(json_object *body, const char *key, const char *const *set,
+    const char *dflt, const char **out, char *msg, size_t msglen)
+{
+	int t = jsonio_string(body, key, out, NULL);
+
+	if (t == 0) {
+		*out = dflt;
+		return WX_OK;
+	}
+	if (t < 0 || !one_of(*out, set)) {
+		snprintf(msg, msglen, "%s: not one of the values WeChat accepts", key);
+		return WX_BAD_REQUEST;
+	}
+	return WX_OK;
+}
+
+/*
+ * Turn the caller's data ({"k":"v"} or {"k":{"value":"v"}}) into WeChat's
+ * shape, checking each key and value. WX_INVALID_DATA names the key.
+ */
+static enum wx_err
+build_data(json_object *in, json_object **out, char *msg, size_t msglen)
+{
+	char why[128];
+	json_object *d;
+
+	if ((*out = d = json_object_new_object()) == NULL)
+		return WX_INTERNAL;
+	if (json_object_object_length(in) == 0) {
+		snprintf(msg, msglen, "data: at least one value is required");
+		return WX_BAD_REQUEST;
+	}
+	json_object_object_foreach(in, key, val) {
+		const char *s;
+		size_t len;
+		json_object *item;
+
+		if (!val_data_key(key)) {
+			snprintf(msg, msglen, "data: key %.64s is not a template "
+			    "keyword such as thing1", val_utf8(key, strlen(key)) &&
+			    !val_has_control(key, strlen(key)) ? key : "(unprintable)");
+			return WX_BAD_REQUEST;
+		}
+		if (json_object_is_type(val, json_type_object)) {
+			if (jsonio_string(val, "value", &s, &len) != 1 ||
+			    json_object_object_length(val) != 1) {
+				snprintf(msg, msglen, "data.%s: expected a string or "
+				    "{\"value\":\"...\"}", key);
+				return WX_BAD_REQUEST;
+			}
+		} else if (json_object_is_type(val, json_type_string)) {
+			s = json_object_get_string(val);
+			len = (size_t)json_object_get_string_len(val);
+		} else {
+			snprintf(msg, msglen, "data.%s: expected a string or "
+			    "{\"value\":\"...\"}", key);
+			return WX_BAD_REQUEST;
+		}
+		if (!val_data_value(key, s, len, why, sizeof(why))) {
+			snprintf(msg, msglen, "data.%s: %s", key, why);
+			return WX_INVALID_DATA;
+		}
+		if ((item = json_object_new_object()) == NULL)
+			return WX_INTERNAL;
+		json_object_object_add(item, "value", json_object_new_string_len(s, (int)len));
+		json_object_object_add(d, key, item);
+	}
+	return WX_OK;
+}
+
+/* Everything from the body, checked; msg says what is wrong. */
+static enum wx_err
+parse_send(struct app *a, json_object *body, struct wx_message *m,
+    json_object **data, char *msg, size_t msglen)
+{
+	const struct config *c = &a->cfg;
+	json_object *din;
+	size_t len;
+	int t;
+
+	if (jsonio_string(body, "openId", &m->openid, NULL) != 1 ||
+	    !val_openid(m->openid)) {
+		snprintf(msg, msglen, "openId: a WeChat openId (28 characters of "
+		    "A-Z a-z 0-9 _ -) is required");
+		return WX_BAD_REQUEST;
+	}
+	if ((t = jsonio_string(body, "templateId", &m->template_id, NULL)) < 0 ||
+	    (t == 1 && !val_template_id(m->template_id))) {
+		snprintf(msg, msglen, "templateId: not a template id");
+		return WX_BAD_REQUEST;
+	}
+	if (t == 0) {
+		if (c->template_id[0] == '\0') {
+			snprintf(msg, msglen, "templateId: required (no wechat.templateId "
+			    "is configured)");
+			return WX_BAD_REQUEST;
+		}
+		m->template_id = c->template_id;
+	}
+	if (!conf_template_known(c, m->template_id)) {
+		snprintf(msg, msglen, "templateId: %s is not in wechat.templateIds",
+		    m->template_id);
+		return WX_UNKNOWN_TEMPLATE;
+	}
+	m->page = NULL;
+	if ((t = jsonio_string(body, "page", &m->page, &len)) < 0 ||
+	    (t == 1 && (len >= LIM_PAGE || val_has_control(m->page, len)))) {
+		snprintf(msg, msglen, "page: must be a path of the mini program");
+		return WX_BAD_REQUEST;
+	}
+	if (enum_field(body, "miniprogramState", mp_states, c->mp_state,
+	    &m->mp_state, msg, msglen) != WX_OK ||
+	    enum_field(body, "lang", langs, c->lang, &m->lang, msg, msglen) != WX_OK)
+		return WX_BAD_REQUEST;
+	if ((t = jsonio_object(body, "data", &din)) != 1) {
+		snprintf(msg, msglen, "data: an object such as {\"thing1\":\"...\"} "
+		    "is required");
+		return WX_BAD_REQUEST;
+	}
+	return build_data(din, data, msg, msglen);
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Hold the per-user send lock: WeChat refuses concurrent sends to one
+ * user (43108), so ours take turns. Bounded by the send's own limit.
+ */
+static enum wx_err
+user_lock(struct app *a, const char *openid, char *key, size_t keylen,
+    char *val, size_t vallen)
+{
+	long life = a->cfg.timeout_ms * 2 + 1000, waited = 0;
+	enum wx_err err;
+	bool got;
+
+	if (store_key(&a->cfg, "sendlock", openid, key, keylen) != 0)
+		return WX_INTERNAL;
+	req_new_id(val, vallen);
+	for (;;) {
+		if ((err = store_lock(a->st, key, val, life, &got)) != WX_OK)
+			return err;
+		if (got)
+			return WX_OK;
+		if (waited >= life)
+			return WX_UPSTREAM;
+		pause_ms(20);
+		waited += 20;
+	}
+}
+
+/*
+ * Call WeChat until the outcome is final: one renewal of a refused
+ * token, a few pauses for 43108.
+ */
+static enum wx_err
+deliver(struct app *a, const struct wx_message *m, uint64_t *msgid,
+    struct wx_answer *ans, char *msg, size_t msglen)
+{
+	char tok[LIM_TOKEN];
+	enum wx_err err;
+	int renewed = 0, busy = 0;
+
+	if ((err = token_get(&a->tok, tok, sizeof(tok), msg, msglen)) != WX_OK)
+		return err;
+	for (;;) {
+		err = wechat_send(a->up, &a->cfg, tok, m, msgid, ans);
+		if (err == WX_OK || !ans->has_errcode)
+			return err;
+		if (wechat_token_rejected(ans->errcode) && !renewed) {
+			renewed = 1;
+			if ((err = token_renew(&a->tok, tok, tok, sizeof(tok), msg,
+			    msglen)) != WX_OK)
+				return err;
+			continue;
+		}
+		if (ans->errcode == 43108 && busy++ < BUSY_RETRIES) {
+			pause_ms(BUSY_PAUSE_MS);
+			continue;
+		}
+		return err;
+	}
+}
+
+void
+h_send(struct app *a, struct request *r, struct response *resp)
+{
+	struct wx_message m = { 0 };
+	struct wx_answer ans = { 0 };
+	char msg[LIM_ERRMSG], key[LIM_KEY], lkey[LIM_KEY], lval[24];
+	json_object *data = NULL, *o;
+	bool longterm, taken = false, locked = false;
+	uint64_t msgid = 0;
+	enum wx_err err;
+
+	msg[0] = '\0';
+	if ((err = parse_send(a, r->json, &m, &data, msg, sizeof(msg))) != WX_OK)
+		goto fail;
+	m.data = data;
+	longterm = conf_template_longterm(&a->cfg, m.template_id);
+	if (store_key_sub(&a->cfg, m.template_id, m.openid, key, sizeof(key)) != 0) {
+		err = WX_INTERNAL;
+		goto fail;
+	}
+	if ((err = user_lock(a, m.openid, lkey, sizeof(lkey), lval,
+	    sizeof(lval))) != WX_OK) {
+		snprintf(msg, sizeof(msg), "another send to this user did not finish");
+		goto fail;
+	}
+	locked = true;
+	err = longterm ? store_exists(a->st, key, &taken) :
+	    store_credit_take(a->st, key, &taken);
+	if (err != WX_OK)
+		goto fail;
+	if (!taken) {
+		err = WX_NOT_SUBSCRIBED;
+		snprintf(msg, sizeof(msg), "no subscription is recorded for %s "
+		    "and this user", m.template_id);
+		goto fail;
+	}
+
+	err = deliver(a, &m, &msgid, &ans, msg, sizeof(msg));
+	if (err == WX_OK) {
+		log_info("sent template %s, msgid %llu", m.template_id,
+		    (unsigned long long)msgid);
+		if ((o = resp_ok(resp)) != NULL)
+			json_object_object_add(o, "msgid", json_object_new_uint64(msgid));
+		goto done;
+	}
+	if (err == WX_USER_REFUSED) {
+		/* WeChat has none left: what we counted is wrong, forget it. */
+		long long gone;
+		const char *kp[1] = { key };
+		if (store_del(a->st, kp, 1, &gone) != WX_OK)
+			log_error("could not clear the credits after 43101");
+	} else if (!longterm && store_credit_return(a->st, key,
+	    a->cfg.subscribe_ttl) != WX_OK)
+		log_error("could not give back the credit after a failed send");
+	if (ans.has_errcode || ans.why[0] != '\0') {
+		log_warn("send failed: %s", ans.why);
+		if (msg[0] == '\0')
+			snprintf(msg, sizeof(msg), "%.80s (WeChat: %.160s)", wxerr_text(err), ans.why);
+	}
+fail:
+	if (ans.has_errcode)
+		resp_error_wx(resp, err, msg[0] ? msg : NULL, ans.errcode);
+	else
+		resp_error(resp, err, msg[0] ? msg : NULL);
+done:
+	if (locked)
+		(void)store_unlock(a->st, lkey, lval);
+	json_object_put(data);
+}

@@ -1,0 +1,105 @@
+/*
+ * h_subs.c: GET and DELETE /subscriptions?openId=...[&templateId=...]
+ * for back ends: read or forget a user's credits. Only the configured
+ * templates are looked at: nothing else can have been recorded.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "validate.h"
+
+/* The query's openId and optional templateId, checked. */
+static enum wx_err
+subs_query(struct app *a, struct request *r, char *openid, size_t oplen,
+    char *tpl, size_t tpllen, char *msg, size_t msglen)
+{
+	int have;
+
+	if (req_query(r->query, "openId", openid, oplen) != 1 ||
+	    !val_openid(openid)) {
+		snprintf(msg, msglen, "openId: a WeChat openId is required in the query");
+		return WX_BAD_REQUEST;
+	}
+	if ((have = req_query(r->query, "templateId", tpl, tpllen)) < 0 ||
+	    (have == 1 && !val_template_id(tpl))) {
+		snprintf(msg, msglen, "templateId: not a template id");
+		return WX_BAD_REQUEST;
+	}
+	if (have == 0)
+		tpl[0] = '\0';
+	else if (!conf_template_known(&a->cfg, tpl)) {
+		snprintf(msg, msglen, "templateId: %s is not in wechat.templateIds", tpl);
+		return WX_UNKNOWN_TEMPLATE;
+	}
+	return WX_OK;
+}
+
+/* Keys of the templates asked about: one, or all configured. */
+static size_t
+subs_keys(struct app *a, const char *openid, const char *tpl,
+    char keys[][LIM_KEY], const char **ids)
+{
+	const struct config *c = &a->cfg;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_template_ids; i++) {
+		if (tpl[0] != '\0' && strcmp(tpl, c->template_ids[i]) != 0)
+			continue;
+		if (store_key_sub(c, c->template_ids[i], openid, keys[n],
+		    LIM_KEY) != 0)
+			continue;
+		ids[n++] = c->template_ids[i];
+	}
+	return n;
+}
+
+static void
+subs(struct app *a, struct request *r, struct response *resp, bool forget)
+{
+	char openid[LIM_OPENID + 1], tpl[LIM_ID], msg[LIM_ERRMSG];
+	char keys[LIM_TEMPLATES][LIM_KEY];
+	const char *ptrs[LIM_TEMPLATES], *ids[LIM_TEMPLATES];
+	long long counts[LIM_TEMPLATES], deleted;
+	json_object *o, *credits;
+	enum wx_err err;
+	size_t n, i;
+
+	if ((err = subs_query(a, r, openid, sizeof(openid), tpl, sizeof(tpl),
+	    msg, sizeof(msg))) != WX_OK) {
+		resp_error(resp, err, msg);
+		return;
+	}
+	n = subs_keys(a, openid, tpl, keys, ids);
+	for (i = 0; i < n; i++)
+		ptrs[i] = keys[i];
+	err = forget ? store_del(a->st, ptrs, n, &deleted) :
+	    store_credit_get(a->st, ptrs, n, counts);
+	if (err != WX_OK) {
+		resp_error(resp, err, NULL);
+		return;
+	}
+	if ((o = resp_ok(resp)) == NULL)
+		return;
+	json_object_object_add(o, "openId", json_object_new_string(openid));
+	if (forget) {
+		json_object_object_add(o, "deleted", json_object_new_int64(deleted));
+		return;
+	}
+	credits = json_object_new_object();
+	for (i = 0; i < n && credits != NULL; i++)
+		json_object_object_add(credits, ids[i], json_object_new_int64(counts[i]));
+	json_object_object_add(o, "credits", credits);
+}
+
+void
+h_subs_get(struct app *a, struct request *r, struct response *resp)
+{
+	subs(a, r, resp, false);
+}
+
+void
+h_subs_delete(struct app *a, struct request *r, struct response *resp)
+{
+	subs(a, r, resp, true);
+}

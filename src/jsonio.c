@@ -1,0 +1,115 @@
+/*
+ * jsonio.c: strict JSON parsing and compact output over json-c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "limits.h"
+#include "jsonio.h"
+#include "validate.h"
+
+enum wx_err
+jsonio_parse_object(const char *buf, size_t len, json_object **out,
+    char *msg, size_t msglen)
+{
+	struct json_tokener *tok;
+	json_object *o = NULL;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	*out = NULL;
+	if (len == 0) {
+		snprintf(msg, msglen, "the body is empty: a JSON object is expected");
+		return WX_BAD_REQUEST;
+	}
+	if (len > (size_t)LIM_BODY_MAX || memchr(buf, '\0', len) != NULL) {
+		snprintf(msg, msglen, "the body is not JSON");
+		return WX_BAD_REQUEST;
+	}
+	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		return WX_INTERNAL;
+	}
+	/* json-c is lenient by default (single quotes, trailing commas). */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+
+	if (o == NULL || jerr != json_tokener_success) {
+		json_object_put(o);
+		snprintf(msg, msglen, "the body is not valid JSON (%s)",
+		    jerr == json_tokener_continue ? "unexpected end" :
+		    json_tokener_error_desc(jerr));
+		return WX_BAD_REQUEST;
+	}
+	for (; end < len; end++)
+		if (strchr(" \t\r\n", buf[end]) == NULL) {
+			json_object_put(o);
+			snprintf(msg, msglen, "the body has data after the JSON value");
+			return WX_BAD_REQUEST;
+		}
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		snprintf(msg, msglen, "the body must be a JSON object");
+		return WX_BAD_REQUEST;
+	}
+	*out = o;
+	return WX_OK;
+}
+
+int
+jsonio_string(json_object *o, const char *key, const char **out, size_t *len)
+{
+	json_object *v;
+	const char *s;
+	size_t n;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	/* A \u0000 escape would cut C strings short: refuse it. */
+	if (memchr(s, '\0', n) != NULL || !val_utf8(s, n))
+		return -1;
+	*out = s;
+	if (len != NULL)
+		*len = n;
+	return 1;
+}
+
+int
+jsonio_array(json_object *o, const char *key, json_object **out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_array))
+		return -1;
+	*out = v;
+	return 1;
+}
+
+int
+jsonio_object(json_object *o, const char *key, json_object **out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return -1;
+	*out = v;
+	return 1;
+}
+
+const char *
+jsonio_text(json_object *o, size_t *len)
+{
+	return json_object_to_json_string_length(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}

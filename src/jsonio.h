@@ -1,0 +1,34 @@
+/*
+ * jsonio.h: JSON in and out. Input is parsed strictly (no single quotes,
+ * no trailing commas, valid UTF-8, bounded depth, one object and nothing
+ * after it); output is always compact and never escapes '/'.
+ */
+#ifndef WX_JSONIO_H
+#define WX_JSONIO_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "wxerr.h"
+
+/*
+ * Parse buf[0..len) into a JSON object. Returns WX_OK with *out owned by
+ * the caller, or WX_BAD_REQUEST with a reason in msg.
+ */
+enum wx_err	 jsonio_parse_object(const char *buf, size_t len,
+		    json_object **out, char *msg, size_t msglen);
+
+/*
+ * Typed field access. Each returns 1 when the field is there with the
+ * right type (and, for strings, valid UTF-8 without NUL), 0 when absent
+ * (JSON null counts as absent), -1 when present with another type.
+ */
+int		 jsonio_string(json_object *o, const char *key,
+		    const char **out, size_t *len);
+int		 jsonio_array(json_object *o, const char *key, json_object **out);
+int		 jsonio_object(json_object *o, const char *key, json_object **out);
+
+/* Compact text of o, owned by o. */
+const char	*jsonio_text(json_object *o, size_t *len);
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * request.c: from web server parameters to a struct request.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "request.h"
+#include "validate.h"
+
+static const struct {
+	const char	*name;
+	enum method	 m;
+} methods[] = {
+	{ "GET", M_GET }, { "POST", M_POST }, { "DELETE", M_DELETE },
+	{ "HEAD", M_HEAD },
+};
+
+const char *
+req_method_name(enum method m)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (methods[i].m == m)
+			return methods[i].name;
+	return "-";
+}
+
+int
+req_random(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	while (n > 0) {
+		ssize_t got = getrandom(p, n, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+void
+req_new_id(char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[8] = { 0 };
+	size_t i;
+
+	(void)req_random(raw, sizeof(raw));
+	for (i = 0; i < sizeof(raw) && 2 * i + 2 < outlen; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * i] = '\0';
+}
+
+bool
+req_route_ok(const char *route)
+{
+	const char *seg, *p;
+	size_t len;
+
+	if (route == NULL || route[0] != '/')
+		return false;
+	seg = route + 1;
+	for (;;) {
+		for (p = seg; *p != '\0' && *p != '/'; p++)
+			if (!isalnum((unsigned char)*p) && strchr("_.-", *p) == NULL)
+				return false;
+		len = (size_t)(p - seg);
+		if (len == 0 && (*p == '/' || seg != route + 1))
+			return false;	/* "//" or a trailing '/' */
+		if ((len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+		if (*p == '\0')
+			return true;
+		seg = p + 1;
+	}
+}
+
+bool
+req_is_json(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL || strncasecmp(ct, want, n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decode src[0..len) into out; -1 on a bad escape, a NUL or overflow. */
+static int
+pct_decode(const char *src, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)src[i];
+		if (c == '%') {
+			int hi, lo;
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval((unsigned char)src[i + 1]);
+			lo = hexval((unsigned char)src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+')
+			c = ' ';
+		if (c == 0 || o + 1 >= outlen)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+req_query(const char *query, const char *name, char *out, size_t outlen)
+{
+	size_t nlen = strlen(name);
+	const char *p = query, *amp, *val;
+	int found = 0;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+		if (plen > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			if (found)
+				return -1;	/* a repeated name is ambiguous */
+			val = p + nlen + 1;
+			if (pct_decode(val, plen - nlen - 1, out, outlen) != 0)
+				return -1;
+			found = 1;
+		} else if (plen == nlen && strncmp(p, name, nlen) == 0) {
+			return -1;		/* "name" without '=' */
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return found;
+}
+
+/* Copy a parameter; false if it does not fit (never truncate). */
+static bool
+copy_param(char *dst, size_t dstlen, const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n >= dstlen) {
+		dst[0] = '\0';
+		return false;
+	}
+	memcpy(dst, v ? v : "", n + 1);
+	return true;
+}
+
+enum wx_err
+req_parse(struct request *r, req_param_fn param, void *ctx,
+    char *msg, size_t msglen)
+{
+	const char *v, *route;
+	enum wx_err err = WX_OK;
+	size_t i;
+
+	req_reset(r);
+	v = param(ctx, "HTTP_X_REQUEST_ID");
+	if (v != NULL && strlen(v) < sizeof(r->reqid) && val_request_id(v))
+		copy_param(r->reqid, sizeof(r->reqid), v);
+	else
+		req_new_id(r->reqid, sizeof(r->reqid));
+	copy_param(r->remote, sizeof(r->remote), param(ctx, "REMOTE_ADDR"));
+
+	v = param(ctx, "REQUEST_METHOD");
+	for (i = 0; v != NULL && i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(v, methods[i].name) == 0)
+			r->method = methods[i].m;
+
+	r->content_length = -1;
+	v = param(ctx, "CONTENT_LENGTH");
+	if (v != NULL && *v != '\0') {
+		char *end;
+		errno = 0;
+		long long n = strtoll(v, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 0 || !isdigit((unsigned char)*v)) {
+			snprintf(msg, msglen, "bad Content-Length");
+			err = WX_BAD_REQUEST;
+		} else
+			r->content_length = n;
+	}
+
+	if (!copy_param(r->content_type, sizeof(r->content_type),
+	    param(ctx, "CONTENT_TYPE")) ||
+	    !copy_param(r->auth, sizeof(r->auth), param(ctx, "HTTP_AUTHORIZATION"))) {
+		snprintf(msg, msglen, "a request header is too large");
+		err = WX_BAD_REQUEST;
+	}
+	if (!copy_param(r->query, sizeof(r->query), param(ctx, "QUERY_STRING"))) {
+		snprintf(msg, msglen, "the query string is too long");
+		err = WX_BAD_REQUEST;
+	}
+
+	/* The route is checked last: a refused path is a 404 whatever else. */
+	route = param(ctx, "PATH_INFO");
+	if (route == NULL || !copy_param(r->route, sizeof(r->route), route) ||
+	    !req_route_ok(r->route)) {
+		r->route[0] = '\0';
+		snprintf(msg, msglen, "no such route");
+		err = WX_NOT_FOUND;
+	}
+	return err;
+}
+
+void
+req_reset(struct request *r)
+{
+	free(r->body);
+	if (r->json != NULL)
+		json_object_put(r->json);
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+}

@@ -1,0 +1,79 @@
+/*
+ * request.h: one request as data. The web server's parameters are read
+ * once, through a callback, into a struct request that is reset for every
+ * request; nothing after this module calls getenv.
+ */
+#ifndef WX_REQUEST_H
+#define WX_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "limits.h"
+#include "wxerr.h"
+
+enum method { M_OTHER = 0, M_GET, M_POST, M_DELETE, M_HEAD };
+
+/* Who the request proved to be (filled by authentication). */
+enum principal { WHO_NONE = 0, WHO_APIKEY, WHO_SESSION };
+
+struct request {
+	enum method	 method;
+	char		 route[LIM_ROUTE];	/* PATH_INFO, checked */
+	char		 query[LIM_QUERY];	/* QUERY_STRING, raw */
+	char		 content_type[LIM_HEADER];
+	long long	 content_length;	/* -1: not given */
+	char		 auth[LIM_HEADER];	/* Authorization */
+	char		 reqid[LIM_REQID];	/* caller's (if sane) or new */
+	char		 remote[64];		/* REMOTE_ADDR, for the log */
+
+	char		*body;			/* owned; NUL-terminated */
+	size_t		 body_len;
+	json_object	*json;			/* owned; parsed body */
+
+	enum principal	 who;
+	char		 openid[LIM_OPENID + 1]; /* proved by a session */
+	char		 session_hash[16];	 /* short prefix, for logs */
+};
+
+/* Reads one parameter of the web server ("PATH_INFO"); NULL if unset. */
+typedef const char *(*req_param_fn)(void *ctx, const char *name);
+
+/*
+ * Fill r from the parameters. Never fails as a whole: what is wrong is
+ * returned (WX_NOT_FOUND for a refused route, WX_BAD_REQUEST for an
+ * oversized header) with a message, and r still has a request id.
+ */
+enum wx_err	 req_parse(struct request *r, req_param_fn, void *ctx,
+		    char *msg, size_t msglen);
+
+/* "GET", "POST", ...; "-" for a method wxsub does not serve. */
+const char	*req_method_name(enum method);
+
+/* Free what r owns and zero it. */
+void		 req_reset(struct request *r);
+
+/*
+ * Is the route acceptable? A '/' then segments of [A-Za-z0-9_.-], no
+ * empty segment, no "." or ".." segment, no '%' (encoded tricks). Pure.
+ */
+bool		 req_route_ok(const char *route);
+
+/*
+ * Look up name in a query string and percent-decode it into out.
+ * Returns 1 found, 0 absent, -1 malformed, repeated or too long.
+ */
+int		 req_query(const char *query, const char *name,
+		    char *out, size_t outlen);
+
+/* "application/json", with optional parameters such as charset. */
+bool		 req_is_json(const char *content_type);
+
+/* A fresh random request id (16 hex digits). */
+void		 req_new_id(char *out, size_t outlen);
+
+/* Fill buf with n random bytes from the system CSPRNG; 0 or -1. */
+int		 req_random(void *buf, size_t n);
+
+#endif

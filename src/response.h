@@ -1,0 +1,41 @@
+/*
+ * response.h: the answer to one request, as data until it is rendered.
+ * Success is {"ok":true,...}; failure is {"ok":false,"error":code,
+ * "message":text} plus "errcode" when WeChat gave one.
+ */
+#ifndef WX_RESPONSE_H
+#define WX_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "wxerr.h"
+
+struct response {
+	int		 status;
+	enum wx_err	 err;		/* WX_OK on success */
+	json_object	*body;		/* owned */
+	char		 allow[32];	/* for 405 */
+};
+
+/* Start a success answer; returns the object to add fields to (or NULL). */
+json_object	*resp_ok(struct response *);
+
+/* An error answer; msg NULL means the error's default text. */
+void		 resp_error(struct response *, enum wx_err, const char *msg);
+/* The same, with WeChat's errcode. */
+void		 resp_error_wx(struct response *, enum wx_err, const char *msg,
+		    long errcode);
+
+/*
+ * Render the CGI header block into head (status, content type,
+ * X-Request-Id, Allow) and point *body at the JSON text (owned by r).
+ * Returns 0, or -1 when head is too small.
+ */
+int		 resp_render(struct response *, const char *reqid,
+		    char *head, size_t headlen, const char **body, size_t *bodylen);
+
+void		 resp_reset(struct response *);
+
+#endif

@@ -1,0 +1,466 @@
+/*
+ * store.c: the Redis side of wxsub over hiredis (0.14 API).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "store.h"
+
+/* Short limits: a Redis that does not answer must cost well under 1 s. */
+#define CONNECT_MS	300
+#define COMMAND_MS	400
+
+struct store {
+	const struct config	*cfg;
+	redisContext		*ctx;
+	bool			 fresh;	/* connected during this call */
+	bool			 down_logged;
+};
+
+/* Compare-and-delete: the seed's release script. */
+static const char LUA_CAD[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('del', KEYS[1]) else return 0 end";
+
+static const char LUA_TOKEN_GET[] =
+    "return {redis.call('get', KEYS[1]), redis.call('ttl', KEYS[1])}";
+
+/* ARGV[1] = ttl, ARGV[1 + i] = 'm' (marker) or 'c' (count) per key. */
+static const char LUA_CREDIT_ADD[] =
+    "local ttl = tonumber(ARGV[1]) local out = {} "
+    "for i, k in ipairs(KEYS) do "
+    "  local v "
+    "  if ARGV[i + 1] == 'm' then redis.call('set', k, '1') v = 1 "
+    "  else "
+    "    local cur = redis.call('get', k) "
+    "    if cur and not tonumber(cur) then redis.call('del', k) end "
+    "    v = redis.call('incrby', k, 1) "
+    "  end "
+    "  if ttl > 0 then redis.call('expire', k, ttl) "
+    "  else redis.call('persist', k) end "
+    "  out[i] = v "
+    "end return out";
+
+/* Spend one: never below zero, the key disappears at zero. */
+static const char LUA_CREDIT_TAKE[] =
+    "local v = tonumber(redis.call('get', KEYS[1]) or '0') "
+    "if v == nil or v < 1 then return 0 end "
+    "if v <= 1 then redis.call('del', KEYS[1]) "
+    "else redis.call('decr', KEYS[1]) end return 1";
+
+static const char LUA_CREDIT_RETURN[] =
+    "local v = redis.call('incrby', KEYS[1], 1) "
+    "local ttl = tonumber(ARGV[1]) "
+    "if ttl > 0 and redis.call('ttl', KEYS[1]) < 0 then "
+    "redis.call('expire', KEYS[1], ttl) end return v";
+
+struct store *
+store_new(const struct config *cfg)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	if (s != NULL)
+		s->cfg = cfg;
+	return s;
+}
+
+static void
+drop(struct store *s)
+{
+	if (s->ctx != NULL)
+		redisFree(s->ctx);
+	s->ctx = NULL;
+}
+
+void
+store_free(struct store *s)
+{
+	if (s == NULL)
+		return;
+	drop(s);
+	free(s);
+}
+
+int
+store_key_sub(const struct config *c, const char *tpl, const char *openid,
+    char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s%s:%s", c->sub_prefix, tpl, openid);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+store_key(const struct config *c, const char *what, const char *id,
+    char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s%s%s%s", c->prefix, what,
+	    id ? ":" : "", id ? id : "");
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static void
+note_down(struct store *s, const char *why)
+{
+	/* One line per outage, not one per request. */
+	if (!s->down_logged)
+		log_error("redis unavailable: %s", why);
+	s->down_logged = true;
+	drop(s);
+}
+
+static int
+connect_now(struct store *s)
+{
+	struct timeval ct = { 0, CONNECT_MS * 1000 };
+	struct timeval rt = { 0, COMMAND_MS * 1000 };
+	const struct config *c = s->cfg;
+	redisReply *r;
+
+	if (c->redis_unix[0] != '\0')
+		s->ctx = redisConnectUnixWithTimeout(c->redis_unix, ct);
+	else
+		s->ctx = redisConnectWithTimeout(c->redis_host, c->redis_port, ct);
+	if (s->ctx == NULL || s->ctx->err) {
+		note_down(s, s->ctx ? s->ctx->errstr : "out of memory");
+		return -1;
+	}
+	redisSetTimeout(s->ctx, rt);
+	if (c->redis_password[0] != '\0') {
+		if (c->redis_user[0] != '\0')
+			r = redisCommand(s->ctx, "AUTH %s %s", c->redis_user,
+			    c->redis_password);
+		else
+			r = redisCommand(s->ctx, "AUTH %s", c->redis_password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			/* Never the password itself. */
+			note_down(s, r ? "AUTH refused" : s->ctx->errstr);
+			freeReplyObject(r);
+			return -1;
+		}
+		freeReplyObject(r);
+	}
+	if (c->redis_db != 0) {
+		r = redisCommand(s->ctx, "SELECT %d", c->redis_db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			note_down(s, r ? r->str : s->ctx->errstr);
+			freeReplyObject(r);
+			return -1;
+		}
+		freeReplyObject(r);
+	}
+	if (s->down_logged)
+		log_info("redis reachable again");
+	s->down_logged = false;
+	s->fresh = true;
+	return 0;
+}
+
+/*
+ * Run one command given as an argument vector, (re)connecting first when
+ * needed. A reused connection that turns out to be dead (Redis restarted)
+ * is reopened and the command sent once more: it never reached the old
+ * server. Returns the reply (caller frees) or NULL when Redis is
+ * unavailable; an error reply becomes NULL too, after a log line.
+ */
+static redisReply *
+cmdv(struct store *s, size_t argc, const char **argv)
+{
+	redisReply *r = NULL;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		s->fresh = false;
+		if (s->ctx == NULL && connect_now(s) != 0)
+			return NULL;
+		r = redisCommandArgv(s->ctx, (int)argc, argv, NULL);
+		if (r != NULL)
+			break;
+		bool stale = !s->fresh && (s->ctx->err == REDIS_ERR_EOF ||
+		    (s->ctx->err == REDIS_ERR_IO &&
+		    (errno == EPIPE || errno == ECONNRESET)));
+		note_down(s, s->ctx->errstr);
+		if (!stale)
+			return NULL;
+		s->down_logged = false;	/* a restart is not an outage yet */
+	}
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		log_error("redis error: %.200s", r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* cmdv over a NULL-terminated list of strings. */
+static redisReply *
+command(struct store *s, const char *first, ...)
+{
+	const char *argv[8];
+	size_t argc = 0;
+	va_list ap;
+
+	argv[argc++] = first;
+	va_start(ap, first);
+	while (argc < sizeof(argv) / sizeof(argv[0]) &&
+	    (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	return cmdv(s, argc, argv);
+}
+
+/* EVAL script over keys[0..n) then args[0..nargs). */
+static redisReply *
+eval_keys(struct store *s, const char *script, const char *const *keys,
+    size_t n, const char *const *args, size_t nargs)
+{
+	const char *argv[3 + 2 * LIM_TEMPLATES + 1];
+	char nkeys[16];
+	size_t argc = 0, i;
+
+	if (n + nargs + 3 > sizeof(argv) / sizeof(argv[0]))
+		return NULL;
+	snprintf(nkeys, sizeof(nkeys), "%zu", n);
+	argv[argc++] = "EVAL";
+	argv[argc++] = script;
+	argv[argc++] = nkeys;
+	for (i = 0; i < n; i++)
+		argv[argc++] = keys[i];
+	for (i = 0; i < nargs; i++)
+		argv[argc++] = args[i];
+	return cmdv(s, argc, argv);
+}
+
+/* A keyed command over n keys: MGET, DEL. */
+static redisReply *
+keys_command(struct store *s, const char *name, const char *const *keys,
+    size_t n)
+{
+	const char *argv[1 + LIM_TEMPLATES];
+
+	if (n > LIM_TEMPLATES)
+		return NULL;
+	argv[0] = name;
+	memcpy(argv + 1, keys, n * sizeof(*keys));
+	return cmdv(s, n + 1, argv);
+}
+
+enum wx_err
+store_ping(struct store *s)
+{
+	redisReply *r = command(s, "PING", NULL);
+
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_token_get(struct store *s, char *tok, size_t toklen, long long *ttl)
+{
+	redisReply *r = command(s, "EVAL", LUA_TOKEN_GET, "1",
+	    s->cfg->token_key, NULL);
+	enum wx_err err = WX_INTERNAL;
+
+	tok[0] = '\0';
+	*ttl = -2;
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+		goto out;
+	if (r->element[1]->type == REDIS_REPLY_INTEGER)
+		*ttl = r->element[1]->integer;
+	if (r->element[0]->type == REDIS_REPLY_STRING) {
+		if (r->element[0]->len >= toklen) {
+			log_error("cached token is longer than %zu bytes", toklen);
+			goto out;
+		}
+		memcpy(tok, r->element[0]->str, r->element[0]->len);
+		tok[r->element[0]->len] = '\0';
+	}
+	err = WX_OK;
+out:
+	freeReplyObject(r);
+	return err;
+}
+
+enum wx_err
+store_token_set(struct store *s, const char *tok, long ttl)
+{
+	char ex[24];
+	redisReply *r;
+
+	snprintf(ex, sizeof(ex), "%ld", ttl);
+	r = command(s, "SET", s->cfg->token_key, tok, "EX", ex, NULL);
+
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_unlock(struct store *s, const char *key, const char *val)
+{
+	redisReply *r = command(s, "EVAL", LUA_CAD, "1", key, val, NULL);
+
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_token_drop(struct store *s, const char *tok)
+{
+	return store_unlock(s, s->cfg->token_key, tok);
+}
+
+enum wx_err
+store_lock(struct store *s, const char *key, const char *val, long ms,
+    bool *got)
+{
+	char px[24];
+	redisReply *r;
+
+	*got = false;
+	snprintf(px, sizeof(px), "%ld", ms);
+	r = command(s, "SET", key, val, "NX", "PX", px, NULL);
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	*got = r->type == REDIS_REPLY_STATUS;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_exists(struct store *s, const char *key, bool *yes)
+{
+	redisReply *r = command(s, "EXISTS", key, NULL);
+
+	*yes = false;
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	*yes = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_credit_add(struct store *s, const char *const *keys, const bool *marker,
+    size_t n, long ttl, long long *counts)
+{
+	const char *args[1 + LIM_TEMPLATES];
+	char ttlbuf[24];
+	redisReply *r;
+	size_t i;
+
+	if (n == 0 || n > LIM_TEMPLATES)
+		return WX_INTERNAL;
+	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	args[0] = ttlbuf;
+	for (i = 0; i < n; i++)
+		args[1 + i] = marker[i] ? "m" : "c";
+	if ((r = eval_keys(s, LUA_CREDIT_ADD, keys, n, args, n + 1)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+		freeReplyObject(r);
+		return WX_INTERNAL;
+	}
+	for (i = 0; i < n; i++)
+		counts[i] = r->element[i]->type == REDIS_REPLY_INTEGER ?
+		    r->element[i]->integer : 0;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_credit_take(struct store *s, const char *key, bool *taken)
+{
+	redisReply *r = command(s, "EVAL", LUA_CREDIT_TAKE, "1", key, NULL);
+
+	*taken = false;
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	*taken = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_credit_return(struct store *s, const char *key, long ttl)
+{
+	char ttlbuf[24];
+	redisReply *r;
+
+	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	r = command(s, "EVAL", LUA_CREDIT_RETURN, "1", key, ttlbuf, NULL);
+
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+/* A stored credit: an integer; anything else (garbage) counts as none. */
+static long long
+as_count(const redisReply *e)
+{
+	char *end;
+	long long v;
+
+	if (e->type != REDIS_REPLY_STRING || e->len == 0)
+		return 0;
+	errno = 0;
+	v = strtoll(e->str, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0)
+		return 0;
+	return v;
+}
+
+enum wx_err
+store_credit_get(struct store *s, const char *const *keys, size_t n,
+    long long *counts)
+{
+	redisReply *r;
+	size_t i;
+
+	if (n == 0)
+		return WX_OK;
+	if ((r = keys_command(s, "MGET", keys, n)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+		freeReplyObject(r);
+		return WX_INTERNAL;
+	}
+	for (i = 0; i < n; i++)
+		counts[i] = as_count(r->element[i]);
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_del(struct store *s, const char *const *keys, size_t n,
+    long long *deleted)
+{
+	redisReply *r;
+
+	*deleted = 0;
+	if (n == 0)
+		return WX_OK;
+	if ((r = keys_command(s, "DEL", keys, n)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_INTEGER)
+		*deleted = r->integer;
+	freeReplyObject(r);
+	return WX_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * store.h: everything wxsub keeps in Redis, behind typed calls.
+ *
+ * One connection per process, opened lazily with short time limits and
+ * reopened on the next call after any failure, so a Redis restart heals
+ * without restarting the web server. Every call returns WX_OK or
+ * WX_REDIS_UNAVAILABLE (WX_INTERNAL for a reply of an unexpected shape).
+ *
+ * Key layout (the seed's, so both can share one Redis):
+ *   redis.tokenKey                      the access token, plain string
+ *   redis.lockKey                       the refresh lock (random value)
+ *   SUBSCRIBE:<templateId>:<openId>     one-time credits (an integer;
+ *                                       the seed's "1" reads as one)
+ *   WXSUB:sendlock:<openId>             serializes sends to one user
+ *   WXSUB:token:force                   fleet-wide force_refresh throttle
+ */
+#ifndef WX_STORE_H
+#define WX_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "wxerr.h"
+
+struct store;
+
+struct store	*store_new(const struct config *);	/* no I/O yet */
+void		 store_free(struct store *);
+
+/* Build a key; -1 if it does not fit (never truncated). Pure. */
+int		 store_key_sub(const struct config *, const char *tpl,
+		    const char *openid, char *out, size_t outlen);
+int		 store_key(const struct config *, const char *what,
+		    const char *id, char *out, size_t outlen);
+
+enum wx_err	 store_ping(struct store *);
+
+/* The cached token and its TTL in one round trip; tok "" if none. */
+enum wx_err	 store_token_get(struct store *, char *tok, size_t toklen,
+		    long long *ttl);
+enum wx_err	 store_token_set(struct store *, const char *tok, long ttl);
+/* Drop the cached token only if it is still tok (compare-and-delete). */
+enum wx_err	 store_token_drop(struct store *, const char *tok);
+
+/* SET key val NX PX ms. */
+enum wx_err	 store_lock(struct store *, const char *key, const char *val,
+		    long ms, bool *got);
+/* Delete key only if it still holds val. */
+enum wx_err	 store_unlock(struct store *, const char *key, const char *val);
+enum wx_err	 store_exists(struct store *, const char *key, bool *yes);
+
+/*
+ * Record accepts: for each keys[i], add one credit (marker[i] false) or
+ * set the long-term marker "1" (marker[i] true); renew the TTL (ttl > 0)
+ * or make the key persistent (ttl == 0). Atomic. counts[i] gets the
+ * new value.
+ */
+enum wx_err	 store_credit_add(struct store *, const char *const *keys,
+		    const bool *marker, size_t n, long ttl, long long *counts);
+/* Spend one credit atomically; *taken false when there was none. */
+enum wx_err	 store_credit_take(struct store *, const char *key, bool *taken);
+/* Give one back after a failure that did not consume it. */
+enum wx_err	 store_credit_return(struct store *, const char *key, long ttl);
+/* Current counts of n keys (0 when absent or not a number). */
+enum wx_err	 store_credit_get(struct store *, const char *const *keys,
+		    size_t n, long long *counts);
+/* Delete n keys; *deleted gets how many existed. */
+enum wx_err	 store_del(struct store *, const char *const *keys, size_t n,
+		    long long *deleted);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * token.c: the shared access token, refreshed by exactly one process.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "request.h"
+#include "token.h"
+#include "wechat.h"
+
+#define POLL_MS		20
+
+long
+token_lock_ms(const struct config *c)
+{
+	/* The fetch is cut at timeout_ms; the lock outlives it by 2 s. */
+	return c->timeout_ms + 2000;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static long
+cache_ttl(long expires_in)
+{
+	if (expires_in > TOKEN_MARGIN_S + 60)
+		return expires_in - TOKEN_MARGIN_S;
+	return expires_in / 2 > 0 ? expires_in / 2 : 1;
+}
+
+static bool
+usable(const char *tok, const char *failed)
+{
+	return tok[0] != '\0' && (failed == NULL || strcmp(tok, failed) != 0);
+}
+
+/*
+ * Fetch and cache a token; the caller holds the lock. With failed set,
+ * a stable fetch that returns failed again is forced (throttled).
+ */
+static enum wx_err
+fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
+    char *msg, size_t msglen)
+{
+	const struct config *c = ts->cfg;
+	struct wx_token t;
+	struct wx_answer ans;
+	char key[LIM_KEY];
+	enum wx_err err;
+	bool got;
+
+	ts->fetches++;
+	if (wechat_token(ts->up, c, false, &t, &ans) != WX_OK) {
+		log_error("token fetch failed: %s", ans.why);
+		snprintf(msg, msglen, "WeChat gave no access token (%s)", ans.why);
+		return WX_TOKEN_UNAVAILABLE;
+	}
+	if (failed != NULL && strcmp(t.token, failed) == 0) {
+		if (c->token_api != TOKEN_API_STABLE) {
+			snprintf(msg, msglen, "WeChat handed back the token it refused");
+			return WX_TOKEN_UNAVAILABLE;
+		}
+		if (store_key(c, "token:force", NULL, key, sizeof(key)) != 0)
+			return WX_INTERNAL;
+		if ((err = store_lock(ts->st, key, "1", TOKEN_FORCE_S * 1000L,
+		    &got)) != WX_OK)
+			return err;
+		if (!got) {
+			snprintf(msg, msglen, "the token was revoked and a forced "
+			    "refresh ran less than %d s ago", TOKEN_FORCE_S);
+			return WX_TOKEN_UNAVAILABLE;
+		}
+		log_warn("stable_token still hands out a token WeChat refuses "
+		    "(revoked by another force_refresh): forcing a refresh");
+		ts->fetches++;
+		if (wechat_token(ts->up, c, true, &t, &ans) != WX_OK) {
+			log_error("forced token fetch failed: %s", ans.why);
+			snprintf(msg, msglen, "WeChat gave no access token (%s)", ans.why);
+			return WX_TOKEN_UNAVAILABLE;
+		}
+	}
+	if (strlen(t.token) >= outlen)
+		return WX_INTERNAL;
+	if ((err = store_token_set(ts->st, t.token, cache_ttl(t.expires_in))) != WX_OK)
+		return err;
+	log_info("access token fetched (%s API), expires in %ld s",
+	    c->token_api == TOKEN_API_STABLE ? "stable" : "classic", t.expires_in);
+	memcpy(out, t.token, strlen(t.token) + 1);
+	return WX_OK;
+}
+
+/*
+ * Wait, bounded, for the lock holder to cache a token other than failed.
+ * Never takes the lock itself: if the holder failed, so does this wait.
+ */
+static enum wx_err
+wait_for(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
+    char *msg, size_t msglen)
+{
+	long long deadline = now_ms() + token_lock_ms(ts->cfg) + 500;
+	long long ttl;
+	enum wx_err err;
+	bool held;
+
+	while (now_ms() < deadline) {
+		sleep_ms(POLL_MS);
+		if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
+			return err;
+		if (usable(out, failed))
+			return WX_OK;
+		if ((err = store_exists(ts->st, ts->cfg->lock_key, &held)) != WX_OK)
+			return err;
+		if (held)
+			continue;
+		/* Released: it may have stored the token just before. */
+		if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
+			return err;
+		if (usable(out, failed))
+			return WX_OK;
+		snprintf(msg, msglen, "another process failed to fetch the token");
+		return WX_TOKEN_UNAVAILABLE;
+	}
+	snprintf(msg, msglen, "waited %ld ms for another process to fetch the token",
+	    token_lock_ms(ts->cfg) + 500);
+	log_warn("%s", msg);
+	return WX_TOKEN_UNAVAILABLE;
+}
+
+/* Take the lock and fetch, or wait for whoever holds it. */
+static enum wx_err
+obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
+    char *msg, size_t msglen)
+{
+	char val[24];
+	long long ttl;
+	enum wx_err err;
+	bool got;
+
+	req_new_id(val, sizeof(val));
+	if ((err = store_lock(ts->st, ts->cfg->lock_key, val,
+	    token_lock_ms(ts->cfg), &got)) != WX_OK)
+		return err;
+	if (!got)
+		return wait_for(ts, failed, out, outlen, msg, msglen);
+
+	/* Someone may have finished between our look and our lock. */
+	err = store_token_get(ts->st, out, outlen, &ttl);
+	if (err == WX_OK && !usable(out, failed))
+		err = fetch_store(ts, failed, out, outlen, msg, msglen);
+	if (store_unlock(ts->st, ts->cfg->lock_key, val) != WX_OK)
+		log_warn("could not release the token lock; it expires by itself");
+	return err;
+}
+
+enum wx_err
+token_get(struct tokensrc *ts, char *out, size_t outlen, char *msg,
+    size_t msglen)
+{
+	long long ttl;
+	enum wx_err err;
+
+	if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
+		return err;
+	if (out[0] != '\0') {
+		if (ttl >= 0 && ttl < TOKEN_AHEAD_S)
+			ts->refresh_due = true;
+		return WX_OK;
+	}
+	return obtain(ts, NULL, out, outlen, msg, msglen);
+}
+
+enum wx_err
+token_renew(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
+    char *msg, size_t msglen)
+{
+	long long ttl;
+	enum wx_err err;
+
+	log_warn("WeChat refused the cached access token; renewing it");
+	if ((err = store_token_drop(ts->st, failed)) != WX_OK)
+		return err;
+	if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
+		return err;
+	if (usable(out, failed))
+		return WX_OK;
+	return obtain(ts, failed, out, outlen, msg, msglen);
+}
+
+void
+token_refresh_ahead(struct tokensrc *ts)
+{
+	char key[LIM_KEY], val[24], tok[LIM_TOKEN], msg[LIM_ERRMSG];
+	long long ttl;
+	bool got;
+
+	if (!ts->refresh_due)
+		return;
+	ts->refresh_due = false;
+	/* At most one attempt per 10 s for the fleet, then the usual lock. */
+	if (store_key(ts->cfg, "token:ahead", NULL, key, sizeof(key)) != 0 ||
+	    store_lock(ts->st, key, "1", 10000, &got) != WX_OK || !got)
+		return;
+	req_new_id(val, sizeof(val));
+	if (store_lock(ts->st, ts->cfg->lock_key, val, token_lock_ms(ts->cfg),
+	    &got) != WX_OK || !got)
+		return;
+	if (store_token_get(ts->st, tok, sizeof(tok), &ttl) == WX_OK &&
+	    (tok[0] == '\0' || ttl < TOKEN_AHEAD_S)) {
+		log_info("refreshing the access token ahead of expiry (%lld s left)",
+		    ttl);
+		(void)fetch_store(ts, NULL, tok, sizeof(tok), msg, sizeof(msg));
+	}
+	(void)store_unlock(ts->st, ts->cfg->lock_key, val);
+}

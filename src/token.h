@@ -1,0 +1,59 @@
+/*
+ * token.h: the one access token shared by every process on every host.
+ *
+ * Cached in Redis (redis.tokenKey) with a TTL of expires_in minus a
+ * 200 s margin. A process that finds no token takes the lock (SET NX, a
+ * random value, a life longer than the fetch's time limit), checks the
+ * cache again, fetches, stores, and releases by compare-and-delete.
+ * Others poll the cache for a bounded time and never recurse. When the
+ * cached token nears its end, the process that notices refreshes it
+ * after it has answered, while everyone keeps using the old one (WeChat
+ * honours both for five minutes), so after the first fetch no request
+ * waits for a refresh.
+ */
+#ifndef WX_TOKEN_H
+#define WX_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "store.h"
+#include "upstream.h"
+#include "wxerr.h"
+
+#define TOKEN_MARGIN_S	200	/* cache TTL = expires_in - this */
+#define TOKEN_AHEAD_S	100	/* refresh ahead below this TTL */
+#define TOKEN_FORCE_S	30	/* fleet-wide gap between force_refresh calls */
+
+struct tokensrc {
+	struct store		*st;
+	struct upstream		*up;
+	const struct config	*cfg;
+	bool			 refresh_due;	/* set by token_get */
+	long			 fetches;	/* token calls this process made */
+};
+
+/* The lock's life: longer than a fetch may take. */
+long		 token_lock_ms(const struct config *);
+
+/*
+ * A usable token into out. WX_OK, WX_REDIS_UNAVAILABLE, or
+ * WX_TOKEN_UNAVAILABLE with a reason in msg.
+ */
+enum wx_err	 token_get(struct tokensrc *, char *out, size_t outlen,
+		    char *msg, size_t msglen);
+
+/*
+ * WeChat refused failed (40001 and kin): drop it from the cache if it is
+ * still there and get another. With the stable API, a fetch that hands
+ * back the same refused token means someone force-refreshed it away:
+ * then force_refresh once, at most once per TOKEN_FORCE_S for the fleet.
+ */
+enum wx_err	 token_renew(struct tokensrc *, const char *failed,
+		    char *out, size_t outlen, char *msg, size_t msglen);
+
+/* After the answer: refresh ahead of expiry if token_get found it due. */
+void		 token_refresh_ahead(struct tokensrc *);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * upstream.c: libcurl easy handle, reused for keep-alive.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "limits.h"
+#include "upstream.h"
+
+/* Connecting may take at most this much of the total limit. */
+#define CONNECT_MS_MAX	2000
+
+struct upstream {
+	CURL		*h;
+	struct curl_slist *json_hdr;
+	char		*buf;		/* LIM_UPSTREAM_BODY + 1 */
+	size_t		 len;
+	int		 overflow;
+};
+
+static size_t
+collect(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct upstream *u = arg;
+	size_t n = size * nmemb;
+
+	if (u->len + n > LIM_UPSTREAM_BODY) {
+		u->overflow = 1;
+		return 0;	/* aborts the transfer */
+	}
+	memcpy(u->buf + u->len, data, n);
+	u->len += n;
+	return n;
+}
+
+struct upstream *
+up_new(void)
+{
+	static int global_done;
+	struct upstream *u;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+			return NULL;
+		global_done = 1;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	u->buf = malloc(LIM_UPSTREAM_BODY + 1);
+	u->h = curl_easy_init();
+	u->json_hdr = curl_slist_append(NULL,
+	    "Content-Type: application/json; charset=utf-8");
+	if (u->buf == NULL || u->h == NULL || u->json_hdr == NULL) {
+		up_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void
+up_free(struct upstream *u)
+{
+	if (u == NULL)
+		return;
+	if (u->h != NULL)
+		curl_easy_cleanup(u->h);
+	curl_slist_free_all(u->json_hdr);
+	free(u->buf);
+	free(u);
+}
+
+enum wx_err
+up_call(struct upstream *u, const char *url, const char *json,
+    long timeout_ms, struct up_result *res)
+{
+	long connect_ms = timeout_ms < CONNECT_MS_MAX ? timeout_ms : CONNECT_MS_MAX;
+	CURLcode rc;
+	CURL *h = u->h;
+
+	memset(res, 0, sizeof(*res));
+	u->len = 0;
+	u->overflow = 0;
+
+	/* Options persist on the handle; reset only what varies per call. */
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, u);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "wxsub/" PACKAGE_VERSION);
+	if (json != NULL) {
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+
+	rc = curl_easy_perform(h);
+	u->buf[u->len] = '\0';
+	res->body = u->buf;
+	res->len = u->len;
+	if (rc != CURLE_OK) {
+		snprintf(res->err, sizeof(res->err), "%s",
+		    u->overflow ? "answer too large" :
+		    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" :
+		    curl_easy_strerror(rc));
+		return WX_UPSTREAM;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+	return WX_OK;
+}

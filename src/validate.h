@@ -1,0 +1,39 @@
+/*
+ * validate.h: what a caller's bytes may look like. Pure functions, no I/O,
+ * no allocation: unit-test and fuzz targets.
+ */
+#ifndef WX_VALIDATE_H
+#define WX_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool	val_utf8(const char *s, size_t len);
+/* Number of code points in well-formed UTF-8; (size_t)-1 if not. */
+size_t	val_utf8_chars(const char *s, size_t len);
+/* Any C0 control, DEL, or U+0080..U+009F (newlines included). */
+bool	val_has_control(const char *s, size_t len);
+
+/* An openId: exactly 28 of A-Z a-z 0-9 _ - */
+bool	val_openid(const char *s);
+/* A template id: 1..LIM_ID-1 of A-Z a-z 0-9 _ - */
+bool	val_template_id(const char *s);
+/* An X-Request-Id we accept and echo: 1..LIM_REQID-1 of A-Z a-z 0-9 . _ - */
+bool	val_request_id(const char *s);
+/* A data key: a letter then letters, digits, '_' (thing1, time3), < 64. */
+bool	val_data_key(const char *s);
+
+/*
+ * Check one subscribe-message data value against the rule of its key's
+ * type (wechat.md section 5: thing, number, letter, symbol,
+ * character_string, time, date, amount, phone_number, car_number, name,
+ * phrase). The type is the key without its trailing digits. Counts code
+ * points, not bytes. An unknown type passes, but empty values and control
+ * characters never do. Returns true when the value is acceptable; when not,
+ * why gets a short rule description such as "thing: at most 20 characters".
+ */
+bool	val_data_value(const char *key, const char *value, size_t len,
+	    char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * wechat.c: requests to and answers from the WeChat API.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "jsonio.h"
+#include "log.h"
+#include "wechat.h"
+
+static const struct {
+	long		 errcode;
+	enum wx_err	 err;
+} send_map[] = {
+	{ 43101, WX_USER_REFUSED },
+	{ 40003, WX_INVALID_OPENID },
+	{ 40037, WX_INVALID_TEMPLATE },
+	{ 47003, WX_INVALID_DATA },
+	{ 41030, WX_INVALID_PAGE },
+	{ 43107, WX_TEMPLATE_BANNED },
+	{ 45168, WX_SENSITIVE },
+	{ 45009, WX_QUOTA },
+	{ 40001, WX_TOKEN_UNAVAILABLE },
+	{ 40014, WX_TOKEN_UNAVAILABLE },
+	{ 41001, WX_TOKEN_UNAVAILABLE },
+	{ 42001, WX_TOKEN_UNAVAILABLE },
+};
+
+enum wx_err
+wechat_map_send(long errcode)
+{
+	for (size_t i = 0; i < sizeof(send_map) / sizeof(send_map[0]); i++)
+		if (send_map[i].errcode == errcode)
+			return send_map[i].err;
+	return WX_UPSTREAM;
+}
+
+bool
+wechat_token_rejected(long errcode)
+{
+	return errcode == 40001 || errcode == 40014 || errcode == 41001 ||
+	    errcode == 42001;
+}
+
+/* Keep WeChat's errmsg printable and short: it goes into logs. */
+static void
+copy_errmsg(char *dst, size_t dstlen, const char *src)
+{
+	size_t o = 0;
+
+	for (; src != NULL && *src != '\0' && o + 1 < dstlen && o < 160; src++)
+		dst[o++] = ((unsigned char)*src < 0x20) ? ' ' : *src;
+	dst[o] = '\0';
+}
+
+enum wx_err
+wechat_parse(const char *body, size_t len, json_object **out,
+    struct wx_answer *ans)
+{
+	struct json_tokener *tok;
+	json_object *o, *ec, *em;
+	char msg[161];
+
+	*out = NULL;
+	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL) {
+		snprintf(ans->why, sizeof(ans->why), "out of memory");
+		return WX_INTERNAL;
+	}
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	json_tokener_free(tok);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		snprintf(ans->why, sizeof(ans->why), "answer is not a JSON object");
+		return WX_UPSTREAM;
+	}
+	if (json_object_object_get_ex(o, "errcode", &ec) && ec != NULL &&
+	    json_object_is_type(ec, json_type_int) &&
+	    json_object_get_int64(ec) != 0) {
+		ans->has_errcode = true;
+		ans->errcode = (long)json_object_get_int64(ec);
+		msg[0] = '\0';
+		if (json_object_object_get_ex(o, "errmsg", &em) &&
+		    json_object_is_type(em, json_type_string))
+			copy_errmsg(msg, sizeof(msg), json_object_get_string(em));
+		snprintf(ans->why, sizeof(ans->why), "errcode %ld: %s",
+		    ans->errcode, msg);
+		json_object_put(o);
+		return WX_UPSTREAM;
+	}
+	*out = o;
+	return WX_OK;
+}
+
+/* A token goes into URLs unescaped: accept only URL-safe characters. */
+static bool
+token_ok(const char *t, size_t len)
+{
+	if (len == 0 || len >= LIM_TOKEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(t[i] >= 'a' && t[i] <= 'z') && !(t[i] >= 'A' && t[i] <= 'Z') &&
+		    !(t[i] >= '0' && t[i] <= '9') && strchr("-_.~*", t[i]) == NULL)
+			return false;
+	return true;
+}
+
+/* Build the token request: classic GET URL, or stable POST body. */
+static int
+token_request(const struct config *c, bool force, char *url, size_t urllen,
+    json_object **body)
+{
+	char *esc;
+	int n;
+
+	*body = NULL;
+	if (c->token_api == TOKEN_API_STABLE) {
+		if ((*body = json_object_new_object()) == NULL)
+			return -1;
+		json_object_object_add(*body, "grant_type",
+		    json_object_new_string("client_credential"));
+		json_object_object_add(*body, "appid", json_object_new_string(c->appid));
+		json_object_object_add(*body, "secret", json_object_new_string(c->secret));
+		json_object_object_add(*body, "force_refresh",
+		    json_object_new_boolean(force));
+		n = snprintf(url, urllen, "%s", c->stable_token_url);
+	} else {
+		if ((esc = curl_easy_escape(NULL, c->secret, 0)) == NULL)
+			return -1;
+		n = snprintf(url, urllen,
+		    "%s?grant_type=client_credential&appid=%s&secret=%s",
+		    c->token_url, c->appid, esc);
+		curl_free(esc);
+	}
+	return n < 0 || (size_t)n >= urllen ? -1 : 0;
+}
+
+enum wx_err
+wechat_token(struct upstream *up, const struct config *c, bool force,
+    struct wx_token *t, struct wx_answer *ans)
+{
+	char url[LIM_URL + 3 * LIM_SECRET + 128];
+	json_object *req = NULL, *o = NULL, *v;
+	struct up_result res;
+	enum wx_err err = WX_TOKEN_UNAVAILABLE;
+	const char *s;
+	size_t len;
+
+	memset(ans, 0, sizeof(*ans));
+	memset(t, 0, sizeof(*t));
+	if (token_request(c, force, url, sizeof(url), &req) != 0) {
+		snprintf(ans->why, sizeof(ans->why), "cannot build the token request");
+		goto out;
+	}
+	if (up_call(up, url, req ? jsonio_text(req, NULL) : NULL, c->timeout_ms,
+	    &res) != WX_OK) {
+		snprintf(ans->why, sizeof(ans->why), "token endpoint: %s", res.err);
+		goto out;
+	}
+	if (res.status != 200) {
+		snprintf(ans->why, sizeof(ans->why), "token endpoint: HTTP %ld",
+		    res.status);
+		goto out;
+	}
+	if (wechat_parse(res.body, res.len, &o, ans) != WX_OK)
+		goto out;
+	if (jsonio_string(o, "access_token", &s, &len) != 1 || !token_ok(s, len)) {
+		snprintf(ans->why, sizeof(ans->why), "token endpoint: no usable access_token");
+		goto out;
+	}
+	if (!json_object_object_get_ex(o, "expires_in", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) <= 0 || json_object_get_int64(v) > 86400) {
+		snprintf(ans->why, sizeof(ans->why), "token endpoint: bad expires_in");
+		goto out;
+	}
+	memcpy(t->token, s, len + 1);
+	t->expires_in = (long)json_object_get_int64(v);
+	err = WX_OK;
+out:
+	json_object_put(req);
+	json_object_put(o);
+	return err;
+}
+
+enum wx_err
+wechat_send(struct upstream *up, const struct config *c, const char *token,
+    const struct wx_message *m, uint64_t *msgid, struct wx_answer *ans)
+{
+	char url[LIM_URL + LIM_TOKEN + 8];
+	json_object *req = NULL, *o = NULL, *v;
+	struct up_result res;
+	enum wx_err err = WX_INTERNAL;
+	int n;
+
+	memset(ans, 0, sizeof(*ans));
+	*msgid = 0;
+	n = snprintf(url, sizeof(url), "%s%s", c->send_url, token);
+	if (n < 0 || (size_t)n >= sizeof(url) ||
+	    (req = json_object_new_object()) == NULL) {
+		snprintf(ans->why, sizeof(ans->why), "cannot build the send request");
+		goto out;
+	}
+	json_object_object_add(req, "touser", json_object_new_string(m->openid));
+	json_object_object_add(req, "template_id",
+	    json_object_new_string(m->template_id));
+	if (m->page != NULL && m->page[0] != '\0')
+		json_object_object_add(req, "page", json_object_new_string(m->page));
+	json_object_object_add(req, "data", json_object_get(m->data));
+	json_object_object_add(req, "miniprogram_state",
+	    json_object_new_string(m->mp_state));
+	json_object_object_add(req, "lang", json_object_new_string(m->lang));
+
+	if (up_call(up, url, jsonio_text(req, NULL), c->timeout_ms, &res) != WX_OK) {
+		snprintf(ans->why, sizeof(ans->why), "send: %s", res.err);
+		err = WX_UPSTREAM;
+		goto out;
+	}
+	if (res.status != 200) {
+		snprintf(ans->why, sizeof(ans->why), "send: HTTP %ld", res.status);
+		err = WX_UPSTREAM;
+		goto out;
+	}
+	if ((err = wechat_parse(res.body, res.len, &o, ans)) != WX_OK) {
+		if (ans->has_errcode)
+			err = wechat_map_send(ans->errcode);
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "msgid", &v) &&
+	    json_object_is_type(v, json_type_int))
+		*msgid = json_object_get_uint64(v);
+	err = WX_OK;
+out:
+	json_object_put(req);
+	json_object_put(o);
+	return err;
+}

@@ -1,0 +1,66 @@
+/*
+ * wechat.h: the WeChat API as wxsub uses it: fetch a token (stable or
+ * classic), send one subscribe message, and what each errcode means.
+ * Requests are built and answers parsed here; transport is upstream.c.
+ */
+#ifndef WX_WECHAT_H
+#define WX_WECHAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "limits.h"
+#include "upstream.h"
+#include "wxerr.h"
+
+/* What one WeChat call came to. */
+struct wx_answer {
+	bool		 has_errcode;	/* WeChat answered with errcode != 0 */
+	long		 errcode;
+	char		 why[LIM_ERRMSG];	/* for logs and messages; no secrets */
+};
+
+struct wx_token {
+	char		 token[LIM_TOKEN];
+	long		 expires_in;
+};
+
+/*
+ * Fetch an access token with the configured API (force: stable_token's
+ * force_refresh). WX_OK, or WX_TOKEN_UNAVAILABLE with ans filled.
+ */
+enum wx_err	 wechat_token(struct upstream *, const struct config *,
+		    bool force, struct wx_token *, struct wx_answer *ans);
+
+struct wx_message {
+	const char	*openid;
+	const char	*template_id;
+	const char	*page;		/* NULL: none */
+	const char	*mp_state;
+	const char	*lang;
+	json_object	*data;		/* {"key":{"value":"..."}}, borrowed */
+};
+
+/*
+ * Send one message with token. WX_OK with *msgid, or the mapped error
+ * with ans filled (ans->errcode tells token rejection and 43108 apart).
+ */
+enum wx_err	 wechat_send(struct upstream *, const struct config *,
+		    const char *token, const struct wx_message *,
+		    uint64_t *msgid, struct wx_answer *ans);
+
+/* The /send table: WeChat errcode to our error. */
+enum wx_err	 wechat_map_send(long errcode);
+/* 40001, 40014, 41001, 42001: the token was refused. */
+bool		 wechat_token_rejected(long errcode);
+
+/*
+ * Parse a WeChat JSON answer: WX_OK when it is an object whose errcode is
+ * absent, 0 or "ok"-like; *out holds the object (caller puts it).
+ */
+enum wx_err	 wechat_parse(const char *body, size_t len, json_object **out,
+		    struct wx_answer *ans);
+
+#endif
