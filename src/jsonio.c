@@ -1,12 +1,175 @@
 /*
  * jsonio.c: strict JSON parsing and compact output over json-c.
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "limits.h"
 #include "jsonio.h"
 #include "validate.h"
+
+/*
+ * A strict RFC 8259 syntax check, because json-c's strict mode still
+ * takes single quotes, NaN, Infinity, "1." and raw control characters
+ * inside strings. No allocation; nesting is bounded by LIM_JSON_DEPTH.
+ * (UTF-8 is checked by json-c's tokener afterwards.)
+ */
+struct lex {
+	const unsigned char	*p, *end;
+};
+
+static void
+skip_ws(struct lex *l)
+{
+	while (l->p < l->end && (*l->p == ' ' || *l->p == '\t' ||
+	    *l->p == '\n' || *l->p == '\r'))
+		l->p++;
+}
+
+static bool
+lit(struct lex *l, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(l->end - l->p) < n || memcmp(l->p, word, n) != 0)
+		return false;
+	l->p += n;
+	return true;
+}
+
+static bool
+digits(struct lex *l)
+{
+	const unsigned char *start = l->p;
+
+	while (l->p < l->end && *l->p >= '0' && *l->p <= '9')
+		l->p++;
+	return l->p > start;
+}
+
+static bool
+number(struct lex *l)
+{
+	if (l->p < l->end && *l->p == '-')
+		l->p++;
+	if (l->p < l->end && *l->p == '0')
+		l->p++;
+	else if (!digits(l))
+		return false;
+	if (l->p < l->end && *l->p == '.') {
+		l->p++;
+		if (!digits(l))
+			return false;
+	}
+	if (l->p < l->end && (*l->p == 'e' || *l->p == 'E')) {
+		l->p++;
+		if (l->p < l->end && (*l->p == '+' || *l->p == '-'))
+			l->p++;
+		if (!digits(l))
+			return false;
+	}
+	return true;
+}
+
+static bool
+string(struct lex *l)
+{
+	if (l->p >= l->end || *l->p != '"')
+		return false;
+	for (l->p++; l->p < l->end; l->p++) {
+		unsigned char c = *l->p;
+		if (c == '"') {
+			l->p++;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c != '\\')
+			continue;
+		if (++l->p >= l->end)
+			return false;
+		if (*l->p == 'u') {
+			for (int i = 0; i < 4; i++)
+				if (++l->p >= l->end || !isxdigit(*l->p))
+					return false;
+		} else if (strchr("\"\\/bfnrt", *l->p) == NULL || *l->p == '\0')
+			return false;
+	}
+	return false;
+}
+
+static bool value(struct lex *, int);
+
+static bool
+container(struct lex *l, int depth, unsigned char close)
+{
+	l->p++;
+	skip_ws(l);
+	if (l->p < l->end && *l->p == close) {
+		l->p++;
+		return true;
+	}
+	for (;;) {
+		if (close == '}') {
+			skip_ws(l);
+			if (!string(l))
+				return false;
+			skip_ws(l);
+			if (l->p >= l->end || *l->p++ != ':')
+				return false;
+		}
+		if (!value(l, depth + 1))
+			return false;
+		skip_ws(l);
+		if (l->p >= l->end)
+			return false;
+		if (*l->p == close) {
+			l->p++;
+			return true;
+		}
+		if (*l->p++ != ',')
+			return false;
+	}
+}
+
+static bool
+value(struct lex *l, int depth)
+{
+	if (depth > LIM_JSON_DEPTH)
+		return false;
+	skip_ws(l);
+	if (l->p >= l->end)
+		return false;
+	switch (*l->p) {
+	case '{':
+		return container(l, depth, '}');
+	case '[':
+		return container(l, depth, ']');
+	case '"':
+		return string(l);
+	case 't':
+		return lit(l, "true");
+	case 'f':
+		return lit(l, "false");
+	case 'n':
+		return lit(l, "null");
+	default:
+		return number(l);
+	}
+}
+
+bool
+jsonio_syntax_ok(const char *buf, size_t len)
+{
+	struct lex l = { (const unsigned char *)buf, (const unsigned char *)buf + len };
+
+	if (!value(&l, 1))
+		return false;
+	skip_ws(&l);
+	return l.p == l.end;
+}
 
 enum wx_err
 jsonio_parse_object(const char *buf, size_t len, json_object **out,
@@ -26,7 +189,11 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 		snprintf(msg, msglen, "the body is not JSON");
 		return WX_BAD_REQUEST;
 	}
-	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL) {
+	if (!jsonio_syntax_ok(buf, len)) {
+		snprintf(msg, msglen, "the body is not valid JSON (RFC 8259)");
+		return WX_BAD_REQUEST;
+	}
+	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		return WX_INTERNAL;
 	}

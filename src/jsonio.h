@@ -6,6 +6,7 @@
 #ifndef WX_JSONIO_H
 #define WX_JSONIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
 
@@ -17,6 +18,9 @@
  */
 enum wx_err	 jsonio_parse_object(const char *buf, size_t len,
 		    json_object **out, char *msg, size_t msglen);
+
+/* Is buf[0..len) exactly one JSON value by RFC 8259 (depth-bounded)? */
+bool		 jsonio_syntax_ok(const char *buf, size_t len);
 
 /*
  * Typed field access. Each returns 1 when the field is there with the

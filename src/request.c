@@ -76,8 +76,8 @@ req_route_ok(const char *route)
 			if (!isalnum((unsigned char)*p) && strchr("_.-", *p) == NULL)
 				return false;
 		len = (size_t)(p - seg);
-		if (len == 0 && (*p == '/' || seg != route + 1))
-			return false;	/* "//" or a trailing '/' */
+		if (len == 0)
+			return false;	/* "/", "//" or a trailing '/' */
 		if ((len == 1 && seg[0] == '.') ||
 		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
 			return false;

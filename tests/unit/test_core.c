@@ -1,0 +1,449 @@
+/*
+ * test_core.c: CUnit tests of the modules between the web server and
+ * the handlers: routing, request parsing, JSON in and out, error
+ * mapping, key building, authentication and WeChat answer parsing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "auth.h"
+#include "config.h"
+#include "jsonio.h"
+#include "request.h"
+#include "response.h"
+#include "route.h"
+#include "store.h"
+#include "wechat.h"
+#include "wxerr.h"
+
+/* A fake web server: parameters from a NULL-terminated name/value list. */
+static const char *
+fake_param(void *ctx, const char *name)
+{
+	const char *const *kv = ctx;
+
+	for (; kv[0] != NULL; kv += 2)
+		if (strcmp(kv[0], name) == 0)
+			return kv[1];
+	return NULL;
+}
+
+static void
+test_route_table(void)
+{
+	enum wx_err err;
+	char allow[32];
+	const struct route *r;
+
+	r = route_find("/send", M_POST, &err, allow, sizeof(allow));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(err, WX_OK);
+	CU_ASSERT_EQUAL(r->auth, AUTH_APIKEY);
+	CU_ASSERT_TRUE(r->body);
+
+	r = route_find("/record", M_POST, &err, allow, sizeof(allow));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->auth, AUTH_USER);
+
+	r = route_find("/health", M_GET, &err, allow, sizeof(allow));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->auth, AUTH_NONE);
+	CU_ASSERT_FALSE(r->body);
+
+	CU_ASSERT_PTR_NULL(route_find("/send", M_GET, &err, allow, sizeof(allow)));
+	CU_ASSERT_EQUAL(err, WX_METHOD);
+	CU_ASSERT_STRING_EQUAL(allow, "POST");
+
+	CU_ASSERT_PTR_NULL(route_find("/subscriptions", M_POST, &err, allow,
+	    sizeof(allow)));
+	CU_ASSERT_EQUAL(err, WX_METHOD);
+	CU_ASSERT_STRING_EQUAL(allow, "GET, DELETE");
+
+	CU_ASSERT_PTR_NULL(route_find("/nope", M_GET, &err, allow, sizeof(allow)));
+	CU_ASSERT_EQUAL(err, WX_NOT_FOUND);
+	CU_ASSERT_PTR_NULL(route_find("/Send", M_POST, &err, allow, sizeof(allow)));
+	CU_ASSERT_EQUAL(err, WX_NOT_FOUND);
+}
+
+static void
+test_route_paths(void)
+{
+	CU_ASSERT_TRUE(req_route_ok("/send"));
+	CU_ASSERT_TRUE(req_route_ok("/a-b_c.d/e"));
+	CU_ASSERT_FALSE(req_route_ok(NULL));
+	CU_ASSERT_FALSE(req_route_ok(""));
+	CU_ASSERT_FALSE(req_route_ok("send"));
+	CU_ASSERT_FALSE(req_route_ok("/"));
+	CU_ASSERT_FALSE(req_route_ok("//send"));
+	CU_ASSERT_FALSE(req_route_ok("/send/"));
+	CU_ASSERT_FALSE(req_route_ok("/a//b"));
+	CU_ASSERT_FALSE(req_route_ok("/../send"));
+	CU_ASSERT_FALSE(req_route_ok("/a/./b"));
+	CU_ASSERT_FALSE(req_route_ok("/%2e%2e/send"));
+	CU_ASSERT_FALSE(req_route_ok("/send%00"));
+	CU_ASSERT_FALSE(req_route_ok("/se nd"));
+	CU_ASSERT_FALSE(req_route_ok("/send\n"));
+}
+
+static void
+test_request_parse(void)
+{
+	const char *env[] = {
+		"REQUEST_METHOD", "POST", "PATH_INFO", "/send",
+		"CONTENT_TYPE", "application/json; charset=utf-8",
+		"CONTENT_LENGTH", "42", "HTTP_AUTHORIZATION", "Bearer abc",
+		"HTTP_X_REQUEST_ID", "caller-id.1", "QUERY_STRING", "a=b",
+		NULL, NULL };
+	struct request r = { 0 };
+	char msg[128];
+
+	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)env, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(r.method, M_POST);
+	CU_ASSERT_STRING_EQUAL(r.route, "/send");
+	CU_ASSERT_EQUAL(r.content_length, 42);
+	CU_ASSERT_STRING_EQUAL(r.reqid, "caller-id.1");
+	CU_ASSERT_STRING_EQUAL(r.auth, "Bearer abc");
+	CU_ASSERT_STRING_EQUAL(r.query, "a=b");
+	CU_ASSERT_TRUE(req_is_json(r.content_type));
+	req_reset(&r);
+}
+
+static void
+test_request_refusals(void)
+{
+	const char *bad_id[] = { "REQUEST_METHOD", "GET", "PATH_INFO", "/health",
+		"HTTP_X_REQUEST_ID", "evil\r\nSet-Cookie: x", NULL, NULL };
+	const char *bad_len[] = { "REQUEST_METHOD", "POST", "PATH_INFO", "/send",
+		"CONTENT_LENGTH", "12x", NULL, NULL };
+	const char *neg_len[] = { "REQUEST_METHOD", "POST", "PATH_INFO", "/send",
+		"CONTENT_LENGTH", "-1", NULL, NULL };
+	const char *bad_path[] = { "REQUEST_METHOD", "GET", "PATH_INFO",
+		"/../health", NULL, NULL };
+	const char *no_path[] = { "REQUEST_METHOD", "GET", NULL, NULL };
+	struct request r = { 0 };
+	char msg[128];
+
+	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)bad_id, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(strlen(r.reqid), 16);	/* a fresh one */
+	CU_ASSERT_PTR_NULL(strchr(r.reqid, '\r'));
+	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)bad_len, msg, sizeof(msg)),
+	    WX_BAD_REQUEST);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)neg_len, msg, sizeof(msg)),
+	    WX_BAD_REQUEST);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)bad_path, msg, sizeof(msg)),
+	    WX_NOT_FOUND);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)no_path, msg, sizeof(msg)),
+	    WX_NOT_FOUND);
+	req_reset(&r);
+}
+
+static void
+test_query(void)
+{
+	char out[64];
+
+	CU_ASSERT_EQUAL(req_query("openId=abc&templateId=T1", "openId", out,
+	    sizeof(out)), 1);
+	CU_ASSERT_STRING_EQUAL(out, "abc");
+	CU_ASSERT_EQUAL(req_query("openId=abc&templateId=T1", "templateId", out,
+	    sizeof(out)), 1);
+	CU_ASSERT_STRING_EQUAL(out, "T1");
+	CU_ASSERT_EQUAL(req_query("xopenId=abc", "openId", out, sizeof(out)), 0);
+	CU_ASSERT_EQUAL(req_query("", "openId", out, sizeof(out)), 0);
+	CU_ASSERT_EQUAL(req_query("a=%41%42+c", "a", out, sizeof(out)), 1);
+	CU_ASSERT_STRING_EQUAL(out, "AB c");
+	CU_ASSERT_EQUAL(req_query("a=%4", "a", out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(req_query("a=%zz", "a", out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(req_query("a=%00", "a", out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(req_query("a=1&a=2", "a", out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(req_query("a=0123456789", "a", out, 5), -1);
+}
+
+static void
+test_content_type(void)
+{
+	CU_ASSERT_TRUE(req_is_json("application/json"));
+	CU_ASSERT_TRUE(req_is_json("Application/JSON;charset=UTF-8"));
+	CU_ASSERT_FALSE(req_is_json("application/jsonp"));
+	CU_ASSERT_FALSE(req_is_json("text/plain"));
+	CU_ASSERT_FALSE(req_is_json(""));
+	CU_ASSERT_FALSE(req_is_json(NULL));
+}
+
+static void
+test_json_strict(void)
+{
+	static const char *bad[] = {
+		"", "{", "[1]", "\"s\"", "{'a':1}", "{\"a\":1,}", "{\"a\":1} x",
+		"{\"a\":1}{}", "{a:1}", "nul", "{\"a\":\"\xff\"}",
+		/* json-c takes these even in strict mode */
+		"{\"a\":'b'}", "{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":1.}",
+		"{\"a\":\"x\ny\"}", "{\"a\":\"\t\"}", "{\"a\":-}", "{\"a\":01}",
+		"{\"a\":\"\\x41\"}", "{\"a\" 1}", "{,}", "{\"a\":1 \"b\":2}",
+	};
+	json_object *o;
+	char msg[128];
+	const char *s;
+	size_t len, i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(jsonio_parse_object(bad[i], strlen(bad[i]), &o, msg,
+		    sizeof(msg)), WX_BAD_REQUEST);
+		CU_ASSERT_PTR_NULL(o);
+	}
+	CU_ASSERT_EQUAL_FATAL(jsonio_parse_object("{\"a\":\"x\",\"n\":1} \n", 17,
+	    &o, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(jsonio_string(o, "a", &s, &len), 1);
+	CU_ASSERT_STRING_EQUAL(s, "x");
+	CU_ASSERT_EQUAL(len, 1);
+	CU_ASSERT_EQUAL(jsonio_string(o, "n", &s, &len), -1);
+	CU_ASSERT_EQUAL(jsonio_string(o, "zz", &s, &len), 0);
+	json_object_put(o);
+
+	/* \u0000 inside a string must not pass as a C string. */
+	CU_ASSERT_EQUAL_FATAL(jsonio_parse_object("{\"a\":\"x\\u0000y\"}", 16,
+	    &o, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(jsonio_string(o, "a", &s, &len), -1);
+	json_object_put(o);
+}
+
+static void
+test_json_syntax_ok(void)
+{
+	static const char *good[] = {
+		"{}", "[]", "0", "-0.5e+10", "\"\\u00e9\\n\"", "{\"a\":[true,false,null]}",
+		" {\"a\" : { \"b\" : [ 1 , 2 ] } } ",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CU_ASSERT_TRUE(jsonio_syntax_ok(good[i], strlen(good[i])));
+	CU_ASSERT_FALSE(jsonio_syntax_ok("", 0));
+	CU_ASSERT_FALSE(jsonio_syntax_ok("{} {}", 5));
+	CU_ASSERT_FALSE(jsonio_syntax_ok("\"\\u12\"", 7));
+	CU_ASSERT_FALSE(jsonio_syntax_ok("{\"a\":1", 6));
+}
+
+static void
+test_json_depth(void)
+{
+	char buf[256];
+	json_object *o;
+	char msg[128];
+	size_t i, n = 0;
+
+	buf[n++] = '{';
+	buf[n++] = '"'; buf[n++] = 'a'; buf[n++] = '"'; buf[n++] = ':';
+	for (i = 0; i < 40; i++)
+		buf[n++] = '[';
+	for (i = 0; i < 40; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	CU_ASSERT_EQUAL(jsonio_parse_object(buf, n, &o, msg, sizeof(msg)),
+	    WX_BAD_REQUEST);
+}
+
+static void
+test_response_render(void)
+{
+	struct response r = { 0 };
+	char head[512];
+	const char *body;
+	size_t len;
+
+	resp_error_wx(&r, WX_USER_REFUSED, "no quota", 43101);
+	CU_ASSERT_EQUAL(r.status, 409);
+	CU_ASSERT_EQUAL(resp_render(&r, "rid1", head, sizeof(head), &body, &len), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Status: 409 Conflict\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Content-Type: application/json; charset=utf-8\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(head, "X-Request-Id: rid1\r\n"));
+	CU_ASSERT_STRING_EQUAL(body, "{\"ok\":false,\"error\":\"user_refused\","
+	    "\"message\":\"no quota\",\"errcode\":43101}");
+	resp_reset(&r);
+
+	strcpy(r.allow, "GET, DELETE");
+	resp_error(&r, WX_METHOD, NULL);
+	CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Allow: GET, DELETE\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"error\":\"method_not_allowed\""));
+	resp_reset(&r);
+
+	json_object *o = resp_ok(&r);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	json_object_object_add(o, "page", json_object_new_string("a/b"));
+	CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
+	CU_ASSERT_STRING_EQUAL(body, "{\"ok\":true,\"page\":\"a/b\"}");	/* no \/ */
+	CU_ASSERT_EQUAL(len, strlen(body));
+	CU_ASSERT_PTR_NULL(strstr(head, "Allow:"));
+	resp_reset(&r);
+}
+
+static void
+test_error_table(void)
+{
+	static const struct { enum wx_err e; int status; const char *code; } t[] = {
+		{ WX_BAD_REQUEST, 400, "bad_request" },
+		{ WX_UNKNOWN_TEMPLATE, 400, "unknown_template" },
+		{ WX_UNAUTHORIZED, 401, "unauthorized" },
+		{ WX_TEMPLATE_BANNED, 403, "template_banned" },
+		{ WX_NOT_FOUND, 404, "not_found" },
+		{ WX_METHOD, 405, "method_not_allowed" },
+		{ WX_NOT_SUBSCRIBED, 409, "not_subscribed" },
+		{ WX_TOO_LARGE, 413, "payload_too_large" },
+		{ WX_MEDIA_TYPE, 415, "unsupported_media_type" },
+		{ WX_INVALID_DATA, 422, "invalid_data" },
+		{ WX_SENSITIVE, 422, "sensitive_content" },
+		{ WX_QUOTA, 429, "quota_exceeded" },
+		{ WX_CONFIG, 500, "config_error" },
+		{ WX_UPSTREAM, 502, "upstream_error" },
+		{ WX_TOKEN_UNAVAILABLE, 503, "token_unavailable" },
+		{ WX_REDIS_UNAVAILABLE, 503, "redis_unavailable" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CU_ASSERT_EQUAL(wxerr_status(t[i].e), t[i].status);
+		CU_ASSERT_STRING_EQUAL(wxerr_code(t[i].e), t[i].code);
+	}
+	/* Every error has its own row: no gap, no code used twice. */
+	for (int e = WX_OK; e < WX__MAX; e++) {
+		CU_ASSERT(wxerr_status((enum wx_err)e) >= 200);
+		for (int f = e + 1; f < WX__MAX; f++)
+			CU_ASSERT_STRING_NOT_EQUAL(wxerr_code((enum wx_err)e),
+			    wxerr_code((enum wx_err)f));
+	}
+	CU_ASSERT_EQUAL(wxerr_status((enum wx_err)999), 500);
+}
+
+static void
+test_send_errcodes(void)
+{
+	static const struct { long code; enum wx_err e; } t[] = {
+		{ 43101, WX_USER_REFUSED }, { 40003, WX_INVALID_OPENID },
+		{ 40037, WX_INVALID_TEMPLATE }, { 47003, WX_INVALID_DATA },
+		{ 41030, WX_INVALID_PAGE }, { 43107, WX_TEMPLATE_BANNED },
+		{ 45168, WX_SENSITIVE }, { 45009, WX_QUOTA },
+		{ -1, WX_UPSTREAM }, { 43108, WX_UPSTREAM }, { 12345, WX_UPSTREAM },
+		{ 40001, WX_TOKEN_UNAVAILABLE }, { 42001, WX_TOKEN_UNAVAILABLE },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CU_ASSERT_EQUAL(wechat_map_send(t[i].code), t[i].e);
+	CU_ASSERT_TRUE(wechat_token_rejected(40001));
+	CU_ASSERT_TRUE(wechat_token_rejected(40014));
+	CU_ASSERT_TRUE(wechat_token_rejected(41001));
+	CU_ASSERT_TRUE(wechat_token_rejected(42001));
+	CU_ASSERT_FALSE(wechat_token_rejected(43101));
+	CU_ASSERT_FALSE(wechat_token_rejected(0));
+}
+
+static void
+test_wechat_parse(void)
+{
+	struct wx_answer ans = { 0 };
+	json_object *o;
+	const char *ok = "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":3248682510344192008}";
+	const char *err = "{\"errcode\":43101,\"errmsg\":\"user refuse\\n rid: 1\"}";
+
+	CU_ASSERT_EQUAL(wechat_parse(ok, strlen(ok), &o, &ans), WX_OK);
+	CU_ASSERT_FALSE(ans.has_errcode);
+	CU_ASSERT_EQUAL(json_object_get_uint64(json_object_object_get(o, "msgid")),
+	    3248682510344192008ULL);
+	json_object_put(o);
+
+	CU_ASSERT_EQUAL(wechat_parse(err, strlen(err), &o, &ans), WX_UPSTREAM);
+	CU_ASSERT_TRUE(ans.has_errcode);
+	CU_ASSERT_EQUAL(ans.errcode, 43101);
+	CU_ASSERT_PTR_NULL(strchr(ans.why, '\n'));	/* made log-safe */
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans.why, "43101"));
+
+	memset(&ans, 0, sizeof(ans));
+	CU_ASSERT_EQUAL(wechat_parse("<html>", 6, &o, &ans), WX_UPSTREAM);
+	CU_ASSERT_FALSE(ans.has_errcode);
+	CU_ASSERT_EQUAL(wechat_parse("[1]", 3, &o, &ans), WX_UPSTREAM);
+}
+
+static void
+test_keys(void)
+{
+	struct config c;
+	char k[LIM_KEY], tiny[16];
+
+	conf_defaults(&c);
+	CU_ASSERT_EQUAL(store_key_sub(&c, "T1", "oABCDEFGHIJKLMNOPQRSTUVWXYZ1", k,
+	    sizeof(k)), 0);
+	CU_ASSERT_STRING_EQUAL(k, "SUBSCRIBE:T1:oABCDEFGHIJKLMNOPQRSTUVWXYZ1");
+	CU_ASSERT_EQUAL(store_key(&c, "sendlock", "u1", k, sizeof(k)), 0);
+	CU_ASSERT_STRING_EQUAL(k, "WXSUB:sendlock:u1");
+	CU_ASSERT_EQUAL(store_key(&c, "token:force", NULL, k, sizeof(k)), 0);
+	CU_ASSERT_STRING_EQUAL(k, "WXSUB:token:force");
+	/* Too long for the buffer: refused, never truncated. */
+	CU_ASSERT_EQUAL(store_key_sub(&c, "T1", "oABCDEFGHIJKLMNOPQRSTUVWXYZ1",
+	    tiny, sizeof(tiny)), -1);
+	CU_ASSERT_STRING_EQUAL(c.token_key, "WECHAT:ACCESS_TOKEN");
+	CU_ASSERT_STRING_EQUAL(c.lock_key, "WECHAT:APPEAL_TOKEN_LOCK");
+}
+
+static void
+test_auth(void)
+{
+	struct config c;
+
+	conf_defaults(&c);
+	strcpy(c.api_keys[0], "key-number-one-0123456789");
+	strcpy(c.api_keys[1], "key-number-two-0123456789");
+	c.n_api_keys = 2;
+
+	CU_ASSERT_STRING_EQUAL(auth_bearer("Bearer abc"), "abc");
+	CU_ASSERT_STRING_EQUAL(auth_bearer("bearer  abc"), "abc");
+	CU_ASSERT_PTR_NULL(auth_bearer("Basic abc"));
+	CU_ASSERT_PTR_NULL(auth_bearer("Bearer "));
+	CU_ASSERT_PTR_NULL(auth_bearer(""));
+	CU_ASSERT_PTR_NULL(auth_bearer(NULL));
+
+	CU_ASSERT_TRUE(auth_apikey_ok(&c, "key-number-one-0123456789"));
+	CU_ASSERT_TRUE(auth_apikey_ok(&c, "key-number-two-0123456789"));
+	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-012345678"));
+	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-01234567890"));
+	CU_ASSERT_FALSE(auth_apikey_ok(&c, ""));
+	CU_ASSERT_FALSE(auth_equal("abc", "abd"));
+	CU_ASSERT_TRUE(auth_equal("abc", "abc"));
+	CU_ASSERT_FALSE(auth_equal("", "abc"));
+	c.n_api_keys = 0;
+	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-0123456789"));
+}
+
+int
+main(void)
+{
+	static const struct { const char *name; void (*fn)(void); } tests[] = {
+		{ "route table", test_route_table },
+		{ "route paths", test_route_paths },
+		{ "request parse", test_request_parse },
+		{ "request refusals", test_request_refusals },
+		{ "query strings", test_query },
+		{ "content type", test_content_type },
+		{ "strict JSON", test_json_strict },
+		{ "JSON syntax", test_json_syntax_ok },
+		{ "JSON depth", test_json_depth },
+		{ "response render", test_response_render },
+		{ "error table", test_error_table },
+		{ "send errcodes", test_send_errcodes },
+		{ "WeChat answers", test_wechat_parse },
+		{ "Redis keys", test_keys },
+		{ "api keys", test_auth },
+	};
+	CU_pSuite s;
+	unsigned failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("core", NULL, NULL);
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		CU_add_test(s, tests[i].name, tests[i].fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	/* CU_basic_run_tests succeeds even when asserts fail. */
+	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+}
