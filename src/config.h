@@ -1,7 +1,7 @@
 /*
  * config.h: the configuration file (contract section 2).
  *
- * `key = value` lines, `#` comments, blank lines ignored. Keys of wxsub's
+ * `key = value` lines, `#` (or `!`) comments, blank lines ignored. Keys of wxsub's
  * own namespaces (wechat. redis. subscribe. session. auth. http. record.
  * log.) must be known and valid, else the load fails naming file:line.
  * Keys of other namespaces (a seed-style Spring application.properties)
@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "wxlimits.h"
 
 enum token_api { TOKEN_API_STABLE, TOKEN_API_CLASSIC };
 
@@ -57,7 +57,7 @@ struct config {
 	long		 session_ttl;			/* seconds, > 0 */
 	char		 api_keys[LIM_APIKEYS][LIM_SECRET];
 	size_t		 n_api_keys;
-	size_t		 max_body;			/* 1 .. LIM_BODY_MAX */
+	size_t		 max_body;			/* 1024 .. LIM_BODY_MAX */
 	bool		 trust_client_openid;		/* record.trustClientOpenId */
 	int		 log_level;			/* enum log_level, log.level */
 
@@ -80,7 +80,7 @@ int	conf_parse(struct config *c, const char *buf, size_t len,
 /* conf_defaults + read the file (bounded) + conf_parse. */
 int	conf_load(struct config *c, const char *path, char *err, size_t errlen);
 
-/* Is id one of wechat.templateIds / wechat.longTermTemplateIds? */
+/* Does /record accept id (templateIds + templateId + long-term)? Is it long-term? */
 bool	conf_template_known(const struct config *, const char *id);
 bool	conf_template_longterm(const struct config *, const char *id);
 

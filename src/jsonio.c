@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "wxlimits.h"
 #include "jsonio.h"
 #include "validate.h"
 

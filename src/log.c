@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "wxlimits.h"
 #include "log.h"
 
 static enum log_level	 min_level = LOG_INFO;

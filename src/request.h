@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
-#include "limits.h"
+#include "wxlimits.h"
 #include "wxerr.h"
 
 enum method { M_OTHER = 0, M_GET, M_POST, M_DELETE, M_HEAD };

@@ -7,7 +7,7 @@
 
 #include <curl/curl.h>
 
-#include "limits.h"
+#include "wxlimits.h"
 #include "upstream.h"
 
 /* Connecting may take at most this much of the total limit. */

@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
-#include "limits.h"
+#include "wxlimits.h"
 #include "upstream.h"
 #include "wxerr.h"
 

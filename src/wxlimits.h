@@ -1,9 +1,9 @@
 /*
- * limits.h: every bound the service puts on a buffer, in one place.
+ * wxlimits.h: every bound the service puts on a buffer, in one place.
  * A value past a bound is an error, never a silent truncation.
  */
-#ifndef WX_LIMITS_H
-#define WX_LIMITS_H
+#ifndef WX_WXLIMITS_H
+#define WX_WXLIMITS_H
 
 #define LIM_BODY_DEFAULT	65536	/* http.maxBody default */
 #define LIM_BODY_MAX		(4 * 1024 * 1024)	/* largest http.maxBody accepted */

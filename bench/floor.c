@@ -1,0 +1,67 @@
+/*
+ * floor.c: the benchmark's baselines, not part of wxsub. A minimal
+ * FastCGI responder that does the least work /record and /send could:
+ *   FLOOR_MODE=redis  one Redis command per request (the /record floor)
+ *   FLOOR_MODE=send   that plus one kept-alive HTTP POST to FLOOR_URL
+ *                     (the /send floor)
+ * Settings come from the environment, read before the accept loop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+#include <hiredis/hiredis.h>
+
+static size_t
+sink(char *p, size_t s, size_t n, void *u)
+{
+	(void)p; (void)u;
+	return s * n;
+}
+
+int
+main(void)
+{
+	const char *mode = getenv("FLOOR_MODE"), *url = getenv("FLOOR_URL");
+	const char *port = getenv("FLOOR_REDIS_PORT");
+	static const char body[] = "{\"touser\":\"oBENCH0000000000000000000001\","
+	    "\"template_id\":\"TPL_ONE_TIME_0001\",\"data\":{\"thing1\":{\"value\":\"x\"}}}";
+	int send = mode != NULL && strcmp(mode, "send") == 0;
+	redisContext *rc;
+	FCGX_Request req;
+	CURL *h = NULL;
+	char buf[4096];
+
+	rc = redisConnect("127.0.0.1", port ? atoi(port) : 6379);
+	if (rc == NULL || rc->err)
+		return 1;
+	if (send) {
+		struct curl_slist *hdr = curl_slist_append(NULL,
+		    "Content-Type: application/json");
+		h = curl_easy_init();
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	}
+	FCGX_Init();
+	FCGX_InitRequest(&req, 0, 0);
+	while (FCGX_Accept_r(&req) >= 0) {
+		redisReply *r;
+		while (FCGX_GetStr(buf, sizeof(buf), req.in) > 0)
+			;
+		r = redisCommand(rc, "INCR bench:floor");
+		if (r != NULL)
+			freeReplyObject(r);
+		if (send)
+			curl_easy_perform(h);
+		FCGX_FPrintF(req.out, "Status: 200 OK\r\nContent-Type: "
+		    "application/json\r\n\r\n{\"ok\":true}");
+		FCGX_Finish_r(&req);
+	}
+	return 0;
+}

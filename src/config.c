@@ -1,0 +1,1371 @@
+/*
+ * config.c: the configuration file (contract section 2).
+ *
+ * One pass over the lines. Each known key has a setter in keys[] that
+ * validates its value and stores it; a value that does not fit its field
+ * is an error, never truncated. What depends on more than one line
+ * (redis.url against spring.redis.*, the template lists, the derived URLs,
+ * the required keys) is settled in finish() after the last line, so the
+ * order of lines never matters except that a repeated key's last value
+ * wins, as in Java properties.
+ *
+ * No logging here: errors go to the caller's err buffer as
+ * "file:line: why", and what was ignored is counted in n_foreign and
+ * foreign_first for the caller's one warning. Error messages never quote
+ * the value of wechat.secret, auth.apiKeys, redis.url or a Spring Redis
+ * password.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "wxlimits.h"
+#include "log.h"
+
+/* The words of log.level and wechat.tokenApi are stored as their index. */
+_Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 &&
+    LOG_ERROR == 3, "levels[] follows enum log_level");
+_Static_assert(TOKEN_API_STABLE == 0 && TOKEN_API_CLASSIC == 1,
+    "token_apis[] follows enum token_api");
+
+#define DEFAULT_API_BASE	"https://api.weixin.qq.com"
+#define PATH_LOGIN		"/sns/jscode2session"
+#define PATH_SEND		"/cgi-bin/message/subscribe/send?access_token="
+#define PATH_TOKEN		"/cgi-bin/token"
+#define PATH_STABLE_TOKEN	"/cgi-bin/stable_token"
+#define ACCESS_TOKEN_PARAM	"access_token="
+#define REDIS_DEFAULT_PORT	6379
+#define REDIS_MAX_DB		15
+#define TTL_MAX			31536000	/* one year */
+#define APIKEY_MIN		16
+#define SHOW			64	/* bytes of a bad value quoted back */
+
+/* Spring's Redis settings, kept aside: they apply only without redis.url. */
+struct spring_redis {
+	char	host[256];
+	char	user[LIM_ID];
+	char	password[LIM_SECRET];
+	int	port;
+	int	db;
+	bool	has_host, has_user, has_password, has_port, has_db;
+};
+
+/* The state of one conf_parse() call. */
+struct parse {
+	struct config		*c;
+	const char		*fname;
+	size_t			 line;		/* 0 once the lines are done */
+	char			*err;
+	size_t			 errlen;
+	bool			 has_redis_url;
+	bool			 has_template_ids;
+	bool			 has_login_url;
+	bool			 has_send_url;
+	struct spring_redis	 spring;
+};
+
+struct key;
+typedef int (*setter)(struct parse *, const struct key *, char *);
+
+/* One known key: how to check and store its value. */
+struct key {
+	const char		*name;
+	setter			 set;
+	size_t			 off;	/* the field in struct config */
+	size_t			 size;	/* its size, for strings */
+	long long		 min, max;	/* for numbers */
+	const char *const	*words;	/* for enumerations, NULL-ended */
+	const char		*rule;	/* what a good value is, for errors */
+};
+
+static const char *const namespaces[] = {
+	"wechat.", "redis.", "subscribe.", "session.", "auth.", "http.",
+	"record.", "log.", NULL
+};
+static const char *const token_apis[] = { "stable", "classic", NULL };
+static const char *const mp_states[] = { "formal", "trial", "developer",
+	NULL };
+static const char *const langs[] = { "zh_CN", "en_US", "zh_HK", "zh_TW",
+	NULL };
+static const char *const levels[] = { "debug", "info", "warn", "error",
+	NULL };
+static const char *const bools[] = { "false", "true", NULL };
+
+/*
+ * Write "fname:line: why" (or "fname: why" when line is 0) into the
+ * caller's buffer. Always returns -1 so that callers can
+ * `return fail(...)`. A message longer than the buffer is cut: it is
+ * only a diagnostic.
+ */
+static int fail(struct parse *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct parse *p, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (p->err == NULL || p->errlen == 0)
+		return -1;
+	if (p->line > 0)
+		n = snprintf(p->err, p->errlen, "%s:%zu: ", p->fname,
+		    p->line);
+	else
+		n = snprintf(p->err, p->errlen, "%s: ", p->fname);
+	if (n < 0) {
+		p->err[0] = '\0';
+		return -1;
+	}
+	if ((size_t)n >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Copy s into dst[size]; -1 when it does not fit (never truncates). */
+static int
+copy(char *dst, size_t size, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n >= size)
+		return -1;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static bool
+is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' ||
+	    ch == '\v';
+}
+
+/* Trim s in place; returns the first non-space byte. */
+static char *
+trim(char *s)
+{
+	size_t	 n;
+
+	while (is_space(*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && is_space(s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* ASCII only, whatever the locale. */
+static char
+lower(char ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
+
+static bool
+same_nocase(const char *a, const char *b)
+{
+	while (*a != '\0' && lower(*a) == lower(*b)) {
+		a++;
+		b++;
+	}
+	return *a == '\0' && *b == '\0';
+}
+
+static bool
+prefix_nocase(const char *s, const char *prefix)
+{
+	for (; *prefix != '\0'; s++, prefix++)
+		if (lower(*s) != lower(*prefix))
+			return false;
+	return true;
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t	 n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static bool
+is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool
+is_id_char(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+	    is_digit(ch) || ch == '_' || ch == '-';
+}
+
+/* Printable ASCII without space. */
+static bool
+is_graph(char ch)
+{
+	return ch > 0x20 && ch < 0x7f;
+}
+
+/* An appid or template id: 1..LIM_ID-1 of A-Z a-z 0-9 _ - */
+static bool
+valid_id(const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!is_id_char(s[n]))
+			return false;
+	return n > 0 && n < LIM_ID;
+}
+
+/* 1..max of printable ASCII without space. */
+static bool
+valid_graph(const char *s, size_t max)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!is_graph(s[n]))
+			return false;
+	return n > 0 && n <= max;
+}
+
+/* No space, no C0 control, no DEL (bytes >= 0x80 pass). */
+static bool
+no_space_or_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Strict decimal: digits only (no sign, no spaces, no suffix), within
+ * [min, max]. strtoll's own leniency (leading spaces, '+', '-') is shut
+ * out by requiring a digit first; overflow shows as ERANGE.
+ */
+static int
+parse_num(const char *s, long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (!is_digit(*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Index of s in a NULL-ended word list, or -1. */
+static int
+word_index(const char *const *words, const char *s)
+{
+	int	 i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcmp(words[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static int
+hexval(char ch)
+{
+	if (is_digit(ch))
+		return ch - '0';
+	ch = lower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode s into dst[size]. Returns -1 on a malformed escape, on
+ * %00 (a NUL cannot travel in a C string) or when it does not fit.
+ */
+static int
+pct_decode(char *dst, size_t size, const char *s)
+{
+	size_t	 n = 0;
+	int	 hi, lo;
+
+	for (; *s != '\0'; s++) {
+		char	 ch = *s;
+
+		if (ch == '%') {
+			hi = hexval(s[1]);
+			lo = hi < 0 ? -1 : hexval(s[2]);
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			ch = (char)(hi << 4 | lo);
+			s += 2;
+		}
+		if (n + 1 >= size)
+			return -1;
+		dst[n++] = ch;
+	}
+	dst[n] = '\0';
+	return 0;
+}
+
+static char *
+field(struct parse *p, const struct key *k)
+{
+	return (char *)p->c + k->off;
+}
+
+/*
+ * An http:// or https:// URL of printable ASCII with a non-empty host,
+ * shorter than LIM_URL. URLs are not secret, so a bad one is quoted.
+ */
+static int
+check_url(struct parse *p, const struct key *k, const char *val)
+{
+	const char	*host;
+
+	if (starts_with(val, "https://"))
+		host = val + 8;
+	else if (starts_with(val, "http://"))
+		host = val + 7;
+	else
+		host = NULL;
+	if (host == NULL || *host == '\0' || *host == '/' || *host == '?' ||
+	    *host == '#' || !valid_graph(val, LIM_URL - 1))
+		return fail(p, "%s: '%.*s' is not an http:// or https:// URL "
+		    "(printable ASCII, at most %d bytes)", k->name, SHOW, val,
+		    LIM_URL - 1);
+	return 0;
+}
+
+/*
+ * Copy val into k's string field. The setters check lengths first, so
+ * this fails only if a check and a field size disagree: still an error
+ * with a message, never a cut value.
+ */
+static int
+store(struct parse *p, const struct key *k, const char *val)
+{
+	if (copy(field(p, k), k->size, val) == -1)
+		return fail(p, "%s: longer than %zu bytes", k->name,
+		    k->size - 1);
+	return 0;
+}
+
+/* wechat.appid */
+static int
+set_appid(struct parse *p, const struct key *k, char *val)
+{
+	if (!valid_id(val))
+		return fail(p, "%s: '%.*s' is not %s", k->name, SHOW, val,
+		    k->rule);
+	return store(p, k, val);
+}
+
+/* wechat.templateId: empty means no default template. */
+static int
+set_template_id(struct parse *p, const struct key *k, char *val)
+{
+	if (*val == '\0') {
+		field(p, k)[0] = '\0';
+		return 0;
+	}
+	return set_appid(p, k, val);
+}
+
+/* wechat.secret: never quoted back. */
+static int
+set_secret(struct parse *p, const struct key *k, char *val)
+{
+	if (!valid_graph(val, k->size - 1))
+		return fail(p, "%s: must be %s", k->name, k->rule);
+	return store(p, k, val);
+}
+
+/* Cut the next item off the comma list at *cur, trimmed; NULL at the end. */
+static char *
+next_item(char **cur)
+{
+	char	*it = *cur, *comma;
+
+	if (it == NULL)
+		return NULL;
+	if ((comma = strchr(it, ',')) != NULL) {
+		*comma = '\0';
+		*cur = comma + 1;
+	} else
+		*cur = NULL;
+	return trim(it);
+}
+
+static bool
+id_in(const char (*ids)[LIM_ID], size_t n, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Add id to ids[LIM_TEMPLATES] unless it is there already. Returns -1
+ * when the list is full. The caller has checked valid_id(id).
+ */
+static int
+add_id(char (*ids)[LIM_ID], size_t *n, const char *id)
+{
+	/* C has no implicit conversion to a pointer to const arrays. */
+	if (id_in((const char (*)[LIM_ID])ids, *n, id))
+		return 0;
+	if (*n >= LIM_TEMPLATES)
+		return -1;
+	if (copy(ids[*n], LIM_ID, id) == -1)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * A comma list of template ids into ids/n, replacing what was there (the
+ * last line wins). An empty value is an empty list; an empty item is an
+ * error, as it is usually a stray comma. Repeats are kept once.
+ */
+static int
+set_id_list(struct parse *p, const struct key *k, char *val,
+    char (*ids)[LIM_ID], size_t *n)
+{
+	char	*cur = val, *it;
+	size_t	 idx = 0;
+
+	*n = 0;
+	if (*val == '\0')
+		return 0;
+	while ((it = next_item(&cur)) != NULL) {
+		idx++;
+		if (*it == '\0')
+			return fail(p, "%s: item %zu is empty", k->name, idx);
+		if (!valid_id(it))
+			return fail(p, "%s: item %zu '%.*s' is not %s",
+			    k->name, idx, SHOW, it, k->rule);
+		if (add_id(ids, n, it) == -1)
+			return fail(p, "%s: more than %d ids", k->name,
+			    LIM_TEMPLATES);
+	}
+	return 0;
+}
+
+/* wechat.templateIds */
+static int
+set_template_ids(struct parse *p, const struct key *k, char *val)
+{
+	p->has_template_ids = true;
+	return set_id_list(p, k, val, p->c->template_ids,
+	    &p->c->n_template_ids);
+}
+
+/* wechat.longTermTemplateIds */
+static int
+set_longterm_ids(struct parse *p, const struct key *k, char *val)
+{
+	return set_id_list(p, k, val, p->c->longterm_ids,
+	    &p->c->n_longterm_ids);
+}
+
+/*
+ * wechat.apiBase: a URL without query or fragment; one trailing '/' is
+ * dropped because the service appends paths that start with '/'. It must
+ * leave room for the longest path appended, so deriving never fails.
+ */
+static int
+set_api_base(struct parse *p, const struct key *k, char *val)
+{
+	size_t	 n;
+
+	if (check_url(p, k, val) == -1)
+		return -1;
+	if (strchr(val, '?') != NULL || strchr(val, '#') != NULL)
+		return fail(p, "%s: '%.*s' must not have a query or fragment",
+		    k->name, SHOW, val);
+	n = strlen(val);
+	if (val[n - 1] == '/')
+		val[--n] = '\0';
+	if (n + strlen(PATH_SEND) >= k->size)
+		return fail(p, "%s: longer than %zu bytes", k->name,
+		    k->size - 1 - strlen(PATH_SEND));
+	return store(p, k, val);
+}
+
+/* wechat.loginUrl: used as given; the service appends the query. */
+static int
+set_login_url(struct parse *p, const struct key *k, char *val)
+{
+	if (check_url(p, k, val) == -1)
+		return -1;
+	p->has_login_url = true;
+	return store(p, k, val);
+}
+
+/*
+ * wechat.sendUrl: the service appends the token, so the URL must end in
+ * "access_token="; the seed's does, and one that does not gets the
+ * parameter added with '?' or '&' as its query needs.
+ */
+static int
+set_send_url(struct parse *p, const struct key *k, char *val)
+{
+	const char	*add = "";
+	char		 last;
+	int		 n;
+
+	if (check_url(p, k, val) == -1)
+		return -1;
+	last = val[strlen(val) - 1];
+	if (ends_with(val, ACCESS_TOKEN_PARAM))
+		add = "";
+	else if (strchr(val, '?') == NULL)
+		add = "?" ACCESS_TOKEN_PARAM;
+	else if (last == '?' || last == '&')
+		add = ACCESS_TOKEN_PARAM;
+	else
+		add = "&" ACCESS_TOKEN_PARAM;
+	n = snprintf(field(p, k), k->size, "%s%s", val, add);
+	if (n < 0 || (size_t)n >= k->size)
+		return fail(p, "%s: longer than %zu bytes with %s", k->name,
+		    k->size - 1, ACCESS_TOKEN_PARAM);
+	p->has_send_url = true;
+	return 0;
+}
+
+/* The index of val in k->words, or -1 after failing. */
+static int
+word(struct parse *p, const struct key *k, const char *val)
+{
+	int	 i;
+
+	if ((i = word_index(k->words, val)) < 0)
+		return fail(p, "%s: '%.*s' is not %s", k->name, SHOW, val,
+		    k->rule);
+	return i;
+}
+
+/* wechat.miniprogramState, wechat.lang: stored as the word itself. */
+static int
+set_word_str(struct parse *p, const struct key *k, char *val)
+{
+	if (word(p, k, val) < 0)
+		return -1;
+	return store(p, k, val);
+}
+
+/* wechat.tokenApi */
+static int
+set_token_api(struct parse *p, const struct key *k, char *val)
+{
+	int	 i;
+
+	if ((i = word(p, k, val)) < 0)
+		return -1;
+	p->c->token_api = i == 0 ? TOKEN_API_STABLE : TOKEN_API_CLASSIC;
+	return 0;
+}
+
+/* log.level */
+static int
+set_log_level(struct parse *p, const struct key *k, char *val)
+{
+	int	 i;
+
+	if ((i = word(p, k, val)) < 0)
+		return -1;
+	p->c->log_level = i;
+	return 0;
+}
+
+/* record.trustClientOpenId */
+static int
+set_bool(struct parse *p, const struct key *k, char *val)
+{
+	int	 i;
+
+	if ((i = word(p, k, val)) < 0)
+		return -1;
+	p->c->trust_client_openid = i == 1;
+	return 0;
+}
+
+/* A number within k->min..k->max, or -1 after failing. */
+static int
+number(struct parse *p, const struct key *k, const char *val,
+    long long *out)
+{
+	if (parse_num(val, k->min, k->max, out) == -1)
+		return fail(p, "%s: '%.*s' is not a whole number in %lld..%lld",
+		    k->name, SHOW, val, k->min, k->max);
+	return 0;
+}
+
+/* wechat.timeoutMs, subscribe.ttl, session.ttl: a long field. */
+static int
+set_long(struct parse *p, const struct key *k, char *val)
+{
+	long long	 v;
+
+	if (number(p, k, val, &v) == -1)
+		return -1;
+	*(long *)(void *)field(p, k) = (long)v;
+	return 0;
+}
+
+/* http.maxBody */
+static int
+set_max_body(struct parse *p, const struct key *k, char *val)
+{
+	long long	 v;
+
+	if (number(p, k, val, &v) == -1)
+		return -1;
+	p->c->max_body = (size_t)v;
+	return 0;
+}
+
+/*
+ * redis.tokenKey, redis.lockKey, redis.subscribePrefix, redis.prefix:
+ * non-empty, no space or control byte, so the key stays one Redis
+ * argument and one readable log word.
+ */
+static int
+set_redis_key(struct parse *p, const struct key *k, char *val)
+{
+	if (*val == '\0' || !no_space_or_control(val) ||
+	    strlen(val) >= k->size)
+		return fail(p, "%s: '%.*s' is not %s", k->name, SHOW, val,
+		    k->rule);
+	return store(p, k, val);
+}
+
+/*
+ * auth.apiKeys: a comma list, each key 16..LIM_SECRET-1 of printable
+ * ASCII without space (a comma separates). Items are named by position,
+ * never quoted. The last line wins.
+ */
+static int
+set_api_keys(struct parse *p, const struct key *k, char *val)
+{
+	struct config	*c = p->c;
+	char		*cur = val, *it;
+	size_t		 idx = 0, i, n;
+
+	c->n_api_keys = 0;
+	if (*val == '\0')
+		return 0;
+	while ((it = next_item(&cur)) != NULL) {
+		idx++;
+		n = strlen(it);
+		if (n == 0)
+			return fail(p, "%s: key %zu is empty", k->name, idx);
+		if (n < APIKEY_MIN || !valid_graph(it, LIM_SECRET - 1))
+			return fail(p, "%s: key %zu must be %s", k->name, idx,
+			    k->rule);
+		for (i = 0; i < c->n_api_keys; i++)
+			if (strcmp(c->api_keys[i], it) == 0)
+				break;
+		if (i < c->n_api_keys)
+			continue;
+		if (c->n_api_keys >= LIM_APIKEYS)
+			return fail(p, "%s: more than %d keys", k->name,
+			    LIM_APIKEYS);
+		if (copy(c->api_keys[c->n_api_keys], LIM_SECRET, it) == -1)
+			return fail(p, "%s: key %zu is too long", k->name,
+			    idx);
+		c->n_api_keys++;
+	}
+	return 0;
+}
+
+/* Where redis.url says to connect; copied to the config only when whole. */
+struct redis_addr {
+	char	host[256];
+	char	unix_path[LIM_PATH];
+	char	user[LIM_ID];
+	char	password[LIM_SECRET];
+	int	port;
+	int	db;
+};
+
+/* A host name or IPv4 address: letters, digits, '.', '-', '_'. */
+static bool
+valid_host(const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!is_id_char(s[n]) && s[n] != '.')
+			return false;
+	return n > 0 && n < sizeof(((struct redis_addr *)0)->host);
+}
+
+/* The inside of [IPv6]: hex digits, ':' and '.' (an embedded IPv4). */
+static bool
+valid_ipv6(const char *s)
+{
+	size_t	 n;
+	bool	 colon = false;
+
+	for (n = 0; s[n] != '\0'; n++) {
+		if (s[n] == ':')
+			colon = true;
+		else if (hexval(s[n]) < 0 && s[n] != '.')
+			return false;
+	}
+	return colon && n < sizeof(((struct redis_addr *)0)->host);
+}
+
+/*
+ * The part of a redis:// URL after the scheme:
+ * [[user]:password@]host[:port][/db]. Returns a static description of
+ * what is wrong, or NULL. The description never holds any of the URL,
+ * which may carry a password.
+ */
+static const char *
+parse_redis_tcp(char *s, struct redis_addr *a)
+{
+	char		*at, *slash, *colon, *host = s, *port = NULL;
+	long long	 v;
+
+	/*
+	 * The last '@' ends the user info: neither the host nor the db can
+	 * hold one, so a password with an unescaped '@', '/', '?' or '#'
+	 * still parses.
+	 */
+	if ((at = strrchr(s, '@')) != NULL) {
+		*at = '\0';
+		host = at + 1;
+		if ((colon = strchr(s, ':')) == NULL)
+			return "write user:password@ or :password@ before "
+			    "the host";
+		*colon++ = '\0';
+		if (pct_decode(a->user, sizeof(a->user), s) == -1)
+			return "the user is malformed or too long";
+		if (*colon == '\0')
+			return "the password is empty";
+		if (pct_decode(a->password, sizeof(a->password), colon) == -1)
+			return "the password is malformed or too long";
+	}
+	if (strpbrk(host, "?#") != NULL)
+		return "query parameters are not supported";
+	if ((slash = strchr(host, '/')) != NULL) {
+		*slash++ = '\0';
+		if (*slash != '\0') {
+			if (parse_num(slash, 0, REDIS_MAX_DB, &v) == -1)
+				return "the database must be 0..15";
+			a->db = (int)v;
+		}
+	}
+	if (*host == '[') {
+		char	*close = strchr(host, ']');
+
+		if (close == NULL)
+			return "an IPv6 address needs a closing ']'";
+		*close++ = '\0';
+		host++;
+		if (!valid_ipv6(host))
+			return "the IPv6 address is malformed";
+		if (*close == ':')
+			port = close + 1;
+		else if (*close != '\0')
+			return "junk after the IPv6 address";
+	} else {
+		if ((colon = strchr(host, ':')) != NULL) {
+			*colon = '\0';
+			port = colon + 1;
+		}
+		if (!valid_host(host))
+			return "the host is missing or malformed";
+	}
+	if (port != NULL) {
+		if (parse_num(port, 1, 65535, &v) == -1)
+			return "the port must be 1..65535";
+		a->port = (int)v;
+	}
+	if (copy(a->host, sizeof(a->host), host) == -1)
+		return "the host is too long";
+	return NULL;
+}
+
+/* The part of a unix:// URL after the scheme: /path[?db=N]. */
+static const char *
+parse_redis_unix(char *s, struct redis_addr *a)
+{
+	char		*q;
+	long long	 v;
+
+	if ((q = strchr(s, '?')) != NULL) {
+		*q++ = '\0';
+		if (!starts_with(q, "db="))
+			return "the only parameter is ?db=N";
+		if (parse_num(q + 3, 0, REDIS_MAX_DB, &v) == -1)
+			return "the database must be 0..15";
+		a->db = (int)v;
+	}
+	if (s[0] != '/' || s[1] == '\0')
+		return "write unix:///absolute/path/to/socket";
+	if (!no_space_or_control(s))
+		return "the socket path has a space or control character";
+	if (copy(a->unix_path, sizeof(a->unix_path), s) == -1)
+		return "the socket path is too long";
+	return NULL;
+}
+
+/*
+ * redis.url: redis://[[user]:password@]host[:port][/db] or
+ * unix:///path/to/sock[?db=N]. Replaces the whole Redis address (the last
+ * line wins) and overrides spring.redis.* wherever they are. The error
+ * never quotes the URL, which may hold a password.
+ */
+static int
+set_redis_url(struct parse *p, const struct key *k, char *val)
+{
+	struct config		*c = p->c;
+	struct redis_addr	 a;
+	const char		*why;
+
+	memset(&a, 0, sizeof(a));
+	a.port = REDIS_DEFAULT_PORT;
+	if (starts_with(val, "redis://"))
+		why = parse_redis_tcp(val + 8, &a);
+	else if (starts_with(val, "unix://"))
+		why = parse_redis_unix(val + 7, &a);
+	else if (starts_with(val, "rediss://"))
+		why = "TLS (rediss://) is not supported";
+	else
+		why = "write redis://[[user]:password@]host[:port][/db] or "
+		    "unix:///path/to/sock[?db=N]";
+	if (why != NULL)
+		return fail(p, "%s: %s", k->name, why);
+	/* Same sizes on both sides: these copies cannot fail. */
+	if (copy(c->redis_host, sizeof(c->redis_host), a.host) == -1 ||
+	    copy(c->redis_unix, sizeof(c->redis_unix), a.unix_path) == -1 ||
+	    copy(c->redis_user, sizeof(c->redis_user), a.user) == -1 ||
+	    copy(c->redis_password, sizeof(c->redis_password),
+	    a.password) == -1)
+		return fail(p, "%s: too long", k->name);
+	c->redis_port = a.port;
+	c->redis_db = a.db;
+	p->has_redis_url = true;
+	return 0;
+}
+
+#define FIELD(f)	.off = offsetof(struct config, f), \
+			.size = sizeof(((struct config *)0)->f)
+#define ID_RULE		"1..127 of A-Z a-z 0-9 _ -"
+_Static_assert(LIM_ID == 128 && LIM_SECRET == 128,
+    "the rule texts of keys[] say 1..127");
+
+static const struct key keys[] = {
+	{ .name = "wechat.appid", .set = set_appid, FIELD(appid),
+	  .rule = ID_RULE },
+	{ .name = "wechat.secret", .set = set_secret, FIELD(secret),
+	  .rule = "1..127 printable ASCII characters without spaces" },
+	{ .name = "wechat.templateId", .set = set_template_id,
+	  FIELD(template_id), .rule = ID_RULE },
+	{ .name = "wechat.templateIds", .set = set_template_ids,
+	  .rule = ID_RULE },
+	{ .name = "wechat.longTermTemplateIds", .set = set_longterm_ids,
+	  .rule = ID_RULE },
+	{ .name = "wechat.apiBase", .set = set_api_base, FIELD(api_base) },
+	{ .name = "wechat.loginUrl", .set = set_login_url,
+	  FIELD(login_url) },
+	{ .name = "wechat.sendUrl", .set = set_send_url, FIELD(send_url) },
+	{ .name = "wechat.tokenApi", .set = set_token_api,
+	  .words = token_apis, .rule = "stable or classic" },
+	{ .name = "wechat.miniprogramState", .set = set_word_str,
+	  FIELD(mp_state), .words = mp_states,
+	  .rule = "formal, trial or developer" },
+	{ .name = "wechat.lang", .set = set_word_str, FIELD(lang),
+	  .words = langs, .rule = "zh_CN, en_US, zh_HK or zh_TW" },
+	{ .name = "wechat.timeoutMs", .set = set_long, FIELD(timeout_ms),
+	  .min = 100, .max = 60000 },
+	{ .name = "redis.url", .set = set_redis_url },
+	{ .name = "redis.tokenKey", .set = set_redis_key, FIELD(token_key),
+	  .rule = "1..127 bytes without spaces or control characters" },
+	{ .name = "redis.lockKey", .set = set_redis_key, FIELD(lock_key),
+	  .rule = "1..127 bytes without spaces or control characters" },
+	{ .name = "redis.subscribePrefix", .set = set_redis_key,
+	  FIELD(sub_prefix),
+	  .rule = "1..127 bytes without spaces or control characters" },
+	{ .name = "redis.prefix", .set = set_redis_key, FIELD(prefix),
+	  .rule = "1..127 bytes without spaces or control characters" },
+	{ .name = "subscribe.ttl", .set = set_long, FIELD(subscribe_ttl),
+	  .min = 0, .max = TTL_MAX },
+	{ .name = "session.ttl", .set = set_long, FIELD(session_ttl),
+	  .min = 60, .max = TTL_MAX },
+	{ .name = "auth.apiKeys", .set = set_api_keys,
+	  .rule = "16..127 printable ASCII characters without spaces" },
+	{ .name = "http.maxBody", .set = set_max_body, .min = 1024,
+	  .max = LIM_BODY_MAX },
+	{ .name = "record.trustClientOpenId", .set = set_bool,
+	  .words = bools, .rule = "true or false" },
+	{ .name = "log.level", .set = set_log_level, .words = levels,
+	  .rule = "debug, info, warn or error" },
+};
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *
+find_key(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/*
+ * Levenshtein distance of a and b, for "did you mean". Keys are short;
+ * a string of 64 bytes or more is simply "far".
+ */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t	 la = strlen(a), lb = strlen(b), row[64], i, j;
+
+	if (la >= 64 || lb >= 64)
+		return (size_t)-1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t	 diag = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t	 up = row[j], best;
+
+			best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The known key name is most likely a typo of, or NULL. */
+static const char *
+suggest(const char *name)
+{
+	const char	*best = NULL;
+	size_t		 i, d, bestd = 3;	/* at most two edits away */
+
+	for (i = 0; i < NKEYS; i++)
+		if (same_nocase(keys[i].name, name))
+			return keys[i].name;
+	for (i = 0; i < NKEYS; i++)
+		if ((d = distance(keys[i].name, name)) < bestd) {
+			bestd = d;
+			best = keys[i].name;
+		}
+	return best;
+}
+
+/*
+ * Is key in one of wxsub's namespaces? Case-insensitively, so that
+ * "WeChat.appid" is refused with a suggestion instead of being ignored
+ * as a foreign key.
+ */
+static bool
+own_namespace(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; namespaces[i] != NULL; i++)
+		if (prefix_nocase(key, namespaces[i]))
+			return true;
+	return false;
+}
+
+static int
+unknown_key(struct parse *p, const char *key)
+{
+	const char	*hint = suggest(key);
+
+	if (hint != NULL)
+		return fail(p, "unknown key '%.128s' (did you mean %s?)", key,
+		    hint);
+	return fail(p, "unknown key '%.128s'", key);
+}
+
+/*
+ * spring.redis.X or spring.data.redis.X (already counted as foreign):
+ * kept aside for finish(). An empty value counts as unset, as in Spring.
+ */
+static int
+spring_redis(struct parse *p, const char *key, const char *sub,
+    const char *val)
+{
+	struct spring_redis	*s = &p->spring;
+	long long		 v;
+
+	if (*val == '\0')
+		return 0;
+	if (strcmp(sub, "host") == 0) {
+		if (!valid_host(val) && !valid_ipv6(val))
+			return fail(p, "%s: '%.*s' is not a host name or "
+			    "address", key, SHOW, val);
+		s->has_host = copy(s->host, sizeof(s->host), val) == 0;
+	} else if (strcmp(sub, "port") == 0) {
+		if (parse_num(val, 1, 65535, &v) == -1)
+			return fail(p, "%s: '%.*s' is not a port (1..65535)",
+			    key, SHOW, val);
+		s->port = (int)v;
+		s->has_port = true;
+	} else if (strcmp(sub, "database") == 0) {
+		if (parse_num(val, 0, REDIS_MAX_DB, &v) == -1)
+			return fail(p, "%s: '%.*s' is not a database "
+			    "(0..15)", key, SHOW, val);
+		s->db = (int)v;
+		s->has_db = true;
+	} else if (strcmp(sub, "password") == 0) {
+		if (copy(s->password, sizeof(s->password), val) == -1)
+			return fail(p, "%s: longer than %zu bytes", key,
+			    sizeof(s->password) - 1);
+		s->has_password = true;
+	} else if (strcmp(sub, "username") == 0) {
+		if (copy(s->user, sizeof(s->user), val) == -1)
+			return fail(p, "%s: longer than %zu bytes", key,
+			    sizeof(s->user) - 1);
+		s->has_user = true;
+	}
+	return 0;
+}
+
+/*
+ * A key of another namespace: ignored, but counted for the caller's
+ * warning, and spring.redis.* noted in case redis.url is not set.
+ */
+static int
+foreign(struct parse *p, const char *key, const char *val)
+{
+	struct config	*c = p->c;
+	size_t		 n;
+
+	if (c->n_foreign++ == 0) {
+		/* Only a name for a warning: a cut is harmless here. */
+		n = strlen(key);
+		if (n >= sizeof(c->foreign_first))
+			n = sizeof(c->foreign_first) - 1;
+		memcpy(c->foreign_first, key, n);
+		c->foreign_first[n] = '\0';
+	}
+	if (starts_with(key, "spring.redis."))
+		return spring_redis(p, key, key + strlen("spring.redis."), val);
+	if (starts_with(key, "spring.data.redis."))
+		return spring_redis(p, key,
+		    key + strlen("spring.data.redis."), val);
+	return 0;
+}
+
+/*
+ * A line with no '='. In our namespaces that is an error (a forgotten
+ * '=' or a Java-style ':' separator); elsewhere it is a foreign key.
+ * Only the key, up to the first space or ':', is named: the rest may be
+ * a secret.
+ */
+static int
+no_equals(struct parse *p, char *s)
+{
+	size_t	 n = strcspn(s, " \t\f\v:");
+
+	s[n] = '\0';
+	if (n == 0)
+		return fail(p, "no key on this line");
+	if (own_namespace(s))
+		return fail(p, "'%.128s' has no '=' (write %.128s = value)",
+		    s, s);
+	return foreign(p, s, "");
+}
+
+/* One line, NUL-terminated, without its newline. */
+static int
+do_line(struct parse *p, char *line)
+{
+	char		*s = trim(line), *eq, *key, *val;
+	const struct key *k;
+
+	/* '!' as well as '#': both start a comment in Java properties. */
+	if (*s == '\0' || *s == '#' || *s == '!')
+		return 0;
+	if ((eq = strchr(s, '=')) == NULL)
+		return no_equals(p, s);
+	*eq = '\0';
+	key = trim(s);
+	val = trim(eq + 1);
+	if (*key == '\0')
+		return fail(p, "no key before '='");
+	if (!own_namespace(key))
+		return foreign(p, key, val);
+	if ((k = find_key(key)) == NULL)
+		return unknown_key(p, key);
+	return k->set(p, k, val);
+}
+
+/* Without redis.url anywhere, spring.redis.* give the Redis address. */
+static void
+apply_spring(struct parse *p)
+{
+	struct config		*c = p->c;
+	struct spring_redis	*s = &p->spring;
+
+	/* Same sizes on both sides: these copies cannot fail. */
+	if (s->has_host) {
+		(void)copy(c->redis_host, sizeof(c->redis_host), s->host);
+		c->redis_unix[0] = '\0';
+	}
+	if (s->has_port)
+		c->redis_port = s->port;
+	if (s->has_db)
+		c->redis_db = s->db;
+	if (s->has_password)
+		(void)copy(c->redis_password, sizeof(c->redis_password),
+		    s->password);
+	if (s->has_user)
+		(void)copy(c->redis_user, sizeof(c->redis_user), s->user);
+}
+
+/*
+ * template_ids is what /record accepts: the listed ids (or none), plus
+ * the default templateId and the long-term ids, each once.
+ */
+static int
+merge_templates(struct parse *p)
+{
+	struct config	*c = p->c;
+	size_t		 i;
+
+	if (!p->has_template_ids)
+		c->n_template_ids = 0;
+	if (c->template_id[0] != '\0' &&
+	    add_id(c->template_ids, &c->n_template_ids, c->template_id) == -1)
+		goto full;
+	for (i = 0; i < c->n_longterm_ids; i++)
+		if (add_id(c->template_ids, &c->n_template_ids,
+		    c->longterm_ids[i]) == -1)
+			goto full;
+	return 0;
+full:
+	return fail(p, "wechat.templateIds with wechat.templateId and "
+	    "wechat.longTermTemplateIds make more than %d ids",
+	    LIM_TEMPLATES);
+}
+
+/* url[LIM_URL] = base + path; -1 if it does not fit. */
+static int
+join(char *url, const char *base, const char *path)
+{
+	int	 n = snprintf(url, LIM_URL, "%s%s", base, path);
+
+	return n < 0 || n >= LIM_URL ? -1 : 0;
+}
+
+/* The URLs that follow from api_base (login and send unless set). */
+static int
+derive_urls(struct config *c, bool login, bool send)
+{
+	if (login && join(c->login_url, c->api_base, PATH_LOGIN) == -1)
+		return -1;
+	if (send && join(c->send_url, c->api_base, PATH_SEND) == -1)
+		return -1;
+	if (join(c->token_url, c->api_base, PATH_TOKEN) == -1 ||
+	    join(c->stable_token_url, c->api_base, PATH_STABLE_TOKEN) == -1)
+		return -1;
+	return 0;
+}
+
+/* After the last line: required keys, Redis fallback, lists, URLs. */
+static int
+finish(struct parse *p)
+{
+	struct config	*c = p->c;
+
+	p->line = 0;
+	if (c->appid[0] == '\0')
+		return fail(p, "missing required key wechat.appid");
+	if (c->secret[0] == '\0')
+		return fail(p, "missing required key wechat.secret");
+	if (!p->has_redis_url)
+		apply_spring(p);
+	if (merge_templates(p) == -1)
+		return -1;
+	/* set_api_base left room for the longest path: cannot fail. */
+	if (derive_urls(c, !p->has_login_url, !p->has_send_url) == -1)
+		return fail(p, "wechat.apiBase is too long");
+	return 0;
+}
+
+void
+conf_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	(void)copy(c->api_base, sizeof(c->api_base), DEFAULT_API_BASE);
+	(void)derive_urls(c, true, true);
+	c->token_api = TOKEN_API_STABLE;
+	(void)copy(c->mp_state, sizeof(c->mp_state), "formal");
+	(void)copy(c->lang, sizeof(c->lang), "zh_CN");
+	c->timeout_ms = 5000;
+	(void)copy(c->redis_host, sizeof(c->redis_host), "127.0.0.1");
+	c->redis_port = REDIS_DEFAULT_PORT;
+	c->redis_db = 0;
+	(void)copy(c->token_key, sizeof(c->token_key), "WECHAT:ACCESS_TOKEN");
+	(void)copy(c->lock_key, sizeof(c->lock_key),
+	    "WECHAT:APPEAL_TOKEN_LOCK");
+	(void)copy(c->sub_prefix, sizeof(c->sub_prefix), "SUBSCRIBE:");
+	(void)copy(c->prefix, sizeof(c->prefix), "WXSUB:");
+	c->subscribe_ttl = 0;
+	c->session_ttl = 604800;
+	c->max_body = LIM_BODY_DEFAULT;
+	c->trust_client_openid = false;
+	c->log_level = LOG_INFO;
+}
+
+/*
+ * Lines end in "\n" (a "\r" before it is dropped); a line longer than
+ * LIM_CONF_LINE or holding a NUL byte is an error, as is a buffer larger
+ * than LIM_CONF_FILE. The first error stops the parse; c is then
+ * half-filled and must not be used.
+ */
+int
+conf_parse(struct config *c, const char *buf, size_t len,
+    const char *fname, char *err, size_t errlen)
+{
+	struct parse	 p;
+	char		 line[LIM_CONF_LINE + 1];
+	size_t		 off = 0, n;
+	const char	*start, *nl;
+
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.fname = fname != NULL ? fname : "(config)";
+	p.err = err;
+	p.errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (len > LIM_CONF_FILE)
+		return fail(&p, "file larger than %d bytes", LIM_CONF_FILE);
+	if (buf == NULL && len > 0)
+		return fail(&p, "no buffer");
+	/* An editor's UTF-8 byte order mark is not part of the first key. */
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		off = 3;
+	while (off < len) {
+		start = buf + off;
+		nl = memchr(start, '\n', len - off);
+		n = nl != NULL ? (size_t)(nl - start) : len - off;
+		off += n + (nl != NULL);
+		p.line++;
+		if (n > 0 && start[n - 1] == '\r')
+			n--;
+		if (n > LIM_CONF_LINE)
+			return fail(&p, "line longer than %d bytes",
+			    LIM_CONF_LINE);
+		if (memchr(start, '\0', n) != NULL)
+			return fail(&p, "NUL byte in the line");
+		memcpy(line, start, n);
+		line[n] = '\0';
+		if (do_line(&p, line) == -1)
+			return -1;
+	}
+	return finish(&p);
+}
+
+/*
+ * conf_defaults, then read path whole (at most LIM_CONF_FILE bytes: one
+ * byte more tells "too large" from "exactly at the bound") and parse it.
+ * Errors name the path: "path: cannot read: why".
+ */
+int
+conf_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct parse	 p;
+	FILE		*f = NULL;
+	char		*buf = NULL;
+	size_t		 len;
+	int		 rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.fname = path != NULL ? path : "(null)";
+	p.err = err;
+	p.errlen = errlen;
+	conf_defaults(c);
+	if (path == NULL || path[0] == '\0') {
+		fail(&p, "no configuration file named");
+		goto out;
+	}
+	if (copy(c->file, sizeof(c->file), path) == -1) {
+		fail(&p, "path longer than %d bytes", LIM_PATH - 1);
+		goto out;
+	}
+	if ((f = fopen(path, "rb")) == NULL) {
+		fail(&p, "cannot read: %s", strerror(errno));
+		goto out;
+	}
+	if ((buf = malloc(LIM_CONF_FILE + 1)) == NULL) {
+		fail(&p, "cannot read: %s", strerror(ENOMEM));
+		goto out;
+	}
+	errno = 0;
+	len = fread(buf, 1, LIM_CONF_FILE + 1, f);
+	if (ferror(f)) {
+		fail(&p, "cannot read: %s", strerror(errno != 0 ? errno : EIO));
+		goto out;
+	}
+	if (len > LIM_CONF_FILE) {
+		fail(&p, "file larger than %d bytes", LIM_CONF_FILE);
+		goto out;
+	}
+	rc = conf_parse(c, buf, len, c->file, err, errlen);
+out:
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	return rc;
+}
+
+bool
+conf_template_known(const struct config *c, const char *id)
+{
+	return id != NULL && id_in(c->template_ids, c->n_template_ids, id);
+}
+
+bool
+conf_template_longterm(const struct config *c, const char *id)
+{
+	return id != NULL && id_in(c->longterm_ids, c->n_longterm_ids, id);
+}
