@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "session.h"
 
 const char *
 auth_bearer(const char *h)
@@ -46,18 +47,32 @@ auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
     size_t msglen)
 {
 	const char *cred;
+	enum wx_err err;
 
 	r->who = WHO_NONE;
 	if (kind == AUTH_NONE)
 		return WX_OK;
 	if ((cred = auth_bearer(r->auth)) == NULL) {
 		snprintf(msg, msglen, "send Authorization: Bearer <%s>",
-		    kind == AUTH_APIKEY ? "api key" : "session or api key");
+		    kind == AUTH_APIKEY ? "api key" : kind == AUTH_SESSION ?
+		    "session" : "session or api key");
 		return WX_UNAUTHORIZED;
 	}
-	if (auth_apikey_ok(&a->cfg, cred)) {
+	if (kind != AUTH_SESSION && auth_apikey_ok(&a->cfg, cred)) {
 		r->who = WHO_APIKEY;
 		return WX_OK;
+	}
+	if (kind != AUTH_APIKEY && session_token_shape(cred)) {
+		err = session_check(a->st, &a->cfg, cred, r->openid,
+		    sizeof(r->openid), r->session_hash, sizeof(r->session_hash));
+		if (err == WX_OK) {
+			r->who = WHO_SESSION;
+			return WX_OK;
+		}
+		if (err != WX_UNAUTHORIZED)
+			return err;
+		snprintf(msg, msglen, "the session is unknown or expired: log in again");
+		return WX_UNAUTHORIZED;
 	}
 	snprintf(msg, msglen, a->cfg.n_api_keys == 0 && kind == AUTH_APIKEY ?
 	    "no api keys are configured (auth.apiKeys)" : "the credential is not valid");

@@ -1,8 +1,7 @@
 /*
  * auth.h: what a request proves. An api key (server to server) or a
  * mini-program session (which alone proves an openId). Keys are compared
- * in constant time. The session check is a hook that the sessions module
- * fills in; until it does, sessions prove nothing.
+ * in constant time; sessions are checked by session.c.
  */
 #ifndef WX_AUTH_H
 #define WX_AUTH_H

@@ -11,6 +11,8 @@
 #include "response.h"
 
 void	h_health(struct app *, struct request *, struct response *);
+void	h_login(struct app *, struct request *, struct response *);
+void	h_logout(struct app *, struct request *, struct response *);
 void	h_record(struct app *, struct request *, struct response *);
 void	h_send(struct app *, struct request *, struct response *);
 void	h_subs_get(struct app *, struct request *, struct response *);

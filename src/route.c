@@ -8,6 +8,8 @@
 
 static const struct route routes[] = {
 	{ "/health",		M_GET,		AUTH_NONE,	false,	h_health },
+	{ "/login",		M_POST,		AUTH_NONE,	true,	h_login },
+	{ "/logout",		M_POST,		AUTH_SESSION,	false,	h_logout },
 	{ "/record",		M_POST,		AUTH_USER,	true,	h_record },
 	{ "/send",		M_POST,		AUTH_APIKEY,	true,	h_send },
 	{ "/subscriptions",	M_GET,		AUTH_APIKEY,	false,	h_subs_get },

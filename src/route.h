@@ -18,6 +18,7 @@ enum auth_kind {
 	AUTH_NONE,	/* anyone */
 	AUTH_APIKEY,	/* server to server: Bearer <api key> */
 	AUTH_USER,	/* Bearer <session> or <api key> */
+	AUTH_SESSION,	/* Bearer <session> only */
 };
 
 typedef void (*handler_fn)(struct app *, struct request *, struct response *);

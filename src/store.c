@@ -464,3 +464,53 @@ store_del(struct store *s, const char *const *keys, size_t n,
 	freeReplyObject(r);
 	return WX_OK;
 }
+
+static const char LUA_SESSION_PUT[] =
+    "redis.call('del', KEYS[1]) "
+    "redis.call('hset', KEYS[1], 'h', ARGV[1], 'o', ARGV[2], 'k', ARGV[3], "
+    "'u', ARGV[4]) "
+    "redis.call('expire', KEYS[1], tonumber(ARGV[5])) return 1";
+
+enum wx_err
+store_session_put(struct store *s, const char *key, const char *hash,
+    const char *openid, const char *session_key, const char *unionid, long ttl)
+{
+	char ttlbuf[24];
+	redisReply *r;
+	const char *keys[1] = { key };
+	const char *args[5] = { hash, openid, session_key, unionid, ttlbuf };
+
+	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	if ((r = eval_keys(s, LUA_SESSION_PUT, keys, 1, args, 5)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+/* Copy a bulk reply into out, or "" when it is nil or does not fit. */
+static void
+copy_bulk(const redisReply *e, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (e->type == REDIS_REPLY_STRING && e->len < outlen) {
+		memcpy(out, e->str, e->len);
+		out[e->len] = '\0';
+	}
+}
+
+enum wx_err
+store_session_get(struct store *s, const char *key, char *hash, size_t hashlen,
+    char *openid, size_t oplen)
+{
+	redisReply *r = command(s, "HMGET", key, "h", "o", NULL);
+
+	hash[0] = openid[0] = '\0';
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+		copy_bulk(r->element[0], hash, hashlen);
+		copy_bulk(r->element[1], openid, oplen);
+	}
+	freeReplyObject(r);
+	return WX_OK;
+}

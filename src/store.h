@@ -13,6 +13,10 @@
  *                                       the seed's "1" reads as one)
  *   WXSUB:sendlock:<openId>             serializes sends to one user
  *   WXSUB:token:force                   fleet-wide force_refresh throttle
+ *   WXSUB:token:ahead                   fleet-wide refresh-ahead throttle
+ *   WXSUB:session:<first half of sha256(token)>
+ *                                       hash h (the whole sha256), openid o,
+ *                                       session_key k, unionid u
  */
 #ifndef WX_STORE_H
 #define WX_STORE_H
@@ -68,5 +72,13 @@ enum wx_err	 store_credit_get(struct store *, const char *const *keys,
 /* Delete n keys; *deleted gets how many existed. */
 enum wx_err	 store_del(struct store *, const char *const *keys, size_t n,
 		    long long *deleted);
+
+/* A session record (fields above), expiring after ttl seconds. */
+enum wx_err	 store_session_put(struct store *, const char *key,
+		    const char *hash, const char *openid, const char *session_key,
+		    const char *unionid, long ttl);
+/* Its hash and openId; both "" when there is no such session. */
+enum wx_err	 store_session_get(struct store *, const char *key,
+		    char *hash, size_t hashlen, char *openid, size_t oplen);
 
 #endif

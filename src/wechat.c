@@ -28,6 +28,25 @@ static const struct {
 	{ 42001, WX_TOKEN_UNAVAILABLE },
 };
 
+static const struct {
+	long		 errcode;
+	enum wx_err	 err;
+} login_map[] = {
+	{ 40029, WX_INVALID_CODE },
+	{ 40163, WX_INVALID_CODE },
+	{ 45011, WX_RATE_LIMITED },
+	{ 40226, WX_FORBIDDEN },
+};
+
+enum wx_err
+wechat_map_login(long errcode)
+{
+	for (size_t i = 0; i < sizeof(login_map) / sizeof(login_map[0]); i++)
+		if (login_map[i].errcode == errcode)
+			return login_map[i].err;
+	return WX_UPSTREAM;
+}
+
 enum wx_err
 wechat_map_send(long errcode)
 {
@@ -233,6 +252,82 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 	err = WX_OK;
 out:
 	json_object_put(req);
+	json_object_put(o);
+	return err;
+}
+
+/* Copy a string field that must match a character set; false if not. */
+static bool
+take_id(json_object *o, const char *key, char *out, size_t outlen,
+    bool required)
+{
+	const char *s;
+	size_t len;
+	int t = jsonio_string(o, key, &s, &len);
+
+	out[0] = '\0';
+	if (t == 0)
+		return !required;
+	if (t < 0 || len == 0 || len >= outlen)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	memcpy(out, s, len + 1);
+	return true;
+}
+
+enum wx_err
+wechat_login(struct upstream *up, const struct config *c, const char *code,
+    struct wx_login *l, struct wx_answer *ans)
+{
+	char url[LIM_URL + 3 * LIM_SECRET + 3 * LIM_ID + 128];
+	char *esc_secret = NULL, *esc_code = NULL;
+	json_object *o = NULL;
+	struct up_result res;
+	enum wx_err err = WX_UPSTREAM;
+	int n;
+
+	memset(ans, 0, sizeof(*ans));
+	memset(l, 0, sizeof(*l));
+	esc_secret = curl_easy_escape(NULL, c->secret, 0);
+	esc_code = curl_easy_escape(NULL, code, 0);
+	if (esc_secret == NULL || esc_code == NULL) {
+		err = WX_INTERNAL;
+		goto out;
+	}
+	n = snprintf(url, sizeof(url), "%s%sappid=%s&secret=%s&js_code=%s"
+	    "&grant_type=authorization_code", c->login_url,
+	    strchr(c->login_url, '?') ? "&" : "?", c->appid, esc_secret, esc_code);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		snprintf(ans->why, sizeof(ans->why), "login URL too long");
+		err = WX_INTERNAL;
+		goto out;
+	}
+	if (up_call(up, url, NULL, c->timeout_ms, &res) != WX_OK) {
+		snprintf(ans->why, sizeof(ans->why), "code2Session: %s", res.err);
+		goto out;
+	}
+	if (res.status != 200) {
+		snprintf(ans->why, sizeof(ans->why), "code2Session: HTTP %ld", res.status);
+		goto out;
+	}
+	if ((err = wechat_parse(res.body, res.len, &o, ans)) != WX_OK) {
+		if (ans->has_errcode)
+			err = wechat_map_login(ans->errcode);
+		goto out;
+	}
+	if (!take_id(o, "openid", l->openid, sizeof(l->openid), true) ||
+	    !take_id(o, "session_key", l->session_key, sizeof(l->session_key), true) ||
+	    !take_id(o, "unionid", l->unionid, sizeof(l->unionid), false)) {
+		snprintf(ans->why, sizeof(ans->why), "code2Session: incomplete answer");
+		err = WX_UPSTREAM;
+		goto out;
+	}
+	err = WX_OK;
+out:
+	curl_free(esc_secret);
+	curl_free(esc_code);
 	json_object_put(o);
 	return err;
 }

@@ -51,6 +51,21 @@ enum wx_err	 wechat_send(struct upstream *, const struct config *,
 		    const char *token, const struct wx_message *,
 		    uint64_t *msgid, struct wx_answer *ans);
 
+struct wx_login {
+	char		 openid[LIM_OPENID + 1];
+	char		 session_key[LIM_SECRET];
+	char		 unionid[LIM_ID];	/* "" when not bound */
+};
+
+/*
+ * code2Session: exchange a wx.login code. WX_OK, or WX_INVALID_CODE
+ * (40029, 40163), WX_RATE_LIMITED (45011), WX_FORBIDDEN (40226),
+ * WX_UPSTREAM (anything else) with ans filled.
+ */
+enum wx_err	 wechat_login(struct upstream *, const struct config *,
+		    const char *code, struct wx_login *, struct wx_answer *ans);
+enum wx_err	 wechat_map_login(long errcode);
+
 /* The /send table: WeChat errcode to our error. */
 enum wx_err	 wechat_map_send(long errcode);
 /* 40001, 40014, 41001, 42001: the token was refused. */

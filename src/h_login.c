@@ -1,0 +1,91 @@
+/*
+ * h_login.c: POST /login (a wx.login code for a session) and
+ * POST /logout (forget the session that calls it).
+ * The session_key WeChat returns stays in Redis; the caller never sees it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "handlers.h"
+#include "jsonio.h"
+#include "log.h"
+#include "session.h"
+#include "validate.h"
+#include "wechat.h"
+
+/* wx.login codes are short opaque ASCII tokens. */
+static bool
+code_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > 128)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z') &&
+		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
+void
+h_login(struct app *a, struct request *r, struct response *resp)
+{
+	struct wx_login l;
+	struct wx_answer ans;
+	struct session_user u;
+	char token[SESSION_TOKEN_LEN + 1], msg[LIM_ERRMSG];
+	const char *code;
+	size_t len;
+	json_object *o;
+	enum wx_err err;
+
+	if (jsonio_string(r->json, "code", &code, &len) != 1 || !code_ok(code, len)) {
+		resp_error(resp, WX_BAD_REQUEST, "code: the code from wx.login is required");
+		return;
+	}
+	if ((err = wechat_login(a->up, &a->cfg, code, &l, &ans)) != WX_OK) {
+		log_warn("login failed: %s", ans.why);
+		snprintf(msg, sizeof(msg), "%s", wxerr_text(err));
+		if (ans.has_errcode)
+			resp_error_wx(resp, err, msg, ans.errcode);
+		else
+			resp_error(resp, err, msg);
+		return;
+	}
+	if (!val_openid(l.openid)) {
+		log_error("code2Session returned an openId of an unexpected shape");
+		resp_error(resp, WX_UPSTREAM, "WeChat returned an unexpected openId");
+		return;
+	}
+	u.openid = l.openid;
+	u.session_key = l.session_key;
+	u.unionid = l.unionid;
+	err = session_create(a->st, &a->cfg, &u, token, sizeof(token));
+	memset(l.session_key, 0, sizeof(l.session_key));
+	if (err != WX_OK) {
+		resp_error(resp, err, NULL);
+		return;
+	}
+	if ((o = resp_ok(resp)) == NULL)
+		return;
+	json_object_object_add(o, "openId", json_object_new_string(l.openid));
+	if (l.unionid[0] != '\0')
+		json_object_object_add(o, "unionId", json_object_new_string(l.unionid));
+	json_object_object_add(o, "session", json_object_new_string(token));
+	json_object_object_add(o, "expiresIn", json_object_new_int64(a->cfg.session_ttl));
+	memset(token, 0, sizeof(token));
+	log_info("login: new session");
+}
+
+void
+h_logout(struct app *a, struct request *r, struct response *resp)
+{
+	enum wx_err err;
+
+	if ((err = session_drop(a->st, &a->cfg, auth_bearer(r->auth))) != WX_OK) {
+		resp_error(resp, err, NULL);
+		return;
+	}
+	log_info("logout: session %s dropped", r->session_hash);
+	(void)resp_ok(resp);
+}
