@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "jsonio.h"
 #include "log.h"
+#include "metrics.h"
 #include "response.h"
 #include "route.h"
 
@@ -43,9 +44,26 @@ app_init(struct app *a, const char *path)
 	return 0;
 }
 
+/* Add this process's counts to the fleet's (one round trip, batched). */
+static void
+flush_counts(struct app *a)
+{
+	const char *const *fields;
+	const long long *deltas;
+	char key[LIM_KEY];
+	size_t n = metrics_pending(&fields, &deltas);
+
+	if (n == 0 || store_key(&a->cfg, "metrics", NULL, key, sizeof(key)) != 0)
+		return;
+	if (store_hash_add(a->st, key, fields, deltas, n) == WX_OK)
+		metrics_clear();
+}
+
 void
 app_free(struct app *a)
 {
+	if (a->cfg_ok && a->st != NULL)
+		flush_counts(a);
 	store_free(a->st);
 	up_free(a->up);
 	memset(a, 0, sizeof(*a));
@@ -137,6 +155,7 @@ app_serve(struct app *a, const struct io *io)
 		io->write(io->ctx, head, strlen(head));
 		io->write(io->ctx, body, bodylen);
 	}
+	metrics_request(rt != NULL ? rt->path : "other", resp.status);
 	log_msg(resp.status >= 500 ? LOG_ERROR : resp.status >= 400 ? LOG_INFO :
 	    LOG_DEBUG, "%s %s from %s -> %d %s", req_method_name(r.method),
 	    r.route[0] ? r.route : "-", r.remote[0] ? r.remote : "-",
@@ -149,6 +168,9 @@ app_serve(struct app *a, const struct io *io)
 void
 app_after(struct app *a)
 {
-	if (a->cfg_ok)
-		token_refresh_ahead(&a->tok);
+	if (!a->cfg_ok)
+		return;
+	token_refresh_ahead(&a->tok);
+	if (metrics_due())
+		flush_counts(a);
 }

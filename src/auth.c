@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "netmask.h"
 #include "session.h"
 
 const char *
@@ -33,6 +34,17 @@ auth_equal(const char *a, const char *b)
 }
 
 bool
+auth_address_ok(const struct config *c, const char *addr)
+{
+	struct net n;
+
+	for (size_t i = 0; i < c->n_metrics_allow; i++)
+		if (net_parse(c->metrics_allow[i], &n) == 0 && net_contains(&n, addr))
+			return true;
+	return false;
+}
+
+bool
 auth_apikey_ok(const struct config *c, const char *key)
 {
 	bool ok = false;
@@ -52,9 +64,12 @@ auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
 	r->who = WHO_NONE;
 	if (kind == AUTH_NONE)
 		return WX_OK;
+	if (kind == AUTH_METRICS && auth_address_ok(&a->cfg, r->remote))
+		return WX_OK;
 	if ((cred = auth_bearer(r->auth)) == NULL) {
 		snprintf(msg, msglen, "send Authorization: Bearer <%s>",
-		    kind == AUTH_APIKEY ? "api key" : kind == AUTH_SESSION ?
+		    kind == AUTH_APIKEY || kind == AUTH_METRICS ? "api key" :
+		    kind == AUTH_SESSION ?
 		    "session" : "session or api key");
 		return WX_UNAUTHORIZED;
 	}

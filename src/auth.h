@@ -21,6 +21,9 @@ const char	*auth_bearer(const char *header);
 /* Is key one of auth.apiKeys? Constant time in the key's content. */
 bool		 auth_apikey_ok(const struct config *, const char *key);
 
+/* Is addr (REMOTE_ADDR) inside http.metricsAllow? */
+bool		 auth_address_ok(const struct config *, const char *addr);
+
 /* Equal strings, in time that depends only on their lengths. */
 bool		 auth_equal(const char *a, const char *b);
 

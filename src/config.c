@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "netmask.h"
 #include "wxlimits.h"
 #include "log.h"
 
@@ -705,6 +706,33 @@ set_api_keys(struct parse *p, const struct key *k, char *val)
 	return 0;
 }
 
+/*
+ * http.metricsAllow: a comma list of addresses or networks (IPv4 or IPv6,
+ * optional /prefix) that may read /metrics without an api key.
+ */
+static int
+set_metrics_allow(struct parse *p, const struct key *k, char *val)
+{
+	struct config	*c = p->c;
+	char		*cur = val, *it;
+	size_t		 idx = 0;
+
+	c->n_metrics_allow = 0;
+	while (*val != '\0' && (it = next_item(&cur)) != NULL) {
+		idx++;
+		if (net_parse(it, NULL) != 0)
+			return fail(p, "%s: item %zu is not an address or "
+			    "network such as 10.0.0.0/8", k->name, idx);
+		if (c->n_metrics_allow >= LIM_APIKEYS)
+			return fail(p, "%s: more than %d items", k->name,
+			    LIM_APIKEYS);
+		if (copy(c->metrics_allow[c->n_metrics_allow], LIM_NET, it) == -1)
+			return fail(p, "%s: item %zu is too long", k->name, idx);
+		c->n_metrics_allow++;
+	}
+	return 0;
+}
+
 /* Where redis.url says to connect; copied to the config only when whole. */
 struct redis_addr {
 	char	host[256];
@@ -924,6 +952,7 @@ static const struct key keys[] = {
 	  .min = 60, .max = TTL_MAX },
 	{ .name = "auth.apiKeys", .set = set_api_keys,
 	  .rule = "16..127 printable ASCII characters without spaces" },
+	{ .name = "http.metricsAllow", .set = set_metrics_allow },
 	{ .name = "http.maxBody", .set = set_max_body, .min = 1024,
 	  .max = LIM_BODY_MAX },
 	{ .name = "record.trustClientOpenId", .set = set_bool,

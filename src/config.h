@@ -57,6 +57,8 @@ struct config {
 	long		 session_ttl;			/* seconds, > 0 */
 	char		 api_keys[LIM_APIKEYS][LIM_SECRET];
 	size_t		 n_api_keys;
+	char		 metrics_allow[LIM_APIKEYS][LIM_NET];	/* http.metricsAllow */
+	size_t		 n_metrics_allow;
 	size_t		 max_body;			/* 1024 .. LIM_BODY_MAX */
 	bool		 trust_client_openid;		/* record.trustClientOpenId */
 	int		 log_level;			/* enum log_level, log.level */

@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "jsonio.h"
 #include "log.h"
+#include "metrics.h"
 #include "validate.h"
 #include "wechat.h"
 
@@ -265,6 +266,7 @@ h_send(struct app *a, struct request *r, struct response *resp)
 	if (err == WX_OK) {
 		log_info("sent template %s, msgid %llu", m.template_id,
 		    (unsigned long long)msgid);
+		metrics_send("sent", 0);
 		if ((o = resp_ok(resp)) != NULL)
 			json_object_object_add(o, "msgid", json_object_new_uint64(msgid));
 		goto done;
@@ -284,6 +286,7 @@ h_send(struct app *a, struct request *r, struct response *resp)
 			snprintf(msg, sizeof(msg), "%.80s (WeChat: %.160s)", wxerr_text(err), ans.why);
 	}
 fail:
+	metrics_send(wxerr_code(err), ans.has_errcode ? ans.errcode : 0);
 	if (ans.has_errcode)
 		resp_error_wx(resp, err, msg[0] ? msg : NULL, ans.errcode);
 	else

@@ -15,6 +15,7 @@ void	h_login(struct app *, struct request *, struct response *);
 void	h_logout(struct app *, struct request *, struct response *);
 void	h_record(struct app *, struct request *, struct response *);
 void	h_send(struct app *, struct request *, struct response *);
+void	h_metrics(struct app *, struct request *, struct response *);
 void	h_subs_get(struct app *, struct request *, struct response *);
 void	h_subs_delete(struct app *, struct request *, struct response *);
 

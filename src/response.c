@@ -3,6 +3,7 @@
  * json-c, so nothing a caller sent can break the encoding.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonio.h"
@@ -66,6 +67,17 @@ set_error(struct response *r, enum wx_err e, const char *msg, bool has_errcode,
 }
 
 void
+resp_text(struct response *r, const char *ctype, char *text, size_t len)
+{
+	resp_reset(r);
+	r->status = 200;
+	r->err = WX_OK;
+	r->text = text;
+	r->text_len = len;
+	r->ctype = ctype;
+}
+
+void
 resp_error(struct response *r, enum wx_err e, const char *msg)
 {
 	set_error(r, e, msg, false, 0);
@@ -86,7 +98,10 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	    "{\"ok\":false,\"error\":\"internal_error\",\"message\":\"out of memory\"}";
 	int n;
 
-	if (r->body == NULL) {
+	if (r->text != NULL) {
+		*body = r->text;
+		*bodylen = r->text_len;
+	} else if (r->body == NULL) {
 		r->status = 500;
 		*body = oom;
 		*bodylen = sizeof(oom) - 1;
@@ -99,12 +114,13 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	}
 	n = snprintf(head, headlen,
 	    "Status: %d %s\r\n"
-	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Content-Type: %s\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "%s%s%s"
 	    "Content-Length: %zu\r\n\r\n",
-	    r->status, reason(r->status), reqid,
+	    r->status, reason(r->status),
+	    r->text != NULL ? r->ctype : "application/json; charset=utf-8", reqid,
 	    r->allow[0] ? "Allow: " : "", r->allow, r->allow[0] ? "\r\n" : "",
 	    *bodylen);
 	return n < 0 || (size_t)n >= headlen ? -1 : 0;
@@ -115,5 +131,6 @@ resp_reset(struct response *r)
 {
 	if (r->body != NULL)
 		json_object_put(r->body);
+	free(r->text);
 	memset(r, 0, sizeof(*r));
 }

@@ -17,10 +17,17 @@ struct response {
 	enum wx_err	 err;		/* WX_OK on success */
 	json_object	*body;		/* owned */
 	char		 allow[32];	/* for 405 */
+	char		*text;		/* owned; a non-JSON body (/metrics) */
+	size_t		 text_len;
+	const char	*ctype;		/* its Content-Type */
 };
 
 /* Start a success answer; returns the object to add fields to (or NULL). */
 json_object	*resp_ok(struct response *);
+
+/* A 200 answer with a non-JSON body; takes ownership of text (malloc'd). */
+void		 resp_text(struct response *, const char *ctype, char *text,
+		    size_t len);
 
 /* An error answer; msg NULL means the error's default text. */
 void		 resp_error(struct response *, enum wx_err, const char *msg);

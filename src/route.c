@@ -14,6 +14,7 @@ static const struct route routes[] = {
 	{ "/send",		M_POST,		AUTH_APIKEY,	true,	h_send },
 	{ "/subscriptions",	M_GET,		AUTH_APIKEY,	false,	h_subs_get },
 	{ "/subscriptions",	M_DELETE,	AUTH_APIKEY,	false,	h_subs_delete },
+	{ "/metrics",		M_GET,		AUTH_METRICS,	false,	h_metrics },
 };
 
 const struct route *

@@ -19,6 +19,7 @@ enum auth_kind {
 	AUTH_APIKEY,	/* server to server: Bearer <api key> */
 	AUTH_USER,	/* Bearer <session> or <api key> */
 	AUTH_SESSION,	/* Bearer <session> only */
+	AUTH_METRICS,	/* api key, or an address in http.metricsAllow */
 };
 
 typedef void (*handler_fn)(struct app *, struct request *, struct response *);

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 /* Short limits: a Redis that does not answer must cost well under 1 s. */
@@ -60,6 +62,15 @@ static const char LUA_CREDIT_RETURN[] =
     "local ttl = tonumber(ARGV[1]) "
     "if ttl > 0 and redis.call('ttl', KEYS[1]) < 0 then "
     "redis.call('expire', KEYS[1], ttl) end return v";
+
+static double
+seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 struct store *
 store_new(const struct config *cfg)
@@ -175,13 +186,16 @@ static redisReply *
 cmdv(struct store *s, size_t argc, const char **argv)
 {
 	redisReply *r = NULL;
+	double t0;
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		s->fresh = false;
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return NULL;
+		t0 = seconds();
 		r = redisCommandArgv(s->ctx, (int)argc, argv, NULL);
+		metrics_observe(HIST_REDIS, seconds() - t0);
 		if (r != NULL)
 			break;
 		bool stale = !s->fresh && (s->ctx->err == REDIS_ERR_EOF ||
@@ -510,6 +524,93 @@ store_session_get(struct store *s, const char *key, char *hash, size_t hashlen,
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
 		copy_bulk(r->element[0], hash, hashlen);
 		copy_bulk(r->element[1], openid, oplen);
+	}
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+static const char LUA_HASH_ADD[] =
+    "for i = 1, #ARGV, 2 do "
+    "redis.call('hincrby', KEYS[1], ARGV[i], ARGV[i + 1]) end return 1";
+
+enum wx_err
+store_hash_add(struct store *s, const char *key, const char *const *fields,
+    const long long *deltas, size_t n)
+{
+	const char **argv;
+	char (*nums)[24];
+	const char *keys[1] = { key };
+	redisReply *r = NULL;
+	enum wx_err err = WX_INTERNAL;
+	size_t i, argc = 0;
+
+	if (n == 0)
+		return WX_OK;
+	argv = calloc(2 * n + 4, sizeof(*argv));
+	nums = calloc(n, sizeof(*nums));
+	if (argv == NULL || nums == NULL)
+		goto out;
+	argv[argc++] = "EVAL";
+	argv[argc++] = LUA_HASH_ADD;
+	argv[argc++] = "1";
+	argv[argc++] = keys[0];
+	for (i = 0; i < n; i++) {
+		snprintf(nums[i], sizeof(nums[i]), "%lld", deltas[i]);
+		argv[argc++] = fields[i];
+		argv[argc++] = nums[i];
+	}
+	r = cmdv(s, argc, argv);
+	err = r != NULL ? WX_OK : WX_REDIS_UNAVAILABLE;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	free(argv);
+	free(nums);
+	return err;
+}
+
+void
+store_hash_free(char **fields, long long *values, size_t n)
+{
+	for (size_t i = 0; fields != NULL && i < n; i++)
+		free(fields[i]);
+	free(fields);
+	free(values);
+}
+
+enum wx_err
+store_hash_all(struct store *s, const char *key, char ***fields,
+    long long **values, size_t *n)
+{
+	redisReply *r = command(s, "HGETALL", key, NULL);
+	size_t i, m;
+
+	*fields = NULL;
+	*values = NULL;
+	*n = 0;
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return WX_INTERNAL;
+	}
+	m = r->elements / 2;
+	*fields = calloc(m + 1, sizeof(**fields));
+	*values = calloc(m + 1, sizeof(**values));
+	if (*fields == NULL || *values == NULL) {
+		store_hash_free(*fields, *values, 0);
+		*fields = NULL;
+		*values = NULL;
+		freeReplyObject(r);
+		return WX_INTERNAL;
+	}
+	for (i = 0; i < m; i++) {
+		const redisReply *f = r->element[2 * i];
+		if (f->type != REDIS_REPLY_STRING ||
+		    ((*fields)[*n] = strndup(f->str, f->len)) == NULL)
+			continue;
+		(*values)[*n] = as_count(r->element[2 * i + 1]);
+		(*n)++;
 	}
 	freeReplyObject(r);
 	return WX_OK;

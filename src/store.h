@@ -14,6 +14,7 @@
  *   WXSUB:sendlock:<openId>             serializes sends to one user
  *   WXSUB:token:force                   fleet-wide force_refresh throttle
  *   WXSUB:token:ahead                   fleet-wide refresh-ahead throttle
+ *   WXSUB:metrics                       fleet-wide counters (metrics.h)
  *   WXSUB:session:<first half of sha256(token)>
  *                                       hash h (the whole sha256), openid o,
  *                                       session_key k, unionid u
@@ -72,6 +73,17 @@ enum wx_err	 store_credit_get(struct store *, const char *const *keys,
 /* Delete n keys; *deleted gets how many existed. */
 enum wx_err	 store_del(struct store *, const char *const *keys, size_t n,
 		    long long *deleted);
+
+/* HINCRBY key fields[i] deltas[i] for each i, in one round trip. */
+enum wx_err	 store_hash_add(struct store *, const char *key,
+		    const char *const *fields, const long long *deltas, size_t n);
+/*
+ * HGETALL key into arrays the caller frees with store_hash_free; values
+ * that are not integers read as 0.
+ */
+enum wx_err	 store_hash_all(struct store *, const char *key, char ***fields,
+		    long long **values, size_t *n);
+void		 store_hash_free(char **fields, long long *values, size_t n);
 
 /* A session record (fields above), expiring after ttl seconds. */
 enum wx_err	 store_session_put(struct store *, const char *key,

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "token.h"
 #include "wechat.h"
@@ -67,6 +68,7 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 
 	ts->fetches++;
 	if (wechat_token(ts->up, c, false, &t, &ans) != WX_OK) {
+		metrics_count("token_fetch_failed");
 		log_error("token fetch failed: %s", ans.why);
 		snprintf(msg, msglen, "WeChat gave no access token (%s)", ans.why);
 		return WX_TOKEN_UNAVAILABLE;
@@ -89,12 +91,14 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 		log_warn("stable_token still hands out a token WeChat refuses "
 		    "(revoked by another force_refresh): forcing a refresh");
 		ts->fetches++;
+		metrics_count("token_force");
 		if (wechat_token(ts->up, c, true, &t, &ans) != WX_OK) {
 			log_error("forced token fetch failed: %s", ans.why);
 			snprintf(msg, msglen, "WeChat gave no access token (%s)", ans.why);
 			return WX_TOKEN_UNAVAILABLE;
 		}
 	}
+	metrics_count("token_fetch_ok");
 	if (strlen(t.token) >= outlen)
 		return WX_INTERNAL;
 	if ((err = store_token_set(ts->st, t.token, cache_ttl(t.expires_in))) != WX_OK)
@@ -156,8 +160,10 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 	if ((err = store_lock(ts->st, ts->cfg->lock_key, val,
 	    token_lock_ms(ts->cfg), &got)) != WX_OK)
 		return err;
-	if (!got)
+	if (!got) {
+		metrics_count("token_wait");
 		return wait_for(ts, failed, out, outlen, msg, msglen);
+	}
 
 	/* Someone may have finished between our look and our lock. */
 	err = store_token_get(ts->st, out, outlen, &ttl);
@@ -224,6 +230,7 @@ token_refresh_ahead(struct tokensrc *ts)
 	    (tok[0] == '\0' || ttl < TOKEN_AHEAD_S)) {
 		log_info("refreshing the access token ahead of expiry (%lld s left)",
 		    ttl);
+		metrics_count("token_ahead");
 		(void)fetch_store(ts, NULL, tok, sizeof(tok), msg, sizeof(msg));
 	}
 	(void)store_unlock(ts->st, ts->cfg->lock_key, val);

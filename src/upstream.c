@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "wxlimits.h"
+#include "metrics.h"
 #include "upstream.h"
 
 /* Connecting may take at most this much of the total limit. */
@@ -77,6 +79,7 @@ up_call(struct upstream *u, const char *url, const char *json,
     long timeout_ms, struct up_result *res)
 {
 	long connect_ms = timeout_ms < CONNECT_MS_MAX ? timeout_ms : CONNECT_MS_MAX;
+	struct timespec t0, t1;
 	CURLcode rc;
 	CURL *h = u->h;
 
@@ -106,7 +109,11 @@ up_call(struct upstream *u, const char *url, const char *json,
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	}
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = curl_easy_perform(h);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_observe(HIST_WECHAT, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	u->buf[u->len] = '\0';
 	res->body = u->buf;
 	res->len = u->len;

@@ -19,6 +19,7 @@
 #define LIM_PATH		1024	/* file paths */
 #define LIM_KEY			512	/* a Redis key we build */
 #define LIM_TOKEN		1024	/* an access_token (WeChat: plan for 512) */
+#define LIM_NET			64	/* an address or network, "10.0.0.0/8" */
 #define LIM_TEMPLATES		32	/* wechat.templateIds entries */
 #define LIM_APIKEYS		16	/* auth.apiKeys entries */
 #define LIM_PER_RECORD		3	/* templates per popup (WeChat's own cap) */

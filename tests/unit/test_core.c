@@ -11,6 +11,10 @@
 #include "auth.h"
 #include "config.h"
 #include "jsonio.h"
+#include "metrics.h"
+#include "netmask.h"
+#include "sha256.h"
+#include "session.h"
 #include "request.h"
 #include "response.h"
 #include "route.h"
@@ -412,6 +416,107 @@ test_auth(void)
 	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-0123456789"));
 }
 
+static void
+test_netmask(void)
+{
+	struct net n;
+
+	CU_ASSERT_EQUAL_FATAL(net_parse("10.0.0.0/8", &n), 0);
+	CU_ASSERT_TRUE(net_contains(&n, "10.1.2.3"));
+	CU_ASSERT_TRUE(net_contains(&n, "::ffff:10.1.2.3"));
+	CU_ASSERT_FALSE(net_contains(&n, "11.0.0.1"));
+	CU_ASSERT_FALSE(net_contains(&n, "garbage"));
+	CU_ASSERT_FALSE(net_contains(&n, NULL));
+	CU_ASSERT_EQUAL_FATAL(net_parse("127.0.0.1", &n), 0);
+	CU_ASSERT_TRUE(net_contains(&n, "127.0.0.1"));
+	CU_ASSERT_FALSE(net_contains(&n, "127.0.0.2"));
+	CU_ASSERT_EQUAL_FATAL(net_parse("fd00::/8", &n), 0);
+	CU_ASSERT_TRUE(net_contains(&n, "fd12::1"));
+	CU_ASSERT_FALSE(net_contains(&n, "fe80::1"));
+	CU_ASSERT_EQUAL_FATAL(net_parse("10.0.0.0/12", &n), 0);
+	CU_ASSERT_TRUE(net_contains(&n, "10.15.255.255"));
+	CU_ASSERT_FALSE(net_contains(&n, "10.16.0.0"));
+	CU_ASSERT_EQUAL(net_parse("10.0.0.0/33", &n), -1);
+	CU_ASSERT_EQUAL(net_parse("10.0.0.0/", &n), -1);
+	CU_ASSERT_EQUAL(net_parse("10.0.0/8", &n), -1);
+	CU_ASSERT_EQUAL(net_parse("", &n), -1);
+}
+
+static void
+test_metrics_render(void)
+{
+	const char *f[] = { "r|/send|200", "r|/send|409", "s|user_refused|43101",
+		"c|token_fetch_ok", "h|redis|0", "h|redis|3", "hs|redis", "hc|redis",
+		"r|bad\"label|200", "junk" };
+	const long long v[] = { 7, 2, 1, 1, 5, 1, 2500, 6, 9, 3 };
+	char out[8192], tiny[64];
+	long n = metrics_render(f, v, 10, out, sizeof(out));
+
+	CU_ASSERT_FATAL(n > 0);
+	CU_ASSERT_EQUAL((size_t)n, strlen(out));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_requests_total{route=\"/send\",status=\"200\"} 7\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_requests_total{route=\"/send\",status=\"409\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_sends_total{outcome=\"user_refused\",errcode=\"43101\"} 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_token_fetches_total{result=\"ok\"} 1\n"));
+	/* buckets are cumulative */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_redis_seconds_bucket{le=\"0.0005\"} 5\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_redis_seconds_bucket{le=\"0.001\"} 5\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_redis_seconds_bucket{le=\"0.005\"} 6\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_redis_seconds_bucket{le=\"+Inf\"} 6\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_redis_seconds_sum 0.002500\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wxsub_redis_seconds_count 6\n"));
+	CU_ASSERT_PTR_NULL(strstr(out, "bad"));		/* a label that would break the line */
+	CU_ASSERT_EQUAL(metrics_render(f, v, 10, tiny, sizeof(tiny)), -1);
+}
+
+static void
+test_metrics_table(void)
+{
+	const char *const *f;
+	const long long *d;
+	size_t n;
+
+	metrics_clear();
+	metrics_request("/send", 200);
+	metrics_request("/send", 200);
+	metrics_send("sent", 0);
+	metrics_observe(HIST_WECHAT, 0.003);
+	n = metrics_pending(&f, &d);
+	CU_ASSERT_EQUAL_FATAL(n, 5);
+	CU_ASSERT_STRING_EQUAL(f[0], "r|/send|200");
+	CU_ASSERT_EQUAL(d[0], 2);
+	CU_ASSERT_STRING_EQUAL(f[1], "s|sent|0");
+	CU_ASSERT_STRING_EQUAL(f[2], "h|wechat|3");	/* 0.0025 < 0.003 <= 0.005 */
+	CU_ASSERT_STRING_EQUAL(f[3], "hs|wechat");
+	CU_ASSERT_EQUAL(d[3], 3000);
+	CU_ASSERT_FALSE(metrics_due());		/* cleared less than 1 s ago */
+	metrics_clear();
+	CU_ASSERT_EQUAL(metrics_pending(&f, &d), 0);
+}
+
+static void
+test_sha256_and_sessions(void)
+{
+	char hex[65];
+
+	sha256_hex("abc", 3, hex);
+	CU_ASSERT_STRING_EQUAL(hex,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_hex("", 0, hex);
+	CU_ASSERT_STRING_EQUAL(hex,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	/* 56 bytes: the padding spills into a second block */
+	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	CU_ASSERT_STRING_EQUAL(hex,
+	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+
+	CU_ASSERT_TRUE(session_token_shape("wxs_S2w_Rskeg3fQ7c-ldgxpAvuu5gQO8sE8ruTi86F_GRc"));
+	CU_ASSERT_FALSE(session_token_shape("wxs_S2w_Rskeg3fQ7c-ldgxpAvuu5gQO8sE8ruTi86F_GR"));
+	CU_ASSERT_FALSE(session_token_shape("wxs_S2w_Rskeg3fQ7c-ldgxpAvuu5gQO8sE8ruTi86F_GR="));
+	CU_ASSERT_FALSE(session_token_shape("xxs_S2w_Rskeg3fQ7c-ldgxpAvuu5gQO8sE8ruTi86F_GRc"));
+	CU_ASSERT_FALSE(session_token_shape(NULL));
+}
+
 int
 main(void)
 {
@@ -431,6 +536,10 @@ main(void)
 		{ "WeChat answers", test_wechat_parse },
 		{ "Redis keys", test_keys },
 		{ "api keys", test_auth },
+		{ "networks", test_netmask },
+		{ "metrics render", test_metrics_render },
+		{ "metrics table", test_metrics_table },
+		{ "sha256, session shape", test_sha256_and_sessions },
 	};
 	CU_pSuite s;
 	unsigned failures;

@@ -1,0 +1,40 @@
+/*
+ * metrics.h: counters for /metrics, kept per process in memory and
+ * added into one Redis hash (WXSUB:metrics) in batches, after answers,
+ * at most once a second: a scrape sees the whole fleet, and counting
+ * never adds a Redis round trip to a request's path.
+ *
+ * Field names in the hash: "r|ROUTE|STATUS", "s|OUTCOME|ERRCODE",
+ * "c|NAME", "h|HIST|BUCKET", "hs|HIST" (sum, microseconds), "hc|HIST".
+ */
+#ifndef WX_METRICS_H
+#define WX_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum metric_hist { HIST_REDIS, HIST_WECHAT, HIST__MAX };
+
+#define METRICS_MAX_FIELDS	512
+
+void	metrics_add(const char *field, long long n);
+void	metrics_request(const char *route, int status);
+void	metrics_send(const char *outcome, long errcode);
+void	metrics_count(const char *name);
+void	metrics_observe(enum metric_hist, double seconds);
+
+/* The unflushed deltas (borrowed until metrics_clear). */
+size_t	metrics_pending(const char *const **fields, const long long **deltas);
+void	metrics_clear(void);
+/* Something to flush and the last flush was a second ago or more. */
+bool	metrics_due(void);
+
+/*
+ * Render fleet totals (fields/values as stored in the hash) in the
+ * Prometheus text format into out. Returns the length, or -1 if out is
+ * too small. Unknown fields are skipped. Pure.
+ */
+long	metrics_render(const char *const *fields, const long long *values,
+	    size_t n, char *out, size_t outlen);
+
+#endif
