@@ -1,0 +1,313 @@
+/*
+ * cli.c: the `wxsub` admin tool. Same library, same configuration, same
+ * code paths as the responder: `send` and `subs` run the very handlers
+ * of /send and /subscriptions, as a trusted server-to-server caller.
+ *
+ *   wxsub [-c FILE] check-config
+ *   wxsub [-c FILE] token [--refresh | --force]
+ *   wxsub [-c FILE] send OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...
+ *   wxsub [-c FILE] subs OPENID
+ *
+ * Exit codes: 0 done; 1 refused (the answer says why); 2 usage;
+ * 3 configuration; 4 Redis unavailable; 5 WeChat or token unavailable.
+ * The access token and the AppSecret are never printed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "jsonio.h"
+#include "log.h"
+#include "route.h"
+#include "sha256.h"
+#include "token.h"
+#include "wechat.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+enum exitcode { EX_DONE, EX_REFUSED, EX_USAGE, EX_CONFIG, EX_REDIS, EX_WECHAT };
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: wxsub [-c FILE] check-config\n"
+	    "       wxsub [-c FILE] token [--refresh | --force]\n"
+	    "       wxsub [-c FILE] send OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...\n"
+	    "       wxsub [-c FILE] subs OPENID\n"
+	    "FILE defaults to $WXSUB_CONFIG, then " SYSCONFDIR "/wxsub.conf\n");
+	return EX_USAGE;
+}
+
+static enum exitcode
+code_for(enum wx_err e)
+{
+	switch (e) {
+	case WX_OK:
+		return EX_DONE;
+	case WX_CONFIG:
+		return EX_CONFIG;
+	case WX_REDIS_UNAVAILABLE:
+		return EX_REDIS;
+	case WX_TOKEN_UNAVAILABLE:
+	case WX_UPSTREAM:
+		return EX_WECHAT;
+	default:
+		return EX_REFUSED;
+	}
+}
+
+/* A token's fingerprint: enough to compare two, useless to an attacker. */
+static void
+fingerprint(const char *tok, char out[13])
+{
+	char hex[65];
+
+	sha256_hex(tok, strlen(tok), hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
+
+static int
+cmd_check(struct app *a)
+{
+	const struct config *c = &a->cfg;
+	char tok[LIM_TOKEN], fp[13], msg[LIM_ERRMSG];
+	long long ttl;
+	struct wx_token t;
+	struct wx_answer ans;
+
+	printf("config   %s: ok (appid %s, %zu template(s), %zu api key(s))\n",
+	    c->file, c->appid, c->n_template_ids, c->n_api_keys);
+	if (c->n_api_keys == 0)
+		printf("warning  auth.apiKeys is empty: /send and /subscriptions "
+		    "will answer 401\n");
+	if (store_token_get(a->st, tok, sizeof(tok), &ttl) != WX_OK) {
+		if (c->redis_unix[0] != '\0')
+			printf("redis    %s: NOT reachable\n", c->redis_unix);
+		else
+			printf("redis    %s:%d: NOT reachable\n", c->redis_host,
+			    c->redis_port);
+		return EX_REDIS;
+	}
+	printf("redis    ok\n");
+	if (tok[0] == '\0') {
+		/* Nothing cached: fetch through the shared lock and cache it. */
+		if (token_get(&a->tok, tok, sizeof(tok), msg, sizeof(msg)) != WX_OK) {
+			printf("wechat   token endpoint FAILED: %s\n", msg);
+			return EX_WECHAT;
+		}
+		fingerprint(tok, fp);
+		printf("wechat   token endpoint ok; token %s now cached\n", fp);
+		return EX_DONE;
+	}
+	fingerprint(tok, fp);
+	printf("token    cached (fingerprint %s), %lld s left\n", fp, ttl);
+	if (c->token_api == TOKEN_API_CLASSIC) {
+		/* A classic fetch would retire the token the fleet is using. */
+		printf("wechat   not called: a classic fetch replaces the cached "
+		    "token (use `wxsub token --refresh`)\n");
+		return EX_DONE;
+	}
+	/* stable_token without force_refresh changes nothing at WeChat. */
+	if (wechat_token(a->up, c, false, &t, &ans) != WX_OK) {
+		printf("wechat   token endpoint FAILED: %s\n", ans.why);
+		return EX_WECHAT;
+	}
+	printf("wechat   token endpoint ok (stable API, expires in %ld s)\n",
+	    t.expires_in);
+	return EX_DONE;
+}
+
+static int
+cmd_token(struct app *a, int argc, char **argv)
+{
+	char tok[LIM_TOKEN], msg[LIM_ERRMSG], fp[13];
+	long long ttl;
+	enum wx_err err;
+	bool refresh = false, force = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--refresh") == 0)
+			refresh = true;
+		else if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else
+			return usage();
+	}
+	if ((err = store_token_get(a->st, tok, sizeof(tok), &ttl)) != WX_OK) {
+		fprintf(stderr, "wxsub: Redis unavailable\n");
+		return code_for(err);
+	}
+	if (tok[0] == '\0')
+		printf("no token cached\n");
+	else {
+		fingerprint(tok, fp);
+		printf("cached token %s: %lld s left", fp, ttl);
+		if (ttl >= 0 && ttl < TOKEN_AHEAD_S)
+			printf(" (due for a refresh ahead of expiry)");
+		printf("\n");
+	}
+	if (!refresh && !force)
+		return EX_DONE;
+	/*
+	 * --refresh: drop the cached token and fetch through the shared lock.
+	 * --force: the same, treating the cached token as revoked, which with
+	 * the stable API ends in one force_refresh (throttled fleet-wide).
+	 */
+	if (tok[0] != '\0')
+		err = force ? token_renew(&a->tok, tok, tok, sizeof(tok), msg,
+		    sizeof(msg)) : (store_token_drop(a->st, tok) == WX_OK ?
+		    token_get(&a->tok, tok, sizeof(tok), msg, sizeof(msg)) :
+		    WX_REDIS_UNAVAILABLE);
+	else
+		err = token_get(&a->tok, tok, sizeof(tok), msg, sizeof(msg));
+	if (err != WX_OK) {
+		fprintf(stderr, "wxsub: %s\n", err == WX_REDIS_UNAVAILABLE ?
+		    "Redis unavailable" : msg);
+		return code_for(err);
+	}
+	(void)store_token_get(a->st, tok, sizeof(tok), &ttl);
+	fingerprint(tok, fp);
+	printf("new token %s: %lld s left\n", fp, ttl);
+	return EX_DONE;
+}
+
+/* Run a route's handler for a trusted caller and print its answer. */
+static int
+run_route(struct app *a, const char *path, enum method m, json_object *body,
+    const char *query)
+{
+	struct request r = { 0 };
+	struct response resp = { 0 };
+	const struct route *rt;
+	enum wx_err err;
+	char allow[32];
+	const char *text;
+	int rc;
+
+	req_reset(&r);
+	rt = route_find(path, m, &err, allow, sizeof(allow));
+	if (rt == NULL)
+		return EX_USAGE;
+	req_new_id(r.reqid, sizeof(r.reqid));
+	log_set_reqid(r.reqid);
+	snprintf(r.route, sizeof(r.route), "%s", path);
+	if (query != NULL && snprintf(r.query, sizeof(r.query), "%s", query) >=
+	    (int)sizeof(r.query))
+		return EX_USAGE;
+	r.method = m;
+	r.who = WHO_APIKEY;
+	r.json = body;
+	rt->fn(a, &r, &resp);
+	text = resp.body != NULL ? jsonio_text(resp.body, NULL) : "{}";
+	printf("%s\n", text);
+	rc = code_for(resp.err);
+	resp_reset(&resp);
+	req_reset(&r);		/* puts body */
+	return rc;
+}
+
+static int
+cmd_send(struct app *a, int argc, char **argv)
+{
+	json_object *body, *data;
+	int i;
+
+	if (argc < 2)
+		return usage();
+	body = json_object_new_object();
+	data = json_object_new_object();
+	json_object_object_add(body, "openId", json_object_new_string(argv[0]));
+	for (i = 1; i < argc; i++) {
+		char *eq;
+		if ((strcmp(argv[i], "-t") == 0 || strcmp(argv[i], "-p") == 0) &&
+		    i + 1 < argc) {
+			json_object_object_add(body, argv[i][1] == 't' ?
+			    "templateId" : "page", json_object_new_string(argv[i + 1]));
+			i++;
+		} else if ((eq = strchr(argv[i], '=')) != NULL && eq != argv[i]) {
+			*eq = '\0';
+			json_object_object_add(data, argv[i],
+			    json_object_new_string(eq + 1));
+		} else {
+			json_object_put(body);
+			json_object_put(data);
+			return usage();
+		}
+	}
+	json_object_object_add(body, "data", data);
+	return run_route(a, "/send", M_POST, body, NULL);
+}
+
+static int
+cmd_subs(struct app *a, int argc, char **argv)
+{
+	char query[LIM_QUERY];
+
+	if (argc != 1 || snprintf(query, sizeof(query), "openId=%s", argv[0]) >=
+	    (int)sizeof(query))
+		return usage();
+	return run_route(a, "/subscriptions", M_GET, NULL, query);
+}
+
+static void
+quiet(const char *line, void *arg)
+{
+	(void)line;
+	(void)arg;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct app app;
+	const char *path = getenv("WXSUB_CONFIG");
+	const char *cmd;
+	int opt, rc;
+
+	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+		if (opt == 'c')
+			path = optarg;
+		else
+			return usage();
+	}
+	if (optind >= argc)
+		return usage();
+	cmd = argv[optind++];
+	if (path == NULL || *path == '\0')
+		path = SYSCONFDIR "/wxsub.conf";
+	if (strcmp(cmd, "check-config") != 0 && strcmp(cmd, "token") != 0 &&
+	    strcmp(cmd, "send") != 0 && strcmp(cmd, "subs") != 0)
+		return usage();
+
+	/* The tool reports a bad configuration itself, once. */
+	log_set_sink(quiet, NULL);
+	rc = app_init(&app, path);
+	log_set_sink(NULL, NULL);
+	if (rc != 0)
+		return EX_CONFIG;
+	if (!app.cfg_ok) {
+		fprintf(stderr, "wxsub: %s\n", app.cfg_err);
+		app_free(&app);
+		return EX_CONFIG;
+	}
+	log_set_level((enum log_level)(app.cfg.log_level > LOG_WARN ?
+	    app.cfg.log_level : LOG_WARN));
+	argc -= optind;
+	argv += optind;
+	if (strcmp(cmd, "check-config") == 0)
+		rc = argc == 0 ? cmd_check(&app) : usage();
+	else if (strcmp(cmd, "token") == 0)
+		rc = cmd_token(&app, argc, argv);
+	else if (strcmp(cmd, "send") == 0)
+		rc = cmd_send(&app, argc, argv);
+	else
+		rc = cmd_subs(&app, argc, argv);
+	app_free(&app);
+	return rc;
+}
