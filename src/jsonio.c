@@ -175,7 +175,7 @@ enum wx_err
 jsonio_parse_object(const char *buf, size_t len, json_object **out,
     char *msg, size_t msglen)
 {
-	struct json_tokener *tok;
+	static struct json_tokener *tok;
 	json_object *o = NULL;
 	enum json_tokener_error jerr;
 	size_t end;
@@ -193,16 +193,17 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 		snprintf(msg, msglen, "the body is not valid JSON (RFC 8259)");
 		return WX_BAD_REQUEST;
 	}
-	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL) {
+	/* One tokener per process, reset per body: it owns growable buffers. */
+	if (tok == NULL && (tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		return WX_INTERNAL;
 	}
+	json_tokener_reset(tok);
 	/* json-c is lenient by default (single quotes, trailing commas). */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
 
 	if (o == NULL || jerr != json_tokener_success) {
 		json_object_put(o);

@@ -18,7 +18,7 @@ void	log_set_reqid(const char *);	/* NULL between requests */
 void	log_set_sink(void (*)(const char *line, void *), void *);
 
 void	log_msg(enum log_level, const char *, ...)
-	    __attribute__((format(__printf__, 2, 3)));
+	    __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)

@@ -1,12 +1,15 @@
 /*
  * main.c: the FastCGI responder's loop, and the only file that knows
- * libfcgi. fcgi_stdio's FCGI_Accept serves FastCGI when stdin is a
- * listening socket and exactly one plain CGI request otherwise.
- * (fcgi_stdio.h redefines stdio, so nothing here includes hiredis.)
+ * libfcgi. With a FastCGI listener on stdin (mod_fcgid, lighttpd,
+ * spawn-fcgi) it serves requests until told to stop; without one it
+ * serves exactly one request as plain CGI (shared hosting with mod_cgi).
+ * It uses fcgiapp's explicit streams, not fcgi_stdio: no environ
+ * swapping per request, and no stdio macros leaking into other headers.
  */
-#include <fcgi_stdio.h>
+#include <fcgiapp.h>
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,37 +31,61 @@ on_term(int sig)
 	FCGX_ShutdownPending();
 }
 
+/* FastCGI: the request's parameters and streams. */
 static const char *
-param(void *ctx, const char *name)
+fcgi_param(void *ctx, const char *name)
 {
-	(void)ctx;
-	return getenv(name);	/* FCGI_Accept swapped environ for the request's */
+	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
 }
 
 static size_t
-body_read(void *ctx, char *buf, size_t n)
+fcgi_read(void *ctx, char *buf, size_t n)
 {
-	(void)ctx;
-	return FCGI_fread(buf, 1, n, FCGI_stdin);
+	int got = FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n,
+	    ((FCGX_Request *)ctx)->in);
+
+	return got > 0 ? (size_t)got : 0;
 }
 
 static int
-answer_write(void *ctx, const char *buf, size_t n)
+fcgi_write(void *ctx, const char *buf, size_t n)
+{
+	return FCGX_PutStr(buf, (int)n, ((FCGX_Request *)ctx)->out) == (int)n ?
+	    0 : -1;
+}
+
+/* Plain CGI: the process environment and stdio. */
+static const char *
+cgi_param(void *ctx, const char *name)
 {
 	(void)ctx;
-	return FCGI_fwrite((void *)buf, 1, n, FCGI_stdout) == n ? 0 : -1;
+	return getenv(name);
+}
+
+static size_t
+cgi_read(void *ctx, char *buf, size_t n)
+{
+	(void)ctx;
+	return fread(buf, 1, n, stdin);
+}
+
+static int
+cgi_write(void *ctx, const char *buf, size_t n)
+{
+	(void)ctx;
+	return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
 }
 
 int
 main(void)
 {
 	static struct app app;
-	const struct io io = { param, body_read, answer_write, NULL };
+	FCGX_Request req;
+	struct io io;
 	char path[LIM_PATH];
 	const char *env;
 	struct sigaction sa;
 
-	/* FCGI_Accept replaces environ: read the process settings first. */
 	env = getenv("WXSUB_CONFIG");
 	snprintf(path, sizeof(path), "%s", env != NULL && *env != '\0' ? env :
 	    SYSCONFDIR "/wxsub.conf");
@@ -73,9 +100,23 @@ main(void)
 		log_error("out of memory at start");
 		return 1;
 	}
-	while (!stopping && FCGI_Accept() >= 0) {
+	if (FCGX_IsCGI()) {
+		io = (struct io){ cgi_param, cgi_read, cgi_write, NULL };
 		app_serve(&app, &io);
-		FCGI_Finish();	/* the answer is out before the work below */
+		fflush(stdout);
+		app_after(&app);
+		app_free(&app);
+		return 0;
+	}
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
+		log_error("cannot initialise libfcgi");
+		app_free(&app);
+		return 1;
+	}
+	io = (struct io){ fcgi_param, fcgi_read, fcgi_write, &req };
+	while (!stopping && FCGX_Accept_r(&req) >= 0) {
+		app_serve(&app, &io);
+		FCGX_Finish_r(&req);	/* the answer is out before the work below */
 		app_after(&app);
 	}
 	app_free(&app);

@@ -73,20 +73,39 @@ metrics_count(const char *name)
 	metrics_add(f, 1);
 }
 
+/* Field names of the histograms, made once: observing is on hot paths. */
+static char	hist_bucket[HIST__MAX][NBUCKETS][24];
+static char	hist_sum[HIST__MAX][24], hist_count[HIST__MAX][24];
+
+static void
+hist_names_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	for (int h = 0; h < HIST__MAX; h++) {
+		for (size_t b = 0; b < NBUCKETS; b++)
+			snprintf(hist_bucket[h][b], sizeof(hist_bucket[h][b]),
+			    "h|%s|%zu", hist_names[h], b);
+		snprintf(hist_sum[h], sizeof(hist_sum[h]), "hs|%s", hist_names[h]);
+		snprintf(hist_count[h], sizeof(hist_count[h]), "hc|%s",
+		    hist_names[h]);
+	}
+	done = true;
+}
+
 void
 metrics_observe(enum metric_hist h, double s)
 {
-	char f[FIELD_LEN];
 	size_t b;
 
+	hist_names_init();
 	for (b = 0; b < NBUCKETS - 1 && s > bounds[b]; b++)
 		;
-	snprintf(f, sizeof(f), "h|%s|%zu", hist_names[h], b);
-	metrics_add(f, 1);
-	snprintf(f, sizeof(f), "hs|%s", hist_names[h]);
-	metrics_add(f, (long long)(s * 1e6));
-	snprintf(f, sizeof(f), "hc|%s", hist_names[h]);
-	metrics_add(f, 1);
+	metrics_add(hist_bucket[h][b], 1);
+	metrics_add(hist_sum[h], (long long)(s * 1e6));
+	metrics_add(hist_count[h], 1);
 }
 
 size_t

@@ -19,9 +19,29 @@
 #define CONNECT_MS	300
 #define COMMAND_MS	400
 
+static const char LUA_SESSION_PUT[] =
+    "redis.call('del', KEYS[1]) "
+    "redis.call('hset', KEYS[1], 'h', ARGV[1], 'o', ARGV[2], 'k', ARGV[3], "
+    "'u', ARGV[4]) "
+    "redis.call('expire', KEYS[1], tonumber(ARGV[5])) return 1";
+
+static const char LUA_HASH_ADD[] =
+    "for i = 1, #ARGV, 2 do "
+    "redis.call('hincrby', KEYS[1], ARGV[i], ARGV[i + 1]) end return 1";
+
+/*
+ * Lua scripts run by EVALSHA: the body crosses the wire only when Redis
+ * does not know it yet (first use, or after a restart: NOSCRIPT).
+ */
+enum script {
+	SCRIPT_CAD, SCRIPT_TOKEN_GET, SCRIPT_CREDIT_ADD, SCRIPT_CREDIT_TAKE,
+	SCRIPT_CREDIT_RETURN, SCRIPT_SESSION_PUT, SCRIPT__MAX
+};
+
 struct store {
 	const struct config	*cfg;
 	redisContext		*ctx;
+	char			 sha[SCRIPT__MAX][41];	/* "" until loaded */
 	bool			 fresh;	/* connected during this call */
 	bool			 down_logged;
 };
@@ -179,11 +199,11 @@ connect_now(struct store *s)
  * Run one command given as an argument vector, (re)connecting first when
  * needed. A reused connection that turns out to be dead (Redis restarted)
  * is reopened and the command sent once more: it never reached the old
- * server. Returns the reply (caller frees) or NULL when Redis is
- * unavailable; an error reply becomes NULL too, after a log line.
+ * server. Returns the reply (caller frees, error replies included) or
+ * NULL when Redis is unavailable.
  */
 static redisReply *
-cmdv(struct store *s, size_t argc, const char **argv)
+exec_argv(struct store *s, size_t argc, const char **argv)
 {
 	redisReply *r = NULL;
 	double t0;
@@ -206,6 +226,15 @@ cmdv(struct store *s, size_t argc, const char **argv)
 			return NULL;
 		s->down_logged = false;	/* a restart is not an outage yet */
 	}
+	return r;
+}
+
+/* exec_argv, with an error reply logged and turned into NULL. */
+static redisReply *
+cmdv(struct store *s, size_t argc, const char **argv)
+{
+	redisReply *r = exec_argv(s, argc, argv);
+
 	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		log_error("redis error: %.200s", r->str);
 		freeReplyObject(r);
@@ -231,26 +260,76 @@ command(struct store *s, const char *first, ...)
 	return cmdv(s, argc, argv);
 }
 
-/* EVAL script over keys[0..n) then args[0..nargs). */
+static const char *const script_src[SCRIPT__MAX] = {
+	[SCRIPT_CAD] = LUA_CAD,
+	[SCRIPT_TOKEN_GET] = LUA_TOKEN_GET,
+	[SCRIPT_CREDIT_ADD] = LUA_CREDIT_ADD,
+	[SCRIPT_CREDIT_TAKE] = LUA_CREDIT_TAKE,
+	[SCRIPT_CREDIT_RETURN] = LUA_CREDIT_RETURN,
+	[SCRIPT_SESSION_PUT] = LUA_SESSION_PUT,
+};
+
+/* SCRIPT LOAD a script and remember its SHA-1; -1 when Redis is away. */
+static int
+load_script(struct store *s, enum script sc)
+{
+	const char *argv[3] = { "SCRIPT", "LOAD", script_src[sc] };
+	redisReply *r = cmdv(s, 3, argv);
+
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING && r->len == 40)
+		memcpy(s->sha[sc], r->str, 41);
+	freeReplyObject(r);
+	return s->sha[sc][0] != '\0' ? 0 : -1;
+}
+
+/*
+ * EVALSHA a script over keys[0..n) then args[0..nargs); loads it first
+ * when Redis does not know it. Reply as cmdv's.
+ */
 static redisReply *
-eval_keys(struct store *s, const char *script, const char *const *keys,
+eval_keys(struct store *s, enum script sc, const char *const *keys,
     size_t n, const char *const *args, size_t nargs)
 {
-	const char *argv[3 + 2 * LIM_TEMPLATES + 1];
+	const char *argv[3 + 2 * LIM_TEMPLATES + 8];
 	char nkeys[16];
 	size_t argc = 0, i;
+	redisReply *r;
+	int attempt;
 
 	if (n + nargs + 3 > sizeof(argv) / sizeof(argv[0]))
 		return NULL;
 	snprintf(nkeys, sizeof(nkeys), "%zu", n);
-	argv[argc++] = "EVAL";
-	argv[argc++] = script;
+	argv[argc++] = "EVALSHA";
+	argv[argc++] = s->sha[sc];
 	argv[argc++] = nkeys;
 	for (i = 0; i < n; i++)
 		argv[argc++] = keys[i];
 	for (i = 0; i < nargs; i++)
 		argv[argc++] = args[i];
-	return cmdv(s, argc, argv);
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (s->sha[sc][0] == '\0' && load_script(s, sc) != 0)
+			return NULL;
+		if ((r = exec_argv(s, argc, argv)) == NULL)
+			return NULL;
+		if (r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+			/* Redis restarted or flushed its scripts. */
+			freeReplyObject(r);
+			s->sha[sc][0] = '\0';
+			continue;
+		}
+		break;
+	}
+	if (attempt == 2)
+		return NULL;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_error("redis error: %.200s", r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
 }
 
 /* A keyed command over n keys: MGET, DEL. */
@@ -281,8 +360,8 @@ store_ping(struct store *s)
 enum wx_err
 store_token_get(struct store *s, char *tok, size_t toklen, long long *ttl)
 {
-	redisReply *r = command(s, "EVAL", LUA_TOKEN_GET, "1",
-	    s->cfg->token_key, NULL);
+	const char *keys[1] = { s->cfg->token_key };
+	redisReply *r = eval_keys(s, SCRIPT_TOKEN_GET, keys, 1, NULL, 0);
 	enum wx_err err = WX_INTERNAL;
 
 	tok[0] = '\0';
@@ -325,7 +404,8 @@ store_token_set(struct store *s, const char *tok, long ttl)
 enum wx_err
 store_unlock(struct store *s, const char *key, const char *val)
 {
-	redisReply *r = command(s, "EVAL", LUA_CAD, "1", key, val, NULL);
+	const char *keys[1] = { key }, *args[1] = { val };
+	redisReply *r = eval_keys(s, SCRIPT_CAD, keys, 1, args, 1);
 
 	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;
@@ -384,7 +464,7 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 	args[0] = ttlbuf;
 	for (i = 0; i < n; i++)
 		args[1 + i] = marker[i] ? "m" : "c";
-	if ((r = eval_keys(s, LUA_CREDIT_ADD, keys, n, args, n + 1)) == NULL)
+	if ((r = eval_keys(s, SCRIPT_CREDIT_ADD, keys, n, args, n + 1)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
 		freeReplyObject(r);
@@ -400,7 +480,8 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 enum wx_err
 store_credit_take(struct store *s, const char *key, bool *taken)
 {
-	redisReply *r = command(s, "EVAL", LUA_CREDIT_TAKE, "1", key, NULL);
+	const char *keys[1] = { key };
+	redisReply *r = eval_keys(s, SCRIPT_CREDIT_TAKE, keys, 1, NULL, 0);
 
 	*taken = false;
 	if (r == NULL)
@@ -414,10 +495,11 @@ enum wx_err
 store_credit_return(struct store *s, const char *key, long ttl)
 {
 	char ttlbuf[24];
+	const char *keys[1] = { key }, *args[1] = { ttlbuf };
 	redisReply *r;
 
 	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
-	r = command(s, "EVAL", LUA_CREDIT_RETURN, "1", key, ttlbuf, NULL);
+	r = eval_keys(s, SCRIPT_CREDIT_RETURN, keys, 1, args, 1);
 
 	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;
@@ -479,11 +561,6 @@ store_del(struct store *s, const char *const *keys, size_t n,
 	return WX_OK;
 }
 
-static const char LUA_SESSION_PUT[] =
-    "redis.call('del', KEYS[1]) "
-    "redis.call('hset', KEYS[1], 'h', ARGV[1], 'o', ARGV[2], 'k', ARGV[3], "
-    "'u', ARGV[4]) "
-    "redis.call('expire', KEYS[1], tonumber(ARGV[5])) return 1";
 
 enum wx_err
 store_session_put(struct store *s, const char *key, const char *hash,
@@ -495,7 +572,7 @@ store_session_put(struct store *s, const char *key, const char *hash,
 	const char *args[5] = { hash, openid, session_key, unionid, ttlbuf };
 
 	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
-	if ((r = eval_keys(s, LUA_SESSION_PUT, keys, 1, args, 5)) == NULL)
+	if ((r = eval_keys(s, SCRIPT_SESSION_PUT, keys, 1, args, 5)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
 	return WX_OK;
@@ -529,9 +606,6 @@ store_session_get(struct store *s, const char *key, char *hash, size_t hashlen,
 	return WX_OK;
 }
 
-static const char LUA_HASH_ADD[] =
-    "for i = 1, #ARGV, 2 do "
-    "redis.call('hincrby', KEYS[1], ARGV[i], ARGV[i + 1]) end return 1";
 
 enum wx_err
 store_hash_add(struct store *s, const char *key, const char *const *fields,
@@ -550,6 +624,7 @@ store_hash_add(struct store *s, const char *key, const char *const *fields,
 	nums = calloc(n, sizeof(*nums));
 	if (argv == NULL || nums == NULL)
 		goto out;
+	/* Once a second at most, with a variable field count: plain EVAL. */
 	argv[argc++] = "EVAL";
 	argv[argc++] = LUA_HASH_ADD;
 	argv[argc++] = "1";
