@@ -1,0 +1,1165 @@
+#!/usr/bin/env python3
+"""End-to-end harness for wxsub (Python 3 standard library only).
+
+One Env is a private world on loopback, everything under a fresh temp dir:
+
+  redis-server      own port, no persistence
+  WeChat stand-in   tests/standin/wechat_standin.py, random AppSecret
+  web server        lighttpd (mod_fastcgi) or a private Apache (mod_fcgid),
+                    configured FROM the shipped apache/lighttpd-wxsub.conf
+                    and apache/wxsub-fcgid.conf by plain text substitution
+                    of their install paths, plus the instance's own lines
+  wxsub.conf        written here (api.md section 2), rewritable by tests
+
+The binary is $WXSUB_BINARY, by default cgi-bin/wxsub.fcgi of this
+checkout, so the same suite runs an ASan/UBSan build: ASAN_OPTIONS and
+UBSAN_OPTIONS reach the FastCGI processes with a log_path in the temp dir,
+and stopping an Env reports any sanitizer output, as well as any log line
+holding the AppSecret, the api key or an access token the stand-in issued.
+
+The server is chosen by $E2E_SERVER or set_server() (run.py does that):
+"lighttpd" or "apache".
+"""
+
+import atexit
+import contextlib
+import grp
+import http.client
+import json
+import os
+import pwd
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+STANDIN = os.path.join(REPO, "tests", "standin", "wechat_standin.py")
+SHIPPED_APACHE = os.path.join(REPO, "apache", "wxsub-fcgid.conf")
+SHIPPED_LIGHTTPD = os.path.join(REPO, "apache", "lighttpd-wxsub.conf")
+DEFAULT_BINARY = os.path.join(REPO, "cgi-bin", "wxsub.fcgi")
+
+# What the shipped files say (a `make install` with prefix /usr/local).
+SHIPPED_BIN = "/usr/local/lib/cgi-bin/wxsub.fcgi"
+SHIPPED_BINDIR = "/usr/local/lib/cgi-bin"
+SHIPPED_CONF = "/usr/local/etc/wxsub.conf"
+SHIPPED_SOCK = "/run/lighttpd/wxsub.sock"
+
+APACHE_MODULES_DIR = "/usr/lib/apache2/modules"
+APACHE_MODULES = [("mpm_event_module", "mod_mpm_event.so"),
+                  ("authz_core_module", "mod_authz_core.so"),
+                  ("alias_module", "mod_alias.so"),
+                  ("mime_module", "mod_mime.so"),
+                  ("env_module", "mod_env.so"),
+                  ("setenvif_module", "mod_setenvif.so"),
+                  ("log_config_module", "mod_log_config.so"),
+                  ("fcgid_module", "mod_fcgid.so")]
+
+# Stand-in identities and the templates of the default wxsub config.
+APPID = "wxe2e0000000000001"
+TPL1, TPL2, TPL3 = ("TPL_ONE_TIME_0001", "TPL_ONE_TIME_0002",
+                    "TPL_ONE_TIME_0003")
+TPL_UNKNOWN = "TPL_UNKNOWN_AT_WX"     # wxsub accepts it, WeChat does not
+TPL_LONG = "TPL_LONG_TERM_0001"
+TIMEOUT_MS = 1500                     # wechat.timeoutMs of the default config
+LOCK_MS = TIMEOUT_MS + 2000           # the token lock's life (token.c)
+TOKEN_KEY = "WECHAT:ACCESS_TOKEN"
+LOCK_KEY = "WECHAT:APPEAL_TOKEN_LOCK"
+
+_server = os.environ.get("E2E_SERVER", "lighttpd")
+
+
+def set_server(name):
+    global _server
+    if name not in ("lighttpd", "apache"):
+        raise ValueError("server must be lighttpd or apache")
+    _server = name
+
+
+def current_server():
+    return _server
+
+
+def binary_path():
+    return os.path.abspath(os.environ.get("WXSUB_BINARY") or DEFAULT_BINARY)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def openid(tag, n=0):
+    """A valid 28-character openId, distinct per (tag, n)."""
+    base = re.sub(r"[^A-Za-z0-9]", "", tag)[:14]
+    s = "o%s_%d_" % (base, n)
+    return (s + "x" * 28)[:28]
+
+
+def wait_until(pred, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - polled, reported below
+            last = e
+        time.sleep(interval)
+    raise TimeoutError("timed out after %.1f s waiting for %s%s"
+                       % (timeout, what, " (last error: %r)" % last
+                          if last else ""))
+
+
+# ---------------------------------------------------------------------------
+# A tiny RESP client (no redis-py).
+
+class RedisError(Exception):
+    pass
+
+
+class Resp:
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.addr = (host, port)
+        self.timeout = timeout
+        self.sock = None
+        self.buf = b""
+        self.lock = threading.Lock()
+
+    def close(self):
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+        self.sock = None
+        self.buf = b""
+
+    @staticmethod
+    def _encode(args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if isinstance(a, str):
+                a = a.encode("utf-8")
+            elif isinstance(a, int):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _reply(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return RedisError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            return self._exact(n).decode("utf-8", "surrogateescape")
+        if t == b"*":
+            n = int(rest)
+            if n < 0:
+                return None
+            return [self._reply() for _ in range(n)]
+        raise RedisError("bad reply line %r" % line)
+
+    def pipeline(self, commands):
+        with self.lock:
+            for attempt in (0, 1):
+                try:
+                    if self.sock is None:
+                        self.sock = socket.create_connection(self.addr,
+                                                             self.timeout)
+                    self.sock.sendall(b"".join(self._encode(c)
+                                               for c in commands))
+                    return [self._reply() for _ in commands]
+                except (OSError, ConnectionError):
+                    self.close()
+                    if attempt:
+                        raise
+
+    def __call__(self, *args):
+        r = self.pipeline([args])[0]
+        if isinstance(r, RedisError):
+            raise r
+        return r
+
+
+# ---------------------------------------------------------------------------
+# HTTP
+
+class Response:
+    """Unpacks as (status, headers, json); more in attributes."""
+
+    def __init__(self, status, headers, body, elapsed):
+        self.status = status
+        self.headers = headers          # lower-case names
+        self.body = body                # bytes
+        self.elapsed = elapsed          # seconds
+        try:
+            self.json = json.loads(body.decode("utf-8")) if body else None
+        except ValueError:
+            self.json = None
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.json))
+
+    def __repr__(self):
+        return "<%d %s %.3fs %r>" % (self.status, self.headers.get(
+            "content-type"), self.elapsed, self.body[:300])
+
+
+JSON_CT = "application/json; charset=utf-8"
+REQID_RE = re.compile(r"[0-9a-f]{16}\Z")
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30.0):
+    headers = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    t0 = time.monotonic()
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        names = {k.lower() for k in headers}
+        if body is not None and "content-length" not in names:
+            headers["Content-Length"] = str(len(body))
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        if body:
+            conn.send(body)
+        r = conn.getresponse()
+        data = r.read()
+        hdrs = {}
+        for k, v in r.getheaders():
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+        return Response(r.status, hdrs, data, time.monotonic() - t0)
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------------
+# Processes
+
+def _kill_group(proc_or_pid, sig=signal.SIGTERM):
+    pid = proc_or_pid if isinstance(proc_or_pid, int) else proc_or_pid.pid
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie of ours counts as gone
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _stop_popen(proc, timeout=5.0):
+    if proc is None or proc.poll() is not None:
+        return
+    _kill_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _www_data():
+    try:
+        return pwd.getpwnam("www-data").pw_uid, grp.getgrnam("www-data").gr_gid
+    except KeyError:
+        return None, None
+
+
+class SetupError(Exception):
+    pass
+
+
+_live_envs = set()
+
+
+@atexit.register
+def _stop_live_envs():
+    """An interrupted run (Ctrl-C between setUpClass and tearDownClass)
+    still stops what it started."""
+    for env in list(_live_envs):
+        with contextlib.suppress(Exception):
+            env.stop()
+
+
+class Env:
+    """One private world; see the module docstring.
+
+    server: "lighttpd", "apache" or None (Redis and stand-in only, for
+    the plain CGI tests). overrides: wxsub config keys to change (None
+    removes a key) for this Env's default configuration.
+    """
+
+    API_KEY = "e2e-api-key-" + os.urandom(12).hex()
+
+    def __init__(self, server="lighttpd", overrides=None, binary=None):
+        self.server = server
+        self.binary = os.path.abspath(binary or binary_path())
+        self.overrides = dict(overrides or {})
+        self.secret = "e2e-secret-" + os.urandom(12).hex()
+        self.appid = APPID
+        self.api_key = self.API_KEY
+        self.tmp = None
+        self.redis_proc = self.standin_proc = self.server_proc = None
+        self.redis_port = self.standin_port = self.http_port = None
+        self.apache_pid = None
+        self.tokens_seen = set()
+        self.extra_secrets = {}   # what -> set of values never to be logged
+        self.extra_logs = []
+        self.redis = None
+        self.config_text = None
+        self.script = None   # URL of the script, routes are appended
+
+    # -- life ----------------------------------------------------------------
+
+    def start(self):
+        if not os.access(self.binary, os.X_OK):
+            raise SetupError("no executable wxsub binary at %s (build it: "
+                             "make, or set WXSUB_BINARY)" % self.binary)
+        self.tmp = tempfile.mkdtemp(prefix="wxsub-e2e-")
+        _live_envs.add(self)
+        os.chmod(self.tmp, 0o755)
+        for d in ("etc", "san", "htdocs", "logs"):
+            os.makedirs(os.path.join(self.tmp, d))
+            os.chmod(os.path.join(self.tmp, d), 0o755)
+        # sanitizer logs are written by the FastCGI processes (www-data)
+        os.chmod(os.path.join(self.tmp, "san"), 0o1777)
+        self.conf_path = os.path.join(self.tmp, "etc", "wxsub.conf")
+        self.start_redis()
+        self.start_standin()
+        self.write_config()
+        if self.server is not None:
+            self.start_server()
+        return self
+
+    def stop(self):
+        """Stop everything; return a list of problems found in the logs."""
+        problems = []
+        _live_envs.discard(self)
+        with contextlib.suppress(Exception):
+            self.stop_server()
+        if self.standin_proc is not None:
+            with contextlib.suppress(Exception):
+                self.collect_tokens()
+        _stop_popen(self.standin_proc)
+        self.standin_proc = None
+        self.stop_redis()
+        if self.tmp is not None:
+            self._sweep()
+            problems = self.check_logs()
+            if problems or os.environ.get("E2E_KEEP"):
+                sys.stderr.write("e2e: kept %s\n" % self.tmp)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+        return problems
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        problems = self.stop()
+        if problems and exc[0] is None:
+            raise AssertionError("\n".join(problems))
+
+    def _sweep(self):
+        """Kill any process still carrying this Env's WXSUB_CONFIG (a
+        FastCGI process a server left behind), by pid."""
+        needle = ("WXSUB_CONFIG=" + self.conf_path).encode()
+        me = os.getpid()
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == me:
+                continue
+            try:
+                with open("/proc/%s/environ" % d, "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            if needle in env.split(b"\0"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(d), signal.SIGKILL)
+
+    def fcgi_pids(self):
+        """Pids of the running wxsub processes of this Env."""
+        needle = ("WXSUB_CONFIG=" + self.conf_path).encode()
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/environ" % d, "rb") as f:
+                    if needle in f.read().split(b"\0") and _alive(int(d)):
+                        out.append(int(d))
+            except OSError:
+                continue
+        return out
+
+    # -- Redis ---------------------------------------------------------------
+
+    def start_redis(self):
+        if self.redis_port is None:
+            self.redis_port = free_port()
+        log = open(os.path.join(self.tmp, "logs", "redis.log"), "ab")
+        self.redis_proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.tmp, "--protected-mode", "no",
+             "--daemonize", "no"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        log.close()
+        if self.redis is None:
+            self.redis = Resp(self.redis_port)
+        self.redis.close()
+        wait_until(lambda: self.redis("PING") == "PONG", 10,
+                   what="redis-server on port %d" % self.redis_port)
+
+    def stop_redis(self):
+        if self.redis is not None:
+            self.redis.close()
+        _stop_popen(self.redis_proc)
+        self.redis_proc = None
+
+    def redis_running(self):
+        return self.redis_proc is not None and self.redis_proc.poll() is None
+
+    # wxsub's own telemetry: counters in one hash that any answer may
+    # bump (GET /metrics); not state a refusal could corrupt
+    SNAPSHOT_IGNORE = ("WXSUB:metrics",)
+
+    def snapshot(self):
+        """Every key with its type, value and whether it has a TTL
+        (SNAPSHOT_IGNORE aside)."""
+        keys = sorted(k for k in self.redis("KEYS", "*")
+                      if k not in self.SNAPSHOT_IGNORE)
+        out = {}
+        for k in keys:
+            t = self.redis("TYPE", k)
+            v = self.redis("GET", k) if t == "string" else t
+            out[k] = (t, v, self.redis("TTL", k) >= 0)
+        return out
+
+    # -- stand-in --------------------------------------------------------------
+
+    def start_standin(self):
+        err = open(os.path.join(self.tmp, "logs", "standin.log"), "ab")
+        self.standin_proc = subprocess.Popen(
+            [sys.executable, STANDIN, "--port", "0", "--appid", self.appid,
+             "--secret", self.secret],
+            stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        err.close()
+        deadline = time.monotonic() + 15
+        line = b""
+        fd = self.standin_proc.stdout
+        while time.monotonic() < deadline and b"\n" not in line:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                ch = os.read(fd.fileno(), 256)
+                if not ch:
+                    break
+                line += ch
+        m = re.search(rb"standin listening on [^:\s]+:(\d+)", line)
+        if not m:
+            _stop_popen(self.standin_proc)
+            raise SetupError("the stand-in did not start (%r); see %s"
+                             % (line, os.path.join(self.tmp, "logs",
+                                                   "standin.log")))
+        self.standin_port = int(m.group(1))
+        wait_until(lambda: self.control("GET", "/__control/ping")["ok"], 10,
+                   what="the stand-in")
+
+    def control(self, method, path, body=None):
+        """A stand-in control call; returns its JSON (asserts 200)."""
+        if body is None and method == "POST":
+            body = {}
+        r = http_request(self.standin_port, method, path, body,
+                         {"Content-Type": "application/json"}
+                         if body is not None else None, timeout=15)
+        if r.status != 200:
+            raise AssertionError("stand-in %s %s -> %r" % (method, path, r))
+        return r.json
+
+    def stats(self):
+        s = self.control("GET", "/__control/stats")
+        self.tokens_seen.update(s["tokens"]["all"])
+        return s
+
+    def calls(self):
+        return self.stats()["calls"]
+
+    def token_calls(self):
+        c = self.calls()
+        return c["stable_token"] + c["token"]
+
+    def collect_tokens(self):
+        self.stats()
+
+    def fault(self, endpoint, kind, count=1, errcode=None, delay_ms=None):
+        body = {"endpoint": endpoint, "kind": kind, "count": count}
+        if errcode is not None:
+            body["errcode"] = errcode
+        if delay_ms is not None:
+            body["delay_ms"] = delay_ms
+        return self.control("POST", "/__control/fault", body)
+
+    def quota(self, oid, tpl, count=1):
+        return self.control("POST", "/__control/quota",
+                            {"openid": oid, "template_id": tpl,
+                             "count": count})["count"]
+
+    def quota_left(self, oid, tpl):
+        return self.control("GET", "/__control/quota?openid=%s&template_id=%s"
+                            % (oid, tpl))["count"]
+
+    def standin_token(self, force=False):
+        """Fetch a stable token directly, as another program would."""
+        r = http_request(self.standin_port, "POST", "/cgi-bin/stable_token",
+                         {"grant_type": "client_credential",
+                          "appid": self.appid, "secret": self.secret,
+                          "force_refresh": force},
+                         {"Content-Type": "application/json"})
+        tok = r.json.get("access_token") if r.json else None
+        if not tok:
+            raise AssertionError("stand-in gave no token: %r" % r)
+        self.tokens_seen.add(tok)
+        return tok, r.json["expires_in"]
+
+    # -- wxsub config ------------------------------------------------------------
+
+    def default_config(self):
+        return {
+            "wechat.appid": self.appid,
+            "wechat.secret": self.secret,
+            "wechat.templateId": TPL1,
+            "wechat.templateIds": ",".join([TPL1, TPL2, TPL3, TPL_UNKNOWN]),
+            "wechat.longTermTemplateIds": TPL_LONG,
+            "wechat.apiBase": "http://127.0.0.1:%d" % self.standin_port,
+            "wechat.timeoutMs": str(TIMEOUT_MS),
+            "redis.url": "redis://127.0.0.1:%d/0" % self.redis_port,
+            "auth.apiKeys": self.api_key,
+        }
+
+    def render_config(self, overrides=None):
+        cfg = self.default_config()
+        for src in (self.overrides, overrides or {}):
+            for k, v in src.items():
+                if v is None:
+                    cfg.pop(k, None)
+                else:
+                    cfg[k] = v
+        lines = ["# wxsub configuration written by tests/e2e/harness.py", ""]
+        lines += ["%s = %s" % kv for kv in cfg.items()]
+        return "\n".join(lines) + "\n"
+
+    def write_config(self, overrides=None, text=None):
+        """Write the wxsub config: the defaults with overrides, or text
+        as it is. Readable by www-data only through its group (0640)."""
+        self.config_text = text if text is not None else \
+            self.render_config(overrides)
+        tmp = self.conf_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(self.config_text)
+        _, gid = _www_data()
+        if gid is not None:
+            os.chown(tmp, 0, gid)
+        os.chmod(tmp, 0o640)
+        os.replace(tmp, self.conf_path)
+        return self.conf_path
+
+    def reconfigure(self, overrides=None, text=None):
+        """Rewrite the config and restart the web server."""
+        self.write_config(overrides, text)
+        if self.server is not None:
+            self.restart_server()
+
+    # -- sanitizers ----------------------------------------------------------------
+
+    def sanitizer_env(self):
+        san = os.path.join(self.tmp, "san")
+        asan = "log_path=%s/asan:detect_leaks=1:abort_on_error=0" % san
+        ubsan = "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % san
+        if os.environ.get("ASAN_OPTIONS"):
+            asan = os.environ["ASAN_OPTIONS"] + ":" + asan
+        if os.environ.get("UBSAN_OPTIONS"):
+            ubsan = os.environ["UBSAN_OPTIONS"] + ":" + ubsan
+        return {"ASAN_OPTIONS": asan, "UBSAN_OPTIONS": ubsan}
+
+    # -- web servers -------------------------------------------------------------------
+
+    @staticmethod
+    def _substitute(text, pairs, fname):
+        for old, new in pairs:
+            if old not in text:
+                raise SetupError("%s no longer contains %r: the harness "
+                                 "substitutes it" % (fname, old))
+            text = text.replace(old, new)
+        return text
+
+    def start_server(self):
+        if self.http_port is None:
+            self.http_port = free_port()
+        if self.server == "lighttpd":
+            self._start_lighttpd()
+        elif self.server == "apache":
+            self._start_apache()
+        else:
+            raise SetupError("unknown server %r" % self.server)
+        self.wait_ready()
+
+    def stop_server(self):
+        if self.server == "lighttpd":
+            _stop_popen(self.server_proc, timeout=10)
+            self.server_proc = None
+        elif self.server == "apache" and self.apache_pid is not None:
+            subprocess.run(["apache2", "-f", self.apache_conf, "-k", "stop"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=20)
+            with contextlib.suppress(TimeoutError):
+                wait_until(lambda: not _alive(self.apache_pid), 10,
+                           what="apache to stop")
+            if _alive(self.apache_pid):
+                _kill_group(self.apache_pid, signal.SIGKILL)
+            self.apache_pid = None
+        if self.tmp is not None:
+            # FastCGI processes must be gone before the next start, so
+            # that a rewritten config is read by every process.
+            with contextlib.suppress(TimeoutError):
+                wait_until(lambda: not self.fcgi_pids(), 5,
+                           what="FastCGI processes to exit")
+            self._sweep()
+
+    def restart_server(self):
+        self.stop_server()
+        self.start_server()
+
+    def server_alive(self):
+        if self.server == "lighttpd":
+            return self.server_proc is not None and \
+                self.server_proc.poll() is None
+        if self.server == "apache":
+            return self.apache_pid is not None and _alive(self.apache_pid)
+        return False
+
+    def _start_lighttpd(self):
+        d = os.path.join(self.tmp, "lighttpd")
+        os.makedirs(d, exist_ok=True)
+        os.makedirs(os.path.join(d, "upload"), exist_ok=True)
+        with open(SHIPPED_LIGHTTPD) as f:
+            shipped = f.read()
+        senv = self.sanitizer_env()
+        benv = '"WXSUB_CONFIG" => "%s",\n            "ASAN_OPTIONS" => "%s",' \
+            '\n            "UBSAN_OPTIONS" => "%s"' % (
+                self.conf_path, senv["ASAN_OPTIONS"], senv["UBSAN_OPTIONS"])
+        body = self._substitute(shipped, [
+            ('"WXSUB_CONFIG" => "%s"' % SHIPPED_CONF, benv),
+            (SHIPPED_BIN, self.binary),
+            (SHIPPED_SOCK, os.path.join(d, "wxsub.sock")),
+        ], SHIPPED_LIGHTTPD)
+        head = "\n".join([
+            "# generated by tests/e2e/harness.py from %s" % SHIPPED_LIGHTTPD,
+            'server.document-root = "%s"' % os.path.join(self.tmp, "htdocs"),
+            "server.port = %d" % self.http_port,
+            'server.bind = "127.0.0.1"',
+            'server.errorlog = "%s"' % os.path.join(d, "error.log"),
+            'server.breakagelog = "%s"' % os.path.join(d, "breakage.log"),
+            'server.upload-dirs = ( "%s" )' % os.path.join(d, "upload"),
+            "", "# ---- the shipped file, paths substituted ----", ""])
+        self.lighttpd_conf = os.path.join(d, "lighttpd.conf")
+        with open(self.lighttpd_conf, "w") as f:
+            f.write(head + body)
+        chk = subprocess.run(["lighttpd", "-tt", "-f", self.lighttpd_conf],
+                             capture_output=True, text=True, timeout=20)
+        if chk.returncode != 0:
+            raise SetupError("lighttpd refuses %s: %s" % (
+                self.lighttpd_conf, chk.stderr + chk.stdout))
+        out = open(os.path.join(d, "stdout.log"), "ab")
+        self.server_proc = subprocess.Popen(
+            ["lighttpd", "-D", "-f", self.lighttpd_conf],
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        out.close()
+        self.script = "/cgi-bin/wxsub.fcgi"
+
+    def _start_apache(self):
+        d = os.path.join(self.tmp, "apache")
+        run = os.path.join(d, "run")
+        ipc = os.path.join(d, "fcgid")
+        for p in (d, run, ipc):
+            os.makedirs(p, exist_ok=True)
+            os.chmod(p, 0o755)
+        uid, gid = _www_data()
+        if uid is None:
+            raise SetupError("Apache needs the www-data user")
+        os.chown(ipc, uid, gid)
+        bindir = os.path.dirname(self.binary)
+        with open(SHIPPED_APACHE) as f:
+            shipped = f.read()
+        body = self._substitute(shipped, [
+            (SHIPPED_BINDIR, bindir),
+            (SHIPPED_CONF, self.conf_path),
+        ], SHIPPED_APACHE)
+        loads = []
+        for name, so in APACHE_MODULES:
+            path = os.path.join(APACHE_MODULES_DIR, so)
+            if os.path.exists(path):
+                loads.append("LoadModule %s %s" % (name, path))
+        senv = self.sanitizer_env()
+        head = "\n".join([
+            "# generated by tests/e2e/harness.py from %s" % SHIPPED_APACHE,
+            'ServerRoot "%s"' % d,
+            'DefaultRuntimeDir "%s"' % run,
+            'PidFile "%s"' % os.path.join(run, "httpd.pid"),
+            "Listen 127.0.0.1:%d" % self.http_port,
+            "ServerName 127.0.0.1",
+            "User www-data",
+            "Group www-data",
+            'ErrorLog "%s"' % os.path.join(d, "error.log"),
+            "LogLevel warn",
+        ] + loads + [
+            "TypesConfig /etc/mime.types",
+            'DocumentRoot "%s"' % os.path.join(self.tmp, "htdocs"),
+            "<Directory />",
+            "    AllowOverride None",
+            "    Require all denied",
+            "</Directory>",
+            # mod_fcgid looks PATH_INFO up under DocumentRoot for
+            # PATH_TRANSLATED: a denied lookup logs an error per request
+            '<Directory "%s">' % os.path.join(self.tmp, "htdocs"),
+            "    Require all granted",
+            "</Directory>",
+            'LogFormat "%h %t \\"%r\\" %>s %b %D" e2e',
+            'CustomLog "%s" e2e' % os.path.join(d, "access.log"),
+            'FcgidIPCDir "%s"' % ipc,
+            'FcgidProcessTableFile "%s"' % os.path.join(ipc, "shm"),
+            "FcgidInitialEnv ASAN_OPTIONS %s" % senv["ASAN_OPTIONS"],
+            "FcgidInitialEnv UBSAN_OPTIONS %s" % senv["UBSAN_OPTIONS"],
+            "", "# ---- the shipped file, paths substituted ----", ""])
+        self.apache_conf = os.path.join(d, "httpd.conf")
+        with open(self.apache_conf, "w") as f:
+            f.write(head + body)
+        r = subprocess.run(["apache2", "-f", self.apache_conf, "-k", "start"],
+                           capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise SetupError("apache2 -k start failed: %s%s" % (r.stdout,
+                                                                 r.stderr))
+        pidfile = os.path.join(run, "httpd.pid")
+        wait_until(lambda: os.path.exists(pidfile) and
+                   open(pidfile).read().strip(), 10, what="apache's pid file")
+        self.apache_pid = int(open(pidfile).read().strip())
+        self.script = "/cgi-bin/" + os.path.basename(self.binary)
+
+    def wait_ready(self, timeout=20):
+        """Until wxsub itself answers (its JSON with X-Request-Id)."""
+        def ready():
+            if not self.server_alive():
+                raise SetupError("%s exited; see %s" % (self.server,
+                                                        self.tmp))
+            r = http_request(self.http_port, "GET", self.script + "/health",
+                             timeout=5)
+            return "x-request-id" in r.headers and r.json is not None
+        try:
+            wait_until(ready, timeout, interval=0.1,
+                       what="wxsub behind %s" % self.server)
+        except TimeoutError:
+            raise SetupError("wxsub behind %s never answered; logs in %s:\n%s"
+                             % (self.server, self.tmp, self.log_tail()))
+
+    def settle(self, n=8, timeout=10):
+        """After a request that may have killed a FastCGI process: wait
+        until n answers in a row are wxsub's own 200 to /health, so that
+        what follows does not meet the dead process."""
+        def healthy():
+            for _ in range(n):
+                r = http_request(self.http_port, "GET",
+                                 self.script + "/health", timeout=5)
+                if r.status != 200 or "x-request-id" not in r.headers:
+                    return False
+            return True
+        if self.server is not None:
+            wait_until(healthy, timeout, interval=0.2,
+                       what="the server to recover")
+
+    # -- requests to wxsub ---------------------------------------------------------------
+
+    def http(self, method, path, body=None, headers=None, auth=True,
+             raw_path=False, check=True, timeout=30.0):
+        """A request to wxsub: path is a route ("/send", with a query if
+        any) unless raw_path. A JSON body gets Content-Type
+        application/json unless headers say otherwise; auth=True sends the
+        api key, a string sends that as the bearer, False nothing.
+        With check, the answer must be wxsub's: JSON with the contract's
+        Content-Type and an X-Request-Id."""
+        h = {}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+        if auth is True:
+            h["Authorization"] = "Bearer " + self.api_key
+        elif auth:
+            h["Authorization"] = "Bearer " + auth
+        for k, v in (headers or {}).items():
+            for old in list(h):
+                if old.lower() == k.lower():
+                    del h[old]
+            if v is not None:
+                h[k] = v
+        url = path if raw_path else self.script + path
+        r = http_request(self.http_port, method, url, body, h, timeout)
+        if check:
+            assert_wxsub_answer(r, "%s %s" % (method, url))
+        return r
+
+    def get(self, path, **kw):
+        return self.http("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.http("POST", path, body, **kw)
+
+    def record(self, oid, tpls, **kw):
+        if isinstance(tpls, str):
+            tpls = [tpls]
+        return self.post("/record", {"openId": oid, "templateIds": tpls},
+                         **kw)
+
+    def send(self, oid, tpl=None, data=None, **extra):
+        body = {"openId": oid, "data": data or {"thing1": "hello"}}
+        if tpl is not None:
+            body["templateId"] = tpl
+        body.update(extra)
+        return self.post("/send", body)
+
+    def credit(self, oid, tpl):
+        v = self.redis("GET", "SUBSCRIBE:%s:%s" % (tpl, oid))
+        return None if v is None else int(v)
+
+    def give_credit(self, oid, tpl, n=1, quota=True):
+        """n credits in Redis (as /record would) and, with quota, n at
+        the stand-in (the user really accepted n times)."""
+        self.redis("INCRBY", "SUBSCRIBE:%s:%s" % (tpl, oid), n)
+        if quota:
+            self.quota(oid, tpl, n)
+
+    def add_secret(self, what, value):
+        """A value (session token, session_key...) no log may hold."""
+        if value:
+            self.extra_secrets.setdefault(what, set()).add(value)
+
+    def reset(self):
+        """Between tests: empty Redis, a fresh stand-in."""
+        if not self.redis_running():
+            self.start_redis()
+        self.redis("FLUSHDB")
+        self.collect_tokens()
+        self.control("DELETE", "/__control/fault")
+        self.control("POST", "/__control/reset")
+
+    # -- plain CGI ------------------------------------------------------------------------
+
+    def cgi(self, method, route, body=b"", env=None, config=None, timeout=20):
+        """Run the binary as plain CGI (no web server). Returns a Response
+        built from its output; its stderr is kept for the log checks."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        e = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1",
+             "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": method,
+             "SCRIPT_NAME": "/cgi-bin/wxsub.fcgi", "REMOTE_ADDR": "127.0.0.1",
+             "WXSUB_CONFIG": config or self.conf_path, "QUERY_STRING": ""}
+        if route is not None:
+            e["PATH_INFO"] = route
+        if body:
+            e["CONTENT_TYPE"] = "application/json"
+            e["CONTENT_LENGTH"] = str(len(body))
+        e.update(self.sanitizer_env())
+        for k, v in (env or {}).items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        return self._run_cgi([self.binary], body, e, timeout)
+
+    def fastcgi_sockets(self):
+        """The sockets the web server's FastCGI processes listen on."""
+        import stat
+        out = []
+        for d in (os.path.join(self.tmp, "lighttpd"),
+                  os.path.join(self.tmp, "apache", "fcgid")):
+            if not os.path.isdir(d):
+                continue
+            for fn in sorted(os.listdir(d)):
+                p = os.path.join(d, fn)
+                with contextlib.suppress(OSError):
+                    if stat.S_ISSOCK(os.stat(p).st_mode):
+                        out.append(p)
+        return out
+
+    def fastcgi(self, sock, method, route, body=b"", env=None, timeout=20):
+        """One request straight to a running FastCGI process with
+        cgi-fcgi (no web server in between to normalise anything)."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        e = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1",
+             "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": method,
+             "SCRIPT_NAME": "/cgi-bin/wxsub.fcgi", "REMOTE_ADDR": "127.0.0.1",
+             "QUERY_STRING": ""}
+        if route is not None:
+            e["PATH_INFO"] = route
+        if body:
+            e["CONTENT_TYPE"] = "application/json"
+            e["CONTENT_LENGTH"] = str(len(body))
+        for k, v in (env or {}).items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        return self._run_cgi(["cgi-fcgi", "-bind", "-connect", sock], body,
+                             e, timeout)
+
+    def _run_cgi(self, argv, body, env, timeout):
+        t0 = time.monotonic()
+        p = subprocess.run(argv, input=body, env=env, capture_output=True,
+                           timeout=timeout)
+        elapsed = time.monotonic() - t0
+        errf = os.path.join(self.tmp, "logs", "cgi-stderr-%d.log"
+                            % len(self.extra_logs))
+        with open(errf, "wb") as f:
+            f.write(p.stderr)
+        self.extra_logs.append(errf)
+        head, _, data = p.stdout.partition(b"\r\n\r\n")
+        hdrs, status = {}, None
+        for line in head.decode("latin-1").split("\r\n"):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                k = k.strip().lower()
+                hdrs[k] = hdrs[k] + ", " + v.strip() if k in hdrs \
+                    else v.strip()
+        if "status" in hdrs:
+            status = int(hdrs["status"].split()[0])
+        r = Response(status, hdrs, data, elapsed)
+        r.returncode = p.returncode
+        r.stderr = p.stderr.decode("utf-8", "replace")
+        r.stdout = p.stdout
+        return r
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def log_files(self):
+        out = []
+        for root, _, files in os.walk(self.tmp):
+            for fn in files:
+                p = os.path.join(root, fn)
+                if fn.endswith(".log") or \
+                        os.path.dirname(p) == os.path.join(self.tmp, "san"):
+                    out.append(p)
+        return sorted(set(out + self.extra_logs))
+
+    def wxsub_log(self):
+        """What wxsub processes wrote to stderr so far (all servers)."""
+        out = []
+        for p in self.log_files():
+            if os.path.basename(p) in ("error.log", "breakage.log",
+                                        "stdout.log"):
+                with open(p, "rb") as f:
+                    out.append(f.read().decode("utf-8", "replace"))
+        return "".join(out)
+
+    def log_tail(self, n=30):
+        out = []
+        for p in self.log_files():
+            with open(p, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            if lines:
+                out.append("== %s\n%s" % (p, "\n".join(lines[-n:])))
+        return "\n".join(out)
+
+    def check_logs(self):
+        problems = []
+        san = os.path.join(self.tmp, "san")
+        for fn in sorted(os.listdir(san)) if os.path.isdir(san) else []:
+            p = os.path.join(san, fn)
+            with open(p, "rb") as f:
+                problems.append("sanitizer report %s:\n%s" % (
+                    p, f.read().decode("utf-8", "replace")[:4000]))
+        secrets = [("the AppSecret", self.secret), ("the api key",
+                                                    self.api_key)]
+        secrets += [("an access token", t) for t in self.tokens_seen]
+        for what, values in self.extra_secrets.items():
+            secrets += [(what, v) for v in values]
+        for p in self.log_files():
+            if p.startswith(san):
+                continue
+            with open(p, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            for marker in ("AddressSanitizer", "LeakSanitizer",
+                           "runtime error:"):
+                if marker in text:
+                    i = text.index(marker)
+                    problems.append("%s in %s: %s" % (
+                        marker, p, text[max(0, i - 200):i + 800]))
+            for what, s in secrets:
+                if s and s in text:
+                    line = next(ln for ln in text.splitlines() if s in ln)
+                    problems.append("%s appears in %s: %s" % (
+                        what, p, line.replace(s, "<%s>" % what)[:300]))
+        return problems
+
+
+def assert_wxsub_answer(r, what=""):
+    """Every wxsub answer: JSON, application/json; charset=utf-8, an
+    X-Request-Id, and ok/error in the contract's shape."""
+    ct = r.headers.get("content-type")
+    if ct != JSON_CT:
+        raise AssertionError("%s: Content-Type %r, want %r: %r"
+                             % (what, ct, JSON_CT, r))
+    if not r.headers.get("x-request-id"):
+        raise AssertionError("%s: no X-Request-Id: %r" % (what, r))
+    if not isinstance(r.json, dict):
+        raise AssertionError("%s: the body is not a JSON object: %r"
+                             % (what, r))
+    if r.status == 200:
+        if r.json.get("ok") is not True:
+            raise AssertionError("%s: 200 without ok:true: %r" % (what, r))
+    else:
+        if r.json.get("ok") is not False or \
+                not isinstance(r.json.get("error"), str) or \
+                not isinstance(r.json.get("message"), str):
+            raise AssertionError("%s: a failure must be {ok:false, error, "
+                                 "message}: %r" % (what, r))
+
+
+# ---------------------------------------------------------------------------
+# unittest glue
+
+class E2ECase(unittest.TestCase):
+    """One Env per class (setUpClass); Redis and the stand-in are reset
+    before each test. Subclasses may set CONFIG (overrides) and SERVER
+    (None for no web server)."""
+
+    CONFIG = {}
+    SERVER = "default"
+    env = None
+
+    @classmethod
+    def setUpClass(cls):
+        server = current_server() if cls.SERVER == "default" else cls.SERVER
+        env = Env(server, overrides=cls.CONFIG)
+        try:
+            env.start()
+        except BaseException:
+            problems = env.stop()
+            if problems:
+                sys.stderr.write("\n".join(problems) + "\n")
+            raise
+        cls.env = env
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.env is None:
+            return
+        env, cls.env = cls.env, None
+        problems = env.stop()
+        if problems:
+            raise AssertionError("after %s:\n%s" % (cls.__name__,
+                                                    "\n\n".join(problems)))
+
+    def setUp(self):
+        self.env.reset()
+
+    # -- assertions ------------------------------------------------------------
+
+    def assertError(self, r, status, error, errcode=None, msg_has=None):
+        self.assertEqual(r.status, status, r)
+        self.assertIsInstance(r.json, dict, r)
+        self.assertIs(r.json.get("ok"), False, r)
+        self.assertEqual(r.json.get("error"), error, r)
+        if errcode is None:
+            self.assertNotIn("errcode", r.json, r)
+        else:
+            self.assertEqual(r.json.get("errcode"), errcode, r)
+        if msg_has is not None:
+            for part in ([msg_has] if isinstance(msg_has, str) else msg_has):
+                self.assertIn(part, r.json.get("message", ""), r)
+
+    def assertOk(self, r):
+        self.assertEqual(r.status, 200, r)
+        self.assertIs(r.json.get("ok"), True, r)
+        return r.json
+
+
+def parallel(fn, items, workers=50, timeout=120):
+    """fn(item) for every item on `workers` threads at once; results in
+    item order (an exception is returned in place of its result)."""
+    import queue
+    results = [None] * len(items)
+    q = queue.Queue()
+    for i, it in enumerate(items):
+        q.put((i, it))
+    start = threading.Barrier(min(workers, len(items)) or 1)
+
+    def worker():
+        with contextlib.suppress(threading.BrokenBarrierError):
+            start.wait(10)
+        while True:
+            try:
+                i, it = q.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[i] = fn(it)
+            except Exception as e:  # noqa: BLE001 - reported by the caller
+                results[i] = e
+    ts = [threading.Thread(target=worker, daemon=True)
+          for _ in range(min(workers, len(items)))]
+    for t in ts:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in ts:
+        t.join(max(0.1, deadline - time.monotonic()))
+    return results
