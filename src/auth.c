@@ -77,7 +77,8 @@ auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
 		r->who = WHO_APIKEY;
 		return WX_OK;
 	}
-	if (kind != AUTH_APIKEY && session_token_shape(cred)) {
+	if ((kind == AUTH_USER || kind == AUTH_SESSION) &&
+	    session_token_shape(cred)) {
 		err = session_check(a->st, &a->cfg, cred, r->openid,
 		    sizeof(r->openid), r->session_hash, sizeof(r->session_hash));
 		if (err == WX_OK) {

@@ -27,15 +27,27 @@ struct picks {
 	size_t		 n;
 };
 
-static const char *const statuses[] = { "accept", "reject", "ban", "filter" };
+/*
+ * What the popup may say per template. acceptWithAudio and acceptWithAlert
+ * are accepts with a notification preference: they are recorded as accept.
+ */
+static const struct {
+	const char	*word;
+	const char	*status;
+} statuses[] = {
+	{ "accept", "accept" }, { "acceptWithAudio", "accept" },
+	{ "acceptWithAlert", "accept" }, { "reject", "reject" },
+	{ "ban", "ban" }, { "filter", "filter" },
+};
 
-static bool
-known_status(const char *s)
+/* The status a popup word stands for, or NULL when it is not one. */
+static const char *
+popup_status(const char *word)
 {
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-		if (strcmp(s, statuses[i]) == 0)
-			return true;
-	return false;
+		if (strcmp(word, statuses[i].word) == 0)
+			return statuses[i].status;
+	return NULL;
 }
 
 /* Add one template, ignoring repeats (WeChat filters them too). */
@@ -80,6 +92,10 @@ parse_explicit(json_object *body, struct picks *ps, char *msg, size_t msglen)
 	}
 	if (t == 1)
 		return add_pick(ps, id, "accept", LIM_PER_RECORD, msg, msglen);
+	if (ta != 1) {
+		snprintf(msg, msglen, "templateId: give templateId or templateIds");
+		return WX_BAD_REQUEST;
+	}
 	n = json_object_array_length(arr);
 	if (n == 0 || n > LIM_PER_RECORD) {
 		snprintf(msg, msglen, "templateIds: 1 to %d templates", LIM_PER_RECORD);
@@ -112,16 +128,18 @@ parse_result(json_object *body, struct picks *ps, char *msg, size_t msglen)
 		return WX_BAD_REQUEST;
 	}
 	json_object_object_foreach(body, key, val) {
+		const char *status;
+
 		if (strcmp(key, "errMsg") == 0 || strcmp(key, "openId") == 0)
 			continue;
 		if (!json_object_is_type(val, json_type_string) ||
-		    !known_status(json_object_get_string(val))) {
+		    (status = popup_status(json_object_get_string(val))) == NULL) {
 			snprintf(msg, msglen, "%.128s: expected \"accept\", \"reject\", "
 			    "\"ban\" or \"filter\"", val_template_id(key) ? key : "a key");
 			return WX_BAD_REQUEST;
 		}
-		if ((err = add_pick(ps, key, json_object_get_string(val),
-		    LIM_PER_RECORD, msg, msglen)) != WX_OK)
+		if ((err = add_pick(ps, key, status, LIM_PER_RECORD, msg,
+		    msglen)) != WX_OK)
 			return err;
 	}
 	if (ps->n == 0) {
@@ -180,8 +198,9 @@ h_record(struct app *a, struct request *r, struct response *resp)
 	size_t i, n = 0;
 	int explicit_form;
 
-	explicit_form = json_object_object_get_ex(r->json, "templateId", NULL) ||
-	    json_object_object_get_ex(r->json, "templateIds", NULL);
+	/* Present and not null: JSON null counts as absent everywhere. */
+	explicit_form = json_object_object_get(r->json, "templateId") != NULL ||
+	    json_object_object_get(r->json, "templateIds") != NULL;
 	if ((err = record_openid(a, r, &openid, msg, sizeof(msg))) != WX_OK ||
 	    (err = explicit_form ? parse_explicit(r->json, &ps, msg, sizeof(msg)) :
 	    parse_result(r->json, &ps, msg, sizeof(msg))) != WX_OK) {

@@ -17,7 +17,12 @@
 #include "validate.h"
 #include "wechat.h"
 
-#define BUSY_RETRIES	2	/* 43108: sends to one user overlapped */
+/*
+ * 43108: a send to the same user overlapped ours. Ours take turns, so
+ * this comes from another sender (the seed's service during a migration):
+ * pause and retry, 300 ms then 600 ms then 900 ms.
+ */
+#define BUSY_RETRIES	3
 #define BUSY_PAUSE_MS	300
 #define LIM_PAGE	512
 
@@ -217,8 +222,8 @@ deliver(struct app *a, const struct wx_message *m, uint64_t *msgid,
 				return err;
 			continue;
 		}
-		if (ans->errcode == 43108 && busy++ < BUSY_RETRIES) {
-			pause_ms(BUSY_PAUSE_MS);
+		if (ans->errcode == 43108 && busy < BUSY_RETRIES) {
+			pause_ms(BUSY_PAUSE_MS * ++busy);
 			continue;
 		}
 		return err;
@@ -234,6 +239,7 @@ h_send(struct app *a, struct request *r, struct response *resp)
 	json_object *data = NULL, *o;
 	bool longterm, taken = false, locked = false;
 	uint64_t msgid = 0;
+	long long pttl = -1;
 	enum wx_err err;
 
 	msg[0] = '\0';
@@ -247,12 +253,14 @@ h_send(struct app *a, struct request *r, struct response *resp)
 	}
 	if ((err = user_lock(a, m.openid, lkey, sizeof(lkey), lval,
 	    sizeof(lval))) != WX_OK) {
-		snprintf(msg, sizeof(msg), "another send to this user did not finish");
+		if (err == WX_UPSTREAM)
+			snprintf(msg, sizeof(msg), "another send to this user did "
+			    "not finish in time");
 		goto fail;
 	}
 	locked = true;
 	err = longterm ? store_exists(a->st, key, &taken) :
-	    store_credit_take(a->st, key, &taken);
+	    store_credit_take(a->st, key, &taken, &pttl);
 	if (err != WX_OK)
 		goto fail;
 	if (!taken) {
@@ -278,7 +286,7 @@ h_send(struct app *a, struct request *r, struct response *resp)
 		if (store_del(a->st, kp, 1, &gone) != WX_OK)
 			log_error("could not clear the credits after 43101");
 	} else if (!longterm && store_credit_return(a->st, key,
-	    a->cfg.subscribe_ttl) != WX_OK)
+	    a->cfg.subscribe_ttl, pttl) != WX_OK)
 		log_error("could not give back the credit after a failed send");
 	if (ans.has_errcode || ans.why[0] != '\0') {
 		log_warn("send failed: %s", ans.why);

@@ -189,6 +189,10 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 		snprintf(msg, msglen, "the body is not JSON");
 		return WX_BAD_REQUEST;
 	}
+	if (!val_utf8(buf, len)) {
+		snprintf(msg, msglen, "the body is not valid UTF-8");
+		return WX_BAD_REQUEST;
+	}
 	if (!jsonio_syntax_ok(buf, len)) {
 		snprintf(msg, msglen, "the body is not valid JSON (RFC 8259)");
 		return WX_BAD_REQUEST;

@@ -70,18 +70,25 @@ static const char LUA_CREDIT_ADD[] =
     "  out[i] = v "
     "end return out";
 
-/* Spend one: never below zero, the key disappears at zero. */
+/*
+ * Spend one: never below zero, the key disappears at zero. Returns
+ * {taken, pttl before}, so that a credit given back keeps its life.
+ */
 static const char LUA_CREDIT_TAKE[] =
     "local v = tonumber(redis.call('get', KEYS[1]) or '0') "
-    "if v == nil or v < 1 then return 0 end "
+    "if v == nil or v < 1 then return {0, -1} end "
+    "local pttl = redis.call('pttl', KEYS[1]) "
     "if v <= 1 then redis.call('del', KEYS[1]) "
-    "else redis.call('decr', KEYS[1]) end return 1";
+    "else redis.call('decr', KEYS[1]) end return {1, pttl}";
 
+/* ARGV[1] = subscribe.ttl (s), ARGV[2] = the life it had (ms, or -1). */
 static const char LUA_CREDIT_RETURN[] =
     "local v = redis.call('incrby', KEYS[1], 1) "
-    "local ttl = tonumber(ARGV[1]) "
-    "if ttl > 0 and redis.call('ttl', KEYS[1]) < 0 then "
-    "redis.call('expire', KEYS[1], ttl) end return v";
+    "if redis.call('pttl', KEYS[1]) < 0 then "
+    "  local ttl, had = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "  if ttl > 0 then redis.call('expire', KEYS[1], ttl) "
+    "  elseif had > 0 then redis.call('pexpire', KEYS[1], had) end "
+    "end return v";
 
 static double
 seconds(void)
@@ -436,6 +443,42 @@ store_lock(struct store *s, const char *key, const char *val, long ms,
 	return WX_OK;
 }
 
+/* Copy a bulk reply into out, or "" when it is nil or does not fit. */
+static void
+copy_bulk(const redisReply *e, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (e->type == REDIS_REPLY_STRING && e->len < outlen) {
+		memcpy(out, e->str, e->len);
+		out[e->len] = '\0';
+	}
+}
+
+enum wx_err
+store_note_set(struct store *s, const char *key, const char *val, long ms)
+{
+	char px[24];
+	redisReply *r;
+
+	snprintf(px, sizeof(px), "%ld", ms);
+	if ((r = command(s, "SET", key, val, "PX", px, NULL)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
+enum wx_err
+store_note_get(struct store *s, const char *key, char *out, size_t outlen)
+{
+	redisReply *r = command(s, "GET", key, NULL);
+
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	copy_bulk(r, out, outlen);
+	freeReplyObject(r);
+	return WX_OK;
+}
+
 enum wx_err
 store_exists(struct store *s, const char *key, bool *yes)
 {
@@ -478,28 +521,36 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 }
 
 enum wx_err
-store_credit_take(struct store *s, const char *key, bool *taken)
+store_credit_take(struct store *s, const char *key, bool *taken,
+    long long *pttl)
 {
 	const char *keys[1] = { key };
 	redisReply *r = eval_keys(s, SCRIPT_CREDIT_TAKE, keys, 1, NULL, 0);
 
 	*taken = false;
+	*pttl = -1;
 	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;
-	*taken = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER) {
+		*taken = r->element[0]->integer == 1;
+		*pttl = r->element[1]->integer;
+	}
 	freeReplyObject(r);
 	return WX_OK;
 }
 
 enum wx_err
-store_credit_return(struct store *s, const char *key, long ttl)
+store_credit_return(struct store *s, const char *key, long ttl, long long pttl)
 {
-	char ttlbuf[24];
-	const char *keys[1] = { key }, *args[1] = { ttlbuf };
+	char ttlbuf[24], pttlbuf[24];
+	const char *keys[1] = { key }, *args[2] = { ttlbuf, pttlbuf };
 	redisReply *r;
 
 	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
-	r = eval_keys(s, SCRIPT_CREDIT_RETURN, keys, 1, args, 1);
+	snprintf(pttlbuf, sizeof(pttlbuf), "%lld", pttl);
+	r = eval_keys(s, SCRIPT_CREDIT_RETURN, keys, 1, args, 2);
 
 	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;
@@ -576,17 +627,6 @@ store_session_put(struct store *s, const char *key, const char *hash,
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
 	return WX_OK;
-}
-
-/* Copy a bulk reply into out, or "" when it is nil or does not fit. */
-static void
-copy_bulk(const redisReply *e, char *out, size_t outlen)
-{
-	out[0] = '\0';
-	if (e->type == REDIS_REPLY_STRING && e->len < outlen) {
-		memcpy(out, e->str, e->len);
-		out[e->len] = '\0';
-	}
 }
 
 enum wx_err

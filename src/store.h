@@ -14,6 +14,8 @@
  *   WXSUB:sendlock:<openId>             serializes sends to one user
  *   WXSUB:token:force                   fleet-wide force_refresh throttle
  *   WXSUB:token:ahead                   fleet-wide refresh-ahead throttle
+ *   WXSUB:token:failed                  why the last fetch failed, for a
+ *                                       short back-off
  *   WXSUB:metrics                       fleet-wide counters (metrics.h)
  *   WXSUB:session:<first half of sha256(token)>
  *                                       hash h (the whole sha256), openid o,
@@ -51,6 +53,11 @@ enum wx_err	 store_token_drop(struct store *, const char *tok);
 /* SET key val NX PX ms. */
 enum wx_err	 store_lock(struct store *, const char *key, const char *val,
 		    long ms, bool *got);
+/* SET key val PX ms, and GET key into out ("" when absent). */
+enum wx_err	 store_note_set(struct store *, const char *key, const char *val,
+		    long ms);
+enum wx_err	 store_note_get(struct store *, const char *key, char *out,
+		    size_t outlen);
 /* Delete key only if it still holds val. */
 enum wx_err	 store_unlock(struct store *, const char *key, const char *val);
 enum wx_err	 store_exists(struct store *, const char *key, bool *yes);
@@ -63,10 +70,19 @@ enum wx_err	 store_exists(struct store *, const char *key, bool *yes);
  */
 enum wx_err	 store_credit_add(struct store *, const char *const *keys,
 		    const bool *marker, size_t n, long ttl, long long *counts);
-/* Spend one credit atomically; *taken false when there was none. */
-enum wx_err	 store_credit_take(struct store *, const char *key, bool *taken);
-/* Give one back after a failure that did not consume it. */
-enum wx_err	 store_credit_return(struct store *, const char *key, long ttl);
+/*
+ * Spend one credit atomically; *taken false when there was none. *pttl
+ * gets the key's remaining life in ms (-1: none) for store_credit_return.
+ */
+enum wx_err	 store_credit_take(struct store *, const char *key, bool *taken,
+		    long long *pttl);
+/*
+ * Give one back after a failure that did not consume it. A key that
+ * disappeared at zero comes back with ttl seconds when ttl > 0, else
+ * with the life it had (pttl ms, a seed key's 30 days), else none.
+ */
+enum wx_err	 store_credit_return(struct store *, const char *key, long ttl,
+		    long long pttl);
 /* Current counts of n keys (0 when absent or not a number). */
 enum wx_err	 store_credit_get(struct store *, const char *const *keys,
 		    size_t n, long long *counts);

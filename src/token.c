@@ -151,11 +151,20 @@ static enum wx_err
 obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
     char *msg, size_t msglen)
 {
-	char val[24];
+	char val[24], fkey[LIM_KEY], why[LIM_ERRMSG];
 	long long ttl;
 	enum wx_err err;
 	bool got;
 
+	if (store_key(ts->cfg, "token:failed", NULL, fkey, sizeof(fkey)) != 0)
+		return WX_INTERNAL;
+	if ((err = store_note_get(ts->st, fkey, why, sizeof(why))) != WX_OK)
+		return err;
+	if (why[0] != '\0') {
+		snprintf(msg, msglen, "%s (not retried for %d ms)", why,
+		    TOKEN_BACKOFF_MS);
+		return WX_TOKEN_UNAVAILABLE;
+	}
 	req_new_id(val, sizeof(val));
 	if ((err = store_lock(ts->st, ts->cfg->lock_key, val,
 	    token_lock_ms(ts->cfg), &got)) != WX_OK)
@@ -167,8 +176,12 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 
 	/* Someone may have finished between our look and our lock. */
 	err = store_token_get(ts->st, out, outlen, &ttl);
-	if (err == WX_OK && !usable(out, failed))
+	if (err == WX_OK && !usable(out, failed)) {
 		err = fetch_store(ts, failed, out, outlen, msg, msglen);
+		/* Remember the failure before the lock goes, so nobody races in. */
+		if (err == WX_TOKEN_UNAVAILABLE)
+			(void)store_note_set(ts->st, fkey, msg, TOKEN_BACKOFF_MS);
+	}
 	if (store_unlock(ts->st, ts->cfg->lock_key, val) != WX_OK)
 		log_warn("could not release the token lock; it expires by itself");
 	return err;
@@ -192,12 +205,16 @@ token_get(struct tokensrc *ts, char *out, size_t outlen, char *msg,
 }
 
 enum wx_err
-token_renew(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
+token_renew(struct tokensrc *ts, const char *refused, char *out, size_t outlen,
     char *msg, size_t msglen)
 {
+	char failed[LIM_TOKEN];
 	long long ttl;
 	enum wx_err err;
 
+	/* Callers may pass the same buffer for refused and out. */
+	if (snprintf(failed, sizeof(failed), "%s", refused) >= (int)sizeof(failed))
+		return WX_INTERNAL;
 	log_warn("WeChat refused the cached access token; renewing it");
 	if ((err = store_token_drop(ts->st, failed)) != WX_OK)
 		return err;

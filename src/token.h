@@ -5,7 +5,9 @@
  * 200 s margin. A process that finds no token takes the lock (SET NX, a
  * random value, a life longer than the fetch's time limit), checks the
  * cache again, fetches, stores, and releases by compare-and-delete.
- * Others poll the cache for a bounded time and never recurse. When the
+ * Others poll the cache for a bounded time and never recurse. A failed
+ * fetch is remembered for TOKEN_BACKOFF_MS: requests queued behind it
+ * answer 503 at once instead of each trying WeChat again. When the
  * cached token nears its end, the process that notices refreshes it
  * after it has answered, while everyone keeps using the old one (WeChat
  * honours both for five minutes), so after the first fetch no request
@@ -25,6 +27,7 @@
 #define TOKEN_MARGIN_S	200	/* cache TTL = expires_in - this */
 #define TOKEN_AHEAD_S	100	/* refresh ahead below this TTL */
 #define TOKEN_FORCE_S	30	/* fleet-wide gap between force_refresh calls */
+#define TOKEN_BACKOFF_MS 2000	/* after a failed fetch, nobody fetches for this long */
 
 struct tokensrc {
 	struct store		*st;
@@ -49,6 +52,7 @@ enum wx_err	 token_get(struct tokensrc *, char *out, size_t outlen,
  * still there and get another. With the stable API, a fetch that hands
  * back the same refused token means someone force-refreshed it away:
  * then force_refresh once, at most once per TOKEN_FORCE_S for the fleet.
+ * failed and out may be the same buffer.
  */
 enum wx_err	 token_renew(struct tokensrc *, const char *failed,
 		    char *out, size_t outlen, char *msg, size_t msglen);

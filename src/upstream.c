@@ -18,6 +18,8 @@
 struct upstream {
 	CURL		*h;
 	struct curl_slist *json_hdr;
+	const char	*out;		/* the body being sent (UP_NO_RESEND) */
+	size_t		 out_len, out_pos;
 	char		*buf;		/* LIM_UPSTREAM_BODY + 1 */
 	size_t		 len;
 	int		 overflow;
@@ -38,6 +40,33 @@ collect(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static size_t
+feed(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct upstream *u = arg;
+	size_t n = size * nmemb;
+
+	if (n > u->out_len - u->out_pos)
+		n = u->out_len - u->out_pos;
+	memcpy(buf, u->out + u->out_pos, n);
+	u->out_pos += n;
+	return n;
+}
+
+/*
+ * libcurl rewinds the body only to send it again. Once any of it went
+ * out, refuse: the transfer then fails instead of repeating the send.
+ */
+static int
+rewind_body(void *arg, curl_off_t offset, int origin)
+{
+	struct upstream *u = arg;
+
+	if (offset != 0 || origin != SEEK_SET || u->out_pos != 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	return CURL_SEEKFUNC_OK;
+}
+
 struct upstream *
 up_new(void)
 {
@@ -55,6 +84,9 @@ up_new(void)
 	u->h = curl_easy_init();
 	u->json_hdr = curl_slist_append(NULL,
 	    "Content-Type: application/json; charset=utf-8");
+	/* No 100-continue round trip: WeChat's answers are immediate. */
+	if (u->json_hdr != NULL)
+		u->json_hdr = curl_slist_append(u->json_hdr, "Expect:");
 	if (u->buf == NULL || u->h == NULL || u->json_hdr == NULL) {
 		up_free(u);
 		return NULL;
@@ -76,7 +108,7 @@ up_free(struct upstream *u)
 
 enum wx_err
 up_call(struct upstream *u, const char *url, const char *json,
-    long timeout_ms, struct up_result *res)
+    enum up_resend resend, long timeout_ms, struct up_result *res)
 {
 	long connect_ms = timeout_ms < CONNECT_MS_MAX ? timeout_ms : CONNECT_MS_MAX;
 	struct timespec t0, t1;
@@ -100,7 +132,20 @@ up_call(struct upstream *u, const char *url, const char *json,
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "wxsub/" PACKAGE_VERSION);
-	if (json != NULL) {
+	if (json != NULL && resend == UP_NO_RESEND) {
+		u->out = json;
+		u->out_len = strlen(json);
+		u->out_pos = 0;
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, feed);
+		curl_easy_setopt(h, CURLOPT_READDATA, u);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, rewind_body);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, u);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)u->out_len);
+	} else if (json != NULL) {
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
@@ -121,6 +166,8 @@ up_call(struct upstream *u, const char *url, const char *json,
 		snprintf(res->err, sizeof(res->err), "%s",
 		    u->overflow ? "answer too large" :
 		    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" :
+		    rc == CURLE_SEND_FAIL_REWIND ?
+		    "connection lost before an answer (not resent)" :
 		    curl_easy_strerror(rc));
 		return WX_UPSTREAM;
 	}

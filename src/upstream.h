@@ -23,13 +23,21 @@ struct up_result {
 struct upstream	*up_new(void);
 void		 up_free(struct upstream *);
 
+/* May libcurl send the request again on its own? */
+enum up_resend {
+	UP_RESEND_OK,		/* idempotent: token, code2Session */
+	UP_NO_RESEND,		/* a subscribe message: sent at most once */
+};
+
 /*
  * GET url, or POST json to it when json is not NULL. Returns WX_OK when
  * an HTTP answer arrived (any status), else WX_UPSTREAM with res->err
  * saying why (time-out, refused, reset, answer larger than
- * LIM_UPSTREAM_BODY).
+ * LIM_UPSTREAM_BODY). libcurl resends a request whose kept-alive
+ * connection died before any answer; UP_NO_RESEND makes that a failure
+ * instead, since WeChat may have delivered the first copy.
  */
 enum wx_err	 up_call(struct upstream *, const char *url, const char *json,
-		    long timeout_ms, struct up_result *res);
+		    enum up_resend, long timeout_ms, struct up_result *res);
 
 #endif

@@ -17,7 +17,7 @@ static const struct {
 	{ 43101, WX_USER_REFUSED },
 	{ 40003, WX_INVALID_OPENID },
 	{ 40037, WX_INVALID_TEMPLATE },
-	{ 47003, WX_INVALID_DATA },
+	{ 47003, WX_WECHAT_DATA },
 	{ 41030, WX_INVALID_PAGE },
 	{ 43107, WX_TEMPLATE_BANNED },
 	{ 45168, WX_SENSITIVE },
@@ -172,8 +172,8 @@ wechat_token(struct upstream *up, const struct config *c, bool force,
 		snprintf(ans->why, sizeof(ans->why), "cannot build the token request");
 		goto out;
 	}
-	if (up_call(up, url, req ? jsonio_text(req, NULL) : NULL, c->timeout_ms,
-	    &res) != WX_OK) {
+	if (up_call(up, url, req ? jsonio_text(req, NULL) : NULL, UP_RESEND_OK,
+	    c->timeout_ms, &res) != WX_OK) {
 		snprintf(ans->why, sizeof(ans->why), "token endpoint: %s", res.err);
 		goto out;
 	}
@@ -231,7 +231,8 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 	    json_object_new_string(m->mp_state));
 	json_object_object_add(req, "lang", json_object_new_string(m->lang));
 
-	if (up_call(up, url, jsonio_text(req, NULL), c->timeout_ms, &res) != WX_OK) {
+	if (up_call(up, url, jsonio_text(req, NULL), UP_NO_RESEND, c->timeout_ms,
+	    &res) != WX_OK) {
 		snprintf(ans->why, sizeof(ans->why), "send: %s", res.err);
 		err = WX_UPSTREAM;
 		goto out;
@@ -304,7 +305,7 @@ wechat_login(struct upstream *up, const struct config *c, const char *code,
 		err = WX_INTERNAL;
 		goto out;
 	}
-	if (up_call(up, url, NULL, c->timeout_ms, &res) != WX_OK) {
+	if (up_call(up, url, NULL, UP_RESEND_OK, c->timeout_ms, &res) != WX_OK) {
 		snprintf(ans->why, sizeof(ans->why), "code2Session: %s", res.err);
 		goto out;
 	}

@@ -14,6 +14,8 @@ static const struct {
 	[WX_INVALID_OPENID] =	{ 400, "invalid_openid", "WeChat does not know this openId" },
 	[WX_INVALID_TEMPLATE] =	{ 400, "invalid_template", "WeChat does not know this template" },
 	[WX_INVALID_PAGE] =	{ 400, "invalid_page", "the page does not exist in the published mini program" },
+	/* Same code as our own check (422), but WeChat's refusal is a 400. */
+	[WX_WECHAT_DATA] =	{ 400, "invalid_data", "WeChat refused a data value" },
 	[WX_INVALID_CODE] =	{ 400, "invalid_code", "the login code is invalid, expired or already used" },
 	[WX_UNAUTHORIZED] =	{ 401, "unauthorized", "missing or wrong credentials" },
 	[WX_FORBIDDEN] =	{ 403, "forbidden", "WeChat blocked this user's login" },

@@ -12,6 +12,7 @@ enum wx_err {
 	WX_INVALID_OPENID,	/* 400 invalid_openid (WeChat 40003) */
 	WX_INVALID_TEMPLATE,	/* 400 invalid_template (WeChat 40037) */
 	WX_INVALID_PAGE,	/* 400 invalid_page (WeChat 41030) */
+	WX_WECHAT_DATA,		/* 400 invalid_data (WeChat 47003) */
 	WX_INVALID_CODE,	/* 400 invalid_code (code2Session 40029/40163) */
 	WX_UNAUTHORIZED,	/* 401 unauthorized */
 	WX_FORBIDDEN,		/* 403 forbidden (code2Session 40226) */

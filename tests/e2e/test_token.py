@@ -100,7 +100,9 @@ class TokenTests(TokenCase):
         oid2 = openid("stuck", 2)
         self.env.give_credit(oid2, TPL1)
         r = self.env.send(oid2, TPL1)
-        self.assertError(r, 503, "token_unavailable")
+        # WeChat's refusal of the send (40001) is passed on
+        self.assertError(r, 503, "token_unavailable", errcode=40001,
+                         msg_has="30 s")
         self.assertEqual(self.env.calls()["stable_token_force"], 1,
                          "no second forced refresh within 30 s")
         self.assertEqual(self.env.credit(oid2, TPL1), 1)
