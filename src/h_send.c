@@ -78,9 +78,12 @@ build_data(json_object *in, json_object **out, char *msg, size_t msglen)
 		json_object *item;
 
 		if (!val_data_key(key)) {
-			snprintf(msg, msglen, "data: key %.64s is not a template "
-			    "keyword such as thing1", val_utf8(key, strlen(key)) &&
-			    !val_has_control(key, strlen(key)) ? key : "(unprintable)");
+			size_t klen = strlen(key);
+			bool shown = val_utf8(key, klen) && !val_has_control(key, klen);
+			snprintf(msg, msglen, "data: key %.*s%s is not a template "
+			    "keyword such as thing1",
+			    shown ? (int)val_utf8_cut(key, klen, 64) : 0, key,
+			    shown ? (klen > 64 ? "..." : "") : "(unprintable)");
 			return WX_BAD_REQUEST;
 		}
 		if (json_object_is_type(val, json_type_object)) {

@@ -137,6 +137,8 @@ pct_decode(const char *src, size_t len, char *out, size_t outlen)
 {
 	size_t o = 0;
 
+	if (outlen == 0)
+		return -1;
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char)src[i];
 		if (c == '%') {
@@ -175,8 +177,11 @@ req_query(const char *query, const char *name, char *out, size_t outlen)
 			if (found)
 				return -1;	/* a repeated name is ambiguous */
 			val = p + nlen + 1;
-			if (pct_decode(val, plen - nlen - 1, out, outlen) != 0)
+			if (pct_decode(val, plen - nlen - 1, out, outlen) != 0) {
+				if (outlen > 0)
+					out[0] = '\0';	/* never half a value */
 				return -1;
+			}
 			found = 1;
 		} else if (plen == nlen && strncmp(p, name, nlen) == 0) {
 			return -1;		/* "name" without '=' */

@@ -927,3 +927,16 @@ val_data_value(const char *key, const char *value, size_t len,
 		return refuse(why, whylen, key, tlen, rule);
 	return true;
 }
+
+size_t
+val_utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t n = len < max ? len : max;
+
+	/* Back off continuation bytes, then the lead byte they belong to. */
+	if (n < len && is_cont(s[n])) {
+		while (n > 0 && is_cont(s[n]))
+			n--;
+	}
+	return n;
+}

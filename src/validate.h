@@ -15,6 +15,12 @@ size_t	val_utf8_chars(const char *s, size_t len);
 /* Any C0 control, DEL, or U+0080..U+009F (newlines included). */
 bool	val_has_control(const char *s, size_t len);
 
+/*
+ * How many bytes of well-formed UTF-8 s[0..len) fit in max without
+ * cutting a character: for "%.*s" in messages that go into JSON.
+ */
+size_t	val_utf8_cut(const char *s, size_t len, size_t max);
+
 /* An openId: exactly 28 of A-Z a-z 0-9 _ - */
 bool	val_openid(const char *s);
 /* A template id: 1..LIM_ID-1 of A-Z a-z 0-9 _ - */

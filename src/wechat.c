@@ -63,14 +63,20 @@ wechat_token_rejected(long errcode)
 	    errcode == 42001;
 }
 
-/* Keep WeChat's errmsg printable and short: it goes into logs. */
+/*
+ * Keep WeChat's errmsg printable ASCII and short: it goes into logs and,
+ * through messages, into JSON answers, where a cut character would be
+ * invalid UTF-8.
+ */
 static void
 copy_errmsg(char *dst, size_t dstlen, const char *src)
 {
 	size_t o = 0;
 
-	for (; src != NULL && *src != '\0' && o + 1 < dstlen && o < 160; src++)
-		dst[o++] = ((unsigned char)*src < 0x20) ? ' ' : *src;
+	for (; src != NULL && *src != '\0' && o + 1 < dstlen && o < 160; src++) {
+		unsigned char ch = (unsigned char)*src;
+		dst[o++] = ch < 0x20 ? ' ' : ch >= 0x7f ? '?' : (char)ch;
+	}
 	dst[o] = '\0';
 }
 

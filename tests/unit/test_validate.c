@@ -789,6 +789,23 @@ test_why_utf8_cut(void)
 	}
 }
 
+static void
+test_utf8_cut(void)
+{
+	const char *s = "ab\xe5\x95\x86\xe5\x93\x81";	/* ab商品 */
+
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 100), 8);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 8), 8);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 7), 5);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 6), 5);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 5), 5);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 4), 2);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 3), 2);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 2), 2);
+	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 0), 0);
+	CU_ASSERT_TRUE(val_utf8(s, val_utf8_cut(s, 8, 4)));
+}
+
 int
 main(void)
 {
@@ -823,6 +840,7 @@ main(void)
 		{ "phrase", test_phrase },
 		{ "why buffer", test_why_buffer },
 		{ "why UTF-8 cut", test_why_utf8_cut },
+		{ "utf8 cut for messages", test_utf8_cut },
 	};
 	CU_pSuite	suite;
 	unsigned	failures, failed;

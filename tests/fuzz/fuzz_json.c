@@ -1,0 +1,508 @@
+/*
+ * fuzz_json.c: libFuzzer target for the JSON-to-request mapping, through
+ * the real pipeline: app_serve() with a fake web server.
+ *
+ * Input: the first byte picks the request, the rest is the body.
+ *   byte & 3:   0 POST /send, 1 POST /record, 2 POST /login,
+ *               3 GET /subscriptions with the rest as QUERY_STRING
+ *   byte & 4:   no CONTENT_LENGTH (the body is read to its end)
+ *   byte & 8:   the body arrives in small pieces (read() gives 1..7 bytes)
+ * Every request carries "Authorization: Bearer <the configured api key>".
+ *
+ * Redis is configured on a port where nothing listens and WeChat on
+ * another, so every call out fails fast (redis_unavailable, upstream
+ * error): what is fuzzed is the checking of what callers send and the
+ * shape of every answer. The invariants: a CGI header block with the
+ * status, the JSON content type, the request id and the right
+ * Content-Length; a body that is one JSON object (RFC 8259, UTF-8) with
+ * "ok" agreeing with the status; a body jsonio_parse_object refuses is a
+ * 400 bad_request with the same message; nothing succeeds that needs
+ * Redis or WeChat; and no 500. LeakSanitizer checks that requests free
+ * what they take.
+ *
+ * Byte-level mutation rarely turns one valid body into another of a
+ * different shape ("x":"T" into "x":null takes several steps, each of
+ * them invalid JSON). So half of the mutations are structural: the body
+ * is parsed, one value is replaced (by null, another type, a known id),
+ * deleted, wrapped or given a new sibling, and the result serialized.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "app.h"
+#include "jsonio.h"
+#include "log.h"
+#include "validate.h"
+
+#define FUZZ_MAX	16384	/* 16 KiB, well under http.maxBody */
+#define API_KEY		"fuzz-api-key-0123456789"
+
+static const char conf_text[] =
+	"# written by fuzz_json.c\n"
+	"wechat.appid = wxfuzz0000000001\n"
+	"wechat.secret = x\n"
+	"wechat.templateId = TPL_ONE_TIME_0001\n"
+	"wechat.templateIds = TPL_ONE_TIME_0002\n"
+	"wechat.longTermTemplateIds = TPL_LONG_TERM_0001\n"
+	"wechat.apiBase = http://127.0.0.1:1\n"
+	"wechat.timeoutMs = 100\n"
+	"redis.url = redis://127.0.0.1:1/0\n"
+	"auth.apiKeys = " API_KEY "\n"
+	"log.level = error\n";
+
+static struct app	 app;
+
+struct fake {
+	const char	*method, *path, *query, *clen;
+	bool		 json_ctype;
+	const char	*body;
+	size_t		 body_len, off, chunk;
+	char		*out;
+	size_t		 out_len, out_cap;
+};
+
+static void
+check(bool ok, const char *what, const struct fake *f)
+{
+	if (ok)
+		return;
+	fprintf(stderr, "fuzz_json: invariant broken: %s\n", what);
+	if (f != NULL && f->out != NULL)
+		fprintf(stderr, "answer (%zu bytes):\n%.*s\n", f->out_len,
+		    (int)(f->out_len > 4096 ? 4096 : f->out_len), f->out);
+	abort();
+}
+
+/* The log promises escaped lines: no control byte reaches the sink. */
+static void
+sink(const char *line, void *arg)
+{
+	(void)arg;
+	for (; *line != '\0'; line++)
+		if ((unsigned char)*line < 0x20 || *line == 0x7f)
+			check(false, "a log line holds a control byte", NULL);
+}
+
+static const char *
+param(void *ctx, const char *name)
+{
+	struct fake *f = ctx;
+
+	if (strcmp(name, "REQUEST_METHOD") == 0)
+		return f->method;
+	if (strcmp(name, "PATH_INFO") == 0)
+		return f->path;
+	if (strcmp(name, "QUERY_STRING") == 0)
+		return f->query;
+	if (strcmp(name, "CONTENT_TYPE") == 0)
+		return f->json_ctype ? "application/json" : NULL;
+	if (strcmp(name, "CONTENT_LENGTH") == 0)
+		return f->clen;
+	if (strcmp(name, "HTTP_AUTHORIZATION") == 0)
+		return "Bearer " API_KEY;
+	return NULL;
+}
+
+static size_t
+body_read(void *ctx, char *buf, size_t n)
+{
+	struct fake *f = ctx;
+	size_t left = f->body_len - f->off;
+
+	if (n > left)
+		n = left;
+	if (f->chunk > 0 && n > f->chunk)
+		n = f->chunk;
+	if (n > 0)
+		memcpy(buf, f->body + f->off, n);
+	f->off += n;
+	return n;
+}
+
+static int
+answer_write(void *ctx, const char *buf, size_t n)
+{
+	struct fake *f = ctx;
+
+	if (f->out_len + n + 1 > f->out_cap) {
+		size_t cap = (f->out_len + n + 1) * 2;
+		char *p = realloc(f->out, cap);
+		if (p == NULL)
+			abort();
+		f->out = p;
+		f->out_cap = cap;
+	}
+	memcpy(f->out + f->out_len, buf, n);
+	f->out_len += n;
+	f->out[f->out_len] = '\0';
+	return 0;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char path[] = "/tmp/fuzz_json.conf.XXXXXX";
+	int fd;
+
+	(void)argc;
+	(void)argv;
+	log_set_sink(sink, NULL);
+	if ((fd = mkstemp(path)) < 0 ||
+	    write(fd, conf_text, sizeof(conf_text) - 1) !=
+	    (ssize_t)(sizeof(conf_text) - 1) || close(fd) != 0) {
+		perror("fuzz_json: writing the configuration");
+		exit(1);
+	}
+	if (app_init(&app, path) != 0 || !app.cfg_ok) {
+		fprintf(stderr, "fuzz_json: app_init failed: %s\n", app.cfg_err);
+		unlink(path);
+		exit(1);
+	}
+	unlink(path);
+	log_set_level(LOG_ERROR);
+	return 0;
+}
+
+/* ---- the structural mutator ------------------------------------------ */
+
+size_t	LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+static uint32_t
+rnd(uint32_t *st)
+{
+	uint32_t x = *st;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *st = x;
+}
+
+/* Values a caller might send where another type is expected. */
+static json_object *
+new_value(uint32_t *st)
+{
+	static const char *const strs[] = {
+		"", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "TPL_ONE_TIME_0001",
+		"TPL_ONE_TIME_0002", "TPL_LONG_TERM_0001", "accept", "reject",
+		"ban", "filter", "requestSubscribeMessage:ok", "formal",
+		"zh_CN", "pages/index/index", "081Kq4Ga1ptdDC0Ehd1Ga0rpx51Kq4Gx",
+		"\xe4\xbc\x9a\xe8\xae\xae\xe6\x8f\x90\xe9\x86\x92",
+		"2024-05-01 10:00", ("\xc2\xa5" "100.00"), "thing1",
+	};
+	json_object *o;
+
+	switch (rnd(st) % 12) {
+	case 0:
+		return NULL;	/* JSON null */
+	case 1:
+		return json_object_new_boolean(rnd(st) & 1);
+	case 2:
+		return json_object_new_int64((int64_t)(int32_t)rnd(st) % 5);
+	case 3:
+		return json_object_new_double(0.5);
+	case 4:
+		return json_object_new_array();
+	case 5:
+		return json_object_new_object();
+	case 6:
+		o = json_object_new_array();
+		json_object_array_add(o, json_object_new_string(
+		    strs[rnd(st) % (sizeof(strs) / sizeof(strs[0]))]));
+		return o;
+	case 7:
+		o = json_object_new_object();
+		json_object_object_add(o, "value", json_object_new_string(
+		    strs[rnd(st) % (sizeof(strs) / sizeof(strs[0]))]));
+		return o;
+	default:
+		return json_object_new_string(
+		    strs[rnd(st) % (sizeof(strs) / sizeof(strs[0]))]);
+	}
+}
+
+struct pick {
+	json_object	*parent;	/* the container of the picked value */
+	char		 key[256];	/* its key, for an object */
+	size_t		 idx;		/* its index, for an array */
+	unsigned	 seen;
+};
+
+/* Reservoir-sample one value below o (any depth). */
+static void
+walk(json_object *o, struct pick *p, uint32_t *st, int depth)
+{
+	size_t i, n;
+
+	if (depth > 20)
+		return;
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v) {
+			if (rnd(st) % ++p->seen == 0) {
+				p->parent = o;
+				snprintf(p->key, sizeof(p->key), "%s", k);
+				p->idx = 0;
+			}
+			walk(v, p, st, depth + 1);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++) {
+			if (rnd(st) % ++p->seen == 0) {
+				p->parent = o;
+				p->key[0] = '\0';
+				p->idx = i;
+			}
+			walk(json_object_array_get_idx(o, i), p, st, depth + 1);
+		}
+	}
+}
+
+static void
+mutate_tree(json_object *root, uint32_t *st)
+{
+	static const char *const keys[] = {
+		"openId", "templateId", "templateIds", "data", "page", "lang",
+		"miniprogramState", "errMsg", "code", "value", "thing1",
+		"time2", "TPL_ONE_TIME_0001", "TPL_LONG_TERM_0001",
+	};
+	struct pick p = { .parent = NULL };
+	json_object *v, *w;
+	bool obj;
+
+	walk(root, &p, st, 0);
+	if (p.parent == NULL || rnd(st) % 5 == 0) {
+		/* A new member of the root (or of the picked container). */
+		json_object *to = p.parent != NULL && rnd(st) & 1 ? p.parent : root;
+		if (json_object_is_type(to, json_type_array))
+			json_object_array_add(to, new_value(st));
+		else
+			json_object_object_add(to,
+			    keys[rnd(st) % (sizeof(keys) / sizeof(keys[0]))],
+			    new_value(st));
+		return;
+	}
+	obj = json_object_is_type(p.parent, json_type_object);
+	switch (rnd(st) % 4) {
+	case 0:		/* delete */
+		if (obj)
+			json_object_object_del(p.parent, p.key);
+		else
+			json_object_array_del_idx(p.parent, p.idx, 1);
+		return;
+	case 1:		/* wrap: [v] or {"value":v} */
+		v = obj ? json_object_object_get(p.parent, p.key) :
+		    json_object_array_get_idx(p.parent, p.idx);
+		w = rnd(st) & 1 ? json_object_new_array() : json_object_new_object();
+		json_object_get(v);
+		if (json_object_is_type(w, json_type_array))
+			json_object_array_add(w, v);
+		else
+			json_object_object_add(w, "value", v);
+		break;
+	default:	/* replace */
+		w = new_value(st);
+		break;
+	}
+	if (obj)
+		json_object_object_add(p.parent, p.key, w);
+	else
+		json_object_array_put_idx(p.parent, p.idx, w);
+}
+
+size_t
+LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+    unsigned int seed)
+{
+	struct json_tokener *tok;
+	json_object *root;
+	const char *text;
+	size_t len;
+	uint32_t st = seed | 1;
+
+	if (size < 3 || (data[0] & 3) == 3 || rnd(&st) % 2 == 0)
+		return LLVMFuzzerMutate(data, size, max_size);
+	if ((tok = json_tokener_new()) == NULL)
+		return LLVMFuzzerMutate(data, size, max_size);
+	root = json_tokener_parse_ex(tok, (const char *)data + 1, (int)(size - 1));
+	json_tokener_free(tok);
+	if (root == NULL || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return LLVMFuzzerMutate(data, size, max_size);
+	}
+	mutate_tree(root, &st);
+	text = json_object_to_json_string_length(root,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (text == NULL || len + 1 > max_size) {
+		json_object_put(root);
+		return LLVMFuzzerMutate(data, size, max_size);
+	}
+	memcpy(data + 1, text, len);
+	json_object_put(root);
+	return len + 1;
+}
+
+/* ---- the target ------------------------------------------------------- */
+
+/* The value of header name in the block head[0..len), or NULL. */
+static const char *
+header(const char *head, size_t len, const char *name, size_t *vlen)
+{
+	size_t n = strlen(name);
+	const char *p = head, *end = head + len, *eol;
+
+	while (p < end) {
+		eol = memchr(p, '\r', (size_t)(end - p));
+		if (eol == NULL)
+			return NULL;
+		if ((size_t)(eol - p) > n + 1 && memcmp(p, name, n) == 0 &&
+		    p[n] == ':' && p[n + 1] == ' ') {
+			*vlen = (size_t)(eol - p) - n - 2;
+			return p + n + 2;
+		}
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+static void
+check_answer(const struct fake *f, int route, const char *req_msg,
+    bool req_parsed)
+{
+	const char *sep, *body, *v;
+	size_t head_len, body_len, vlen;
+	json_object *o = NULL, *ok, *err = NULL, *message = NULL;
+	char num[LIM_REQID], msg[LIM_ERRMSG];
+	int status;
+
+	check(f->out != NULL && f->out_len > 8, "an answer", f);
+	check(strncmp(f->out, "Status: ", 8) == 0, "starts with Status:", f);
+	sep = strstr(f->out, "\r\n\r\n");
+	check(sep != NULL, "a blank line ends the header block", f);
+	head_len = (size_t)(sep - f->out) + 2;
+	body = sep + 4;
+	body_len = f->out_len - (size_t)(body - f->out);
+	check(memchr(f->out, '\0', head_len) == NULL, "no NUL in the headers", f);
+
+	status = atoi(f->out + 8);
+	check(status >= 200 && status <= 599, "a status code", f);
+	v = header(f->out, head_len, "Content-Type", &vlen);
+	check(v != NULL && vlen == strlen("application/json; charset=utf-8") &&
+	    memcmp(v, "application/json; charset=utf-8", vlen) == 0,
+	    "Content-Type: application/json; charset=utf-8", f);
+	v = header(f->out, head_len, "X-Request-Id", &vlen);
+	check(v != NULL && vlen > 0 && vlen < LIM_REQID, "X-Request-Id:", f);
+	memcpy(num, v, vlen < sizeof(num) ? vlen : sizeof(num) - 1);
+	num[vlen < sizeof(num) ? vlen : sizeof(num) - 1] = '\0';
+	check(val_request_id(num), "a request id we would accept", f);
+	v = header(f->out, head_len, "Content-Length", &vlen);
+	check(v != NULL && vlen < sizeof(num), "Content-Length:", f);
+	memcpy(num, v, vlen);
+	num[vlen] = '\0';
+	check(strtoull(num, NULL, 10) == body_len, "Content-Length is right", f);
+
+	check(jsonio_syntax_ok(body, body_len), "the body is JSON", f);
+	check(jsonio_parse_object(body, body_len, &o, msg, sizeof(msg)) == WX_OK,
+	    "the body is one JSON object in UTF-8", f);
+	check(json_object_object_get_ex(o, "ok", &ok) &&
+	    json_object_is_type(ok, json_type_boolean), "\"ok\": a boolean", f);
+	check(json_object_get_boolean(ok) == (status == 200),
+	    "\"ok\" agrees with the status", f);
+	if (status != 200)
+		check(json_object_object_get_ex(o, "error", &err) &&
+		    json_object_is_type(err, json_type_string) &&
+		    json_object_object_get_ex(o, "message", &message) &&
+		    json_object_is_type(message, json_type_string),
+		    "an error has \"error\" and \"message\"", f);
+	check(status != 500, "no internal error", f);
+	/* Redis and WeChat are unreachable: only /record may succeed
+	 * (when it has nothing to write). */
+	if (route != 1)
+		check(status != 200, "no success without Redis or WeChat", f);
+	/* What jsonio_parse_object refuses, the app refuses the same way. */
+	if (route != 3 && !req_parsed)
+		check(status == 400 &&
+		    strcmp(json_object_get_string(err), "bad_request") == 0 &&
+		    strcmp(json_object_get_string(message), req_msg) == 0,
+		    "a body that is not a JSON object is a 400 bad_request", f);
+	json_object_put(o);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const paths[4] = {
+		"/send", "/record", "/login", "/subscriptions"
+	};
+	struct fake f;
+	struct io io = { param, body_read, answer_write, NULL };
+	char clen[24], msg[LIM_ERRMSG], *query = NULL;
+	json_object *o = NULL, *v;
+	const char *s;
+	size_t len;
+	bool parsed;
+	int route;
+
+	if (size < 1 || size > FUZZ_MAX)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	route = data[0] & 3;
+	f.path = paths[route];
+	if (route == 3) {
+		/* An exact-size copy: ASan sees reads past the string. */
+		if ((query = malloc(size)) == NULL)
+			abort();
+		memcpy(query, data + 1, size - 1);
+		query[size - 1] = '\0';
+		f.method = "GET";
+		f.query = query;
+	} else {
+		f.method = "POST";
+		f.json_ctype = true;
+		f.body = (const char *)data + 1;
+		f.body_len = size - 1;
+		f.chunk = data[0] & 8 ? 1 + (size % 7) : 0;
+		if (!(data[0] & 4)) {
+			snprintf(clen, sizeof(clen), "%zu", f.body_len);
+			f.clen = clen;
+		}
+	}
+
+	/* The body on its own: the parser and the typed accessors. */
+	parsed = false;
+	msg[0] = '\0';
+	if (route != 3) {
+		parsed = jsonio_parse_object(f.body, f.body_len, &o, msg,
+		    sizeof(msg)) == WX_OK;
+		check(parsed == (o != NULL), "an object exactly on success", NULL);
+		check(!parsed || jsonio_syntax_ok(f.body, f.body_len),
+		    "what parses passes the syntax check", NULL);
+		if (!parsed)
+			check(msg[0] != '\0', "a refusal says why", NULL);
+		if (parsed) {
+			(void)jsonio_string(o, "openId", &s, &len);
+			(void)jsonio_string(o, "templateId", &s, &len);
+			(void)jsonio_array(o, "templateIds", &v);
+			(void)jsonio_object(o, "data", &v);
+			(void)jsonio_text(o, &len);
+		}
+		json_object_put(o);
+	}
+
+	io.ctx = &f;
+	app_serve(&app, &io);
+	check_answer(&f, route, msg, parsed);
+	if (route != 3)
+		check(f.off == f.body_len, "the body is read whole", &f);
+
+	free(f.out);
+	free(query);
+	return 0;
+}
