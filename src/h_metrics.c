@@ -20,7 +20,7 @@ h_metrics(struct app *a, struct request *r, struct response *resp)
 	long long *values = NULL;
 	char **stored = NULL, key[LIM_KEY], *text = NULL;
 	long long *svals = NULL;
-	size_t n = 0, np, i;
+	size_t n = 0, np, i, j, m;
 	enum wx_err err;
 	long len;
 
@@ -42,11 +42,18 @@ h_metrics(struct app *a, struct request *r, struct response *resp)
 		fields[i] = stored[i];
 		values[i] = svals[i];
 	}
+	/* This process's unflushed counts join their fleet totals. */
+	m = n;
 	for (i = 0; i < np; i++) {
-		fields[n + i] = pf[i];
-		values[n + i] = pd[i];
+		for (j = 0; j < m && strcmp(fields[j], pf[i]) != 0; j++)
+			;
+		if (j == m) {
+			fields[m] = pf[i];
+			values[m++] = 0;
+		}
+		values[j] += pd[i];
 	}
-	if ((len = metrics_render(fields, values, n + np, text,
+	if ((len = metrics_render(fields, values, m, text,
 	    METRICS_TEXT_MAX)) < 0) {
 		resp_error(resp, WX_INTERNAL, "too many metrics");
 		goto out;

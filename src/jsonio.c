@@ -13,11 +13,16 @@
 /*
  * A strict RFC 8259 syntax check, because json-c's strict mode still
  * takes single quotes, NaN, Infinity, "1." and raw control characters
- * inside strings. No allocation; nesting is bounded by LIM_JSON_DEPTH.
+ * inside strings. It also refuses \u0000, which no field of ours may
+ * hold and which would cut keys and values short as C strings. No
+ * allocation; nesting is bounded by LIM_JSON_DEPTH.
  * (UTF-8 is checked by json-c's tokener afterwards.)
  */
 struct lex {
 	const unsigned char	*p, *end;
+	const unsigned char	*key;	/* the member being parsed, raw */
+	size_t			 keylen;
+	bool			 nul;	/* failed on a \u0000 escape */
 };
 
 static void
@@ -91,9 +96,17 @@ string(struct lex *l)
 		if (++l->p >= l->end)
 			return false;
 		if (*l->p == 'u') {
-			for (int i = 0; i < 4; i++)
+			bool zero = true;
+			for (int i = 0; i < 4; i++) {
 				if (++l->p >= l->end || !isxdigit(*l->p))
 					return false;
+				zero &= *l->p == '0';
+			}
+			/* \u0000 would cut the C string it becomes: refused. */
+			if (zero) {
+				l->nul = true;
+				return false;
+			}
 		} else if (strchr("\"\\/bfnrt", *l->p) == NULL || *l->p == '\0')
 			return false;
 	}
@@ -105,6 +118,9 @@ static bool value(struct lex *, int);
 static bool
 container(struct lex *l, int depth, unsigned char close)
 {
+	const unsigned char *outer = l->key, *k;
+	size_t outerlen = l->keylen;
+
 	l->p++;
 	skip_ws(l);
 	if (l->p < l->end && *l->p == close) {
@@ -114,8 +130,11 @@ container(struct lex *l, int depth, unsigned char close)
 	for (;;) {
 		if (close == '}') {
 			skip_ws(l);
+			k = l->p + 1;
 			if (!string(l))
-				return false;
+				return false;	/* l->key: the enclosing member */
+			l->key = k;
+			l->keylen = (size_t)(l->p - 1 - k);
 			skip_ws(l);
 			if (l->p >= l->end || *l->p++ != ':')
 				return false;
@@ -127,6 +146,8 @@ container(struct lex *l, int depth, unsigned char close)
 			return false;
 		if (*l->p == close) {
 			l->p++;
+			l->key = outer;
+			l->keylen = outerlen;
 			return true;
 		}
 		if (*l->p++ != ',')
@@ -160,15 +181,35 @@ value(struct lex *l, int depth)
 	}
 }
 
+/* The syntax check, saying which member holds a \u0000 when one does. */
+static bool
+syntax_check(const char *buf, size_t len, char *msg, size_t msglen)
+{
+	struct lex l = { (const unsigned char *)buf,
+	    (const unsigned char *)buf + len, NULL, 0, false };
+
+	if (value(&l, 1)) {
+		skip_ws(&l);
+		if (l.p == l.end)
+			return true;
+	}
+	if (!l.nul)
+		snprintf(msg, msglen, "the body is not valid JSON (RFC 8259)");
+	else if (l.key == NULL)
+		snprintf(msg, msglen, "a key holds \\u0000, which is not allowed");
+	else
+		snprintf(msg, msglen, "%.*s: \\u0000 is not allowed",
+		    (int)val_utf8_cut((const char *)l.key, l.keylen, 64),
+		    (const char *)l.key);
+	return false;
+}
+
 bool
 jsonio_syntax_ok(const char *buf, size_t len)
 {
-	struct lex l = { (const unsigned char *)buf, (const unsigned char *)buf + len };
+	char msg[8];
 
-	if (!value(&l, 1))
-		return false;
-	skip_ws(&l);
-	return l.p == l.end;
+	return syntax_check(buf, len, msg, sizeof(msg));
 }
 
 enum wx_err
@@ -193,10 +234,8 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 		snprintf(msg, msglen, "the body is not valid UTF-8");
 		return WX_BAD_REQUEST;
 	}
-	if (!jsonio_syntax_ok(buf, len)) {
-		snprintf(msg, msglen, "the body is not valid JSON (RFC 8259)");
+	if (!syntax_check(buf, len, msg, msglen))
 		return WX_BAD_REQUEST;
-	}
 	/* One tokener per process, reset per body: it owns growable buffers. */
 	if (tok == NULL && (tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL) {
 		snprintf(msg, msglen, "out of memory");

@@ -19,7 +19,10 @@
 enum wx_err	 jsonio_parse_object(const char *buf, size_t len,
 		    json_object **out, char *msg, size_t msglen);
 
-/* Is buf[0..len) exactly one JSON value by RFC 8259 (depth-bounded)? */
+/*
+ * Is buf[0..len) exactly one JSON value by RFC 8259 (depth-bounded),
+ * with no \u0000 escape anywhere?
+ */
 bool		 jsonio_syntax_ok(const char *buf, size_t len);
 
 /*

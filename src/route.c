@@ -30,6 +30,8 @@ route_find(const char *path, enum method m, enum wx_err *err, char *allow,
 		if (strcmp(routes[i].path, path) != 0)
 			continue;
 		if (routes[i].method == m) {
+			if (allowlen > 0)
+				allow[0] = '\0';	/* Allow is for 405s only */
 			*err = WX_OK;
 			return &routes[i];
 		}
