@@ -55,6 +55,8 @@ fcgi_write(void *ctx, const char *buf, size_t n)
 }
 
 /* Plain CGI: the process environment and stdio. */
+static size_t cgi_consumed;
+
 static const char *
 cgi_param(void *ctx, const char *name)
 {
@@ -65,8 +67,39 @@ cgi_param(void *ctx, const char *name)
 static size_t
 cgi_read(void *ctx, char *buf, size_t n)
 {
+	size_t got;
+
 	(void)ctx;
-	return fread(buf, 1, n, stdin);
+	got = fread(buf, 1, n, stdin);
+	cgi_consumed += got;
+	return got;
+}
+
+/*
+ * After answering without reading the body (401, 413): mod_cgid hands the
+ * script one socket for both directions, and exiting with unread input
+ * resets it, losing the answer. Drain what is left of CONTENT_LENGTH,
+ * bounded, before exit.
+ */
+static void
+cgi_drain(void)
+{
+	const char *cl = getenv("CONTENT_LENGTH");
+	char buf[8192], *end;
+	unsigned long long want;
+	size_t n;
+
+	if (cl == NULL || *cl == '\0')
+		return;
+	want = strtoull(cl, &end, 10);
+	if (*end != '\0' || want <= cgi_consumed)
+		return;
+	want -= cgi_consumed;
+	if (want > LIM_DRAIN)
+		want = LIM_DRAIN;
+	while (want > 0 && (n = fread(buf, 1, want < sizeof(buf) ?
+	    (size_t)want : sizeof(buf), stdin)) > 0)
+		want -= n;
 }
 
 static int
@@ -104,6 +137,7 @@ main(void)
 		io = (struct io){ cgi_param, cgi_read, cgi_write, NULL };
 		app_serve(&app, &io);
 		fflush(stdout);
+		cgi_drain();
 		app_after(&app);
 		app_free(&app);
 		return 0;

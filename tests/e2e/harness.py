@@ -8,7 +8,11 @@ One Env is a private world on loopback, everything under a fresh temp dir:
   web server        lighttpd (mod_fastcgi) or a private Apache (mod_fcgid),
                     configured FROM the shipped apache/lighttpd-wxsub.conf
                     and apache/wxsub-fcgid.conf by plain text substitution
-                    of their install paths, plus the instance's own lines
+                    of their install paths, plus the instance's own lines;
+                    or one of the other deploy kits (DEPLOY_SERVERS):
+                    apache/shared-hosting/.htaccess under mod_cgid or
+                    mod_fcgid, apache/wxsub-proxy-fcgi.conf with wxsub
+                    started by apache/wxsub-spawn-fcgi
   wxsub.conf        written here (api.md section 2), rewritable by tests
 
 The binary is $WXSUB_BINARY, by default cgi-bin/wxsub.fcgi of this
@@ -18,7 +22,9 @@ and stopping an Env reports any sanitizer output, as well as any log line
 holding the AppSecret, the api key or an access token the stand-in issued.
 
 The server is chosen by $E2E_SERVER or set_server() (run.py does that):
-"lighttpd" or "apache".
+"lighttpd" or "apache" (the whole suite runs on these), or one of
+DEPLOY_SERVERS (only the classes that name it in their SERVERS attribute,
+test_deploy.py, run on those).
 """
 
 import atexit
@@ -45,6 +51,11 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 STANDIN = os.path.join(REPO, "tests", "standin", "wechat_standin.py")
 SHIPPED_APACHE = os.path.join(REPO, "apache", "wxsub-fcgid.conf")
 SHIPPED_LIGHTTPD = os.path.join(REPO, "apache", "lighttpd-wxsub.conf")
+SHIPPED_PROXY = os.path.join(REPO, "apache", "wxsub-proxy-fcgi.conf")
+SHIPPED_SPAWN = os.path.join(REPO, "apache", "wxsub-spawn-fcgi")
+SHIPPED_HTACCESS = os.path.join(REPO, "apache", "shared-hosting", ".htaccess")
+SHIPPED_START = os.path.join(REPO, "apache", "shared-hosting",
+                             "wxsub-start.sh")
 DEFAULT_BINARY = os.path.join(REPO, "cgi-bin", "wxsub.fcgi")
 
 # What the shipped files say (a `make install` with prefix /usr/local).
@@ -52,6 +63,18 @@ SHIPPED_BIN = "/usr/local/lib/cgi-bin/wxsub.fcgi"
 SHIPPED_BINDIR = "/usr/local/lib/cgi-bin"
 SHIPPED_CONF = "/usr/local/etc/wxsub.conf"
 SHIPPED_SOCK = "/run/lighttpd/wxsub.sock"
+SHIPPED_PROXY_SOCK = "/run/wxsub/wxsub.sock"        # wxsub-proxy-fcgi.conf
+SHIPPED_USER_CGI = "/home/USER/public_html/cgi-bin"  # shared-hosting/
+SHIPPED_USER_CONF = "/home/USER/etc/wxsub.conf"
+
+# The whole suite runs on SERVERS; DEPLOY_SERVERS only run the test
+# classes that name them in SERVERS (test_deploy.py).
+SERVERS = ("lighttpd", "apache")
+DEPLOY_SERVERS = ("apache-cgi", "apache-cgid", "apache-htaccess-fcgid",
+                  "apache-proxy-fcgi")
+ALL_SERVERS = SERVERS + DEPLOY_SERVERS
+APACHE_SERVERS = ("apache",) + DEPLOY_SERVERS
+SPAWN_PROCS = 4           # wxsub processes spawn-fcgi starts (proxy-fcgi)
 
 APACHE_MODULES_DIR = "/usr/lib/apache2/modules"
 APACHE_MODULES = [("mpm_event_module", "mod_mpm_event.so"),
@@ -62,6 +85,18 @@ APACHE_MODULES = [("mpm_event_module", "mod_mpm_event.so"),
                   ("setenvif_module", "mod_setenvif.so"),
                   ("log_config_module", "mod_log_config.so"),
                   ("fcgid_module", "mod_fcgid.so")]
+# The other kinds: what a stock Debian Apache (or a shared host) loads,
+# plus what the kind needs.
+APACHE_BASE_MODULES = [m for m in APACHE_MODULES if m[0] != "fcgid_module"] \
+    + [("rewrite_module", "mod_rewrite.so")]
+APACHE_KIND_MODULES = {
+    "apache-cgi": [("cgi_module", "mod_cgi.so")],
+    "apache-cgid": [("cgid_module", "mod_cgid.so")],
+    "apache-htaccess-fcgid": [("cgid_module", "mod_cgid.so"),
+                              ("fcgid_module", "mod_fcgid.so")],
+    "apache-proxy-fcgi": [("proxy_module", "mod_proxy.so"),
+                          ("proxy_fcgi_module", "mod_proxy_fcgi.so")],
+}
 
 # Stand-in identities and the templates of the default wxsub config.
 APPID = "wxe2e0000000000001"
@@ -79,8 +114,8 @@ _server = os.environ.get("E2E_SERVER", "lighttpd")
 
 def set_server(name):
     global _server
-    if name not in ("lighttpd", "apache"):
-        raise ValueError("server must be lighttpd or apache")
+    if name not in ALL_SERVERS:
+        raise ValueError("server must be one of %s" % ", ".join(ALL_SERVERS))
     _server = name
 
 
@@ -333,8 +368,8 @@ def _stop_live_envs():
 class Env:
     """One private world; see the module docstring.
 
-    server: "lighttpd", "apache" or None (Redis and stand-in only, for
-    the plain CGI tests). overrides: wxsub config keys to change (None
+    server: "lighttpd", "apache", one of DEPLOY_SERVERS, or None (Redis
+    and stand-in only, for the plain CGI tests). overrides: wxsub config keys to change (None
     removes a key) for this Env's default configuration.
     """
 
@@ -351,6 +386,7 @@ class Env:
         self.redis_proc = self.standin_proc = self.server_proc = None
         self.redis_port = self.standin_port = self.http_port = None
         self.apache_pid = None
+        self.spawn_pidfile = None
         self.tokens_seen = set()
         self.extra_secrets = {}   # what -> set of values never to be logged
         self.extra_logs = []
@@ -650,6 +686,8 @@ class Env:
             self._start_lighttpd()
         elif self.server == "apache":
             self._start_apache()
+        elif self.server in DEPLOY_SERVERS:
+            self._start_deploy_kind()
         else:
             raise SetupError("unknown server %r" % self.server)
         self.wait_ready()
@@ -658,7 +696,7 @@ class Env:
         if self.server == "lighttpd":
             _stop_popen(self.server_proc, timeout=10)
             self.server_proc = None
-        elif self.server == "apache" and self.apache_pid is not None:
+        elif self.server in APACHE_SERVERS and self.apache_pid is not None:
             subprocess.run(["apache2", "-f", self.apache_conf, "-k", "stop"],
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=20)
@@ -668,6 +706,8 @@ class Env:
             if _alive(self.apache_pid):
                 _kill_group(self.apache_pid, signal.SIGKILL)
             self.apache_pid = None
+        if self.server == "apache-proxy-fcgi":
+            self._stop_spawned()
         if self.tmp is not None:
             # FastCGI processes must be gone before the next start, so
             # that a rewritten config is read by every process.
@@ -684,7 +724,7 @@ class Env:
         if self.server == "lighttpd":
             return self.server_proc is not None and \
                 self.server_proc.poll() is None
-        if self.server == "apache":
+        if self.server in APACHE_SERVERS:
             return self.apache_pid is not None and _alive(self.apache_pid)
         return False
 
@@ -782,20 +822,193 @@ class Env:
             "FcgidInitialEnv ASAN_OPTIONS %s" % senv["ASAN_OPTIONS"],
             "FcgidInitialEnv UBSAN_OPTIONS %s" % senv["UBSAN_OPTIONS"],
             "", "# ---- the shipped file, paths substituted ----", ""])
+        self._run_apache(d, head + body)
+        self.script = "/cgi-bin/" + os.path.basename(self.binary)
+
+    def _run_apache(self, d, text):
+        """Write d/httpd.conf and start that Apache; its pid file is
+        d/run/httpd.pid."""
         self.apache_conf = os.path.join(d, "httpd.conf")
         with open(self.apache_conf, "w") as f:
-            f.write(head + body)
+            f.write(text)
         r = subprocess.run(["apache2", "-f", self.apache_conf, "-k", "start"],
                            capture_output=True, text=True, timeout=30,
                            stdin=subprocess.DEVNULL)
         if r.returncode != 0:
             raise SetupError("apache2 -k start failed: %s%s" % (r.stdout,
                                                                  r.stderr))
-        pidfile = os.path.join(run, "httpd.pid")
+        pidfile = os.path.join(d, "run", "httpd.pid")
         wait_until(lambda: os.path.exists(pidfile) and
                    open(pidfile).read().strip(), 10, what="apache's pid file")
         self.apache_pid = int(open(pidfile).read().strip())
-        self.script = "/cgi-bin/" + os.path.basename(self.binary)
+
+    # -- the other deploy kits (DEPLOY_SERVERS) --------------------------------------
+
+    def _start_deploy_kind(self):
+        """apache-cgi, apache-cgid, apache-htaccess-fcgid: a user's
+        cgi-bin under the DocumentRoot holding the binary and the shipped
+        .htaccess (and wxsub-start.sh), the server config granting only
+        what shared-hosting/README.txt asks of a host (AllowOverride
+        FileInfo Options=ExecCGI). mod_cgi, mod_cgid, or mod_cgid and
+        mod_fcgid both loaded as on a host that offers mod_fcgid.
+        apache-proxy-fcgi: the shipped wxsub-proxy-fcgi.conf, wxsub
+        started by the shipped wxsub-spawn-fcgi on a unix socket."""
+        kind = self.server
+        d = os.path.join(self.tmp, "apache")
+        run = os.path.join(d, "run")
+        for p in (d, run):
+            os.makedirs(p, exist_ok=True)
+            os.chmod(p, 0o755)
+        uid, gid = _www_data()
+        if uid is None:
+            raise SetupError("Apache needs the www-data user")
+        os.chown(run, uid, gid)          # mod_cgid's daemon socket
+        loads = []
+        for name, so in APACHE_BASE_MODULES + APACHE_KIND_MODULES[kind]:
+            path = os.path.join(APACHE_MODULES_DIR, so)
+            if os.path.exists(path):
+                loads.append("LoadModule %s %s" % (name, path))
+        senv = self.sanitizer_env()
+        if kind == "apache-proxy-fcgi":
+            docroot = os.path.join(self.tmp, "htdocs")
+        else:
+            docroot = os.path.join(self.tmp, "home", "public_html")
+        head = [
+            "# generated by tests/e2e/harness.py (%s)" % kind,
+            'ServerRoot "%s"' % d,
+            'DefaultRuntimeDir "%s"' % run,
+            'PidFile "%s"' % os.path.join(run, "httpd.pid"),
+            "Listen 127.0.0.1:%d" % self.http_port,
+            "ServerName 127.0.0.1",
+            "User www-data",
+            "Group www-data",
+            'ErrorLog "%s"' % os.path.join(d, "error.log"),
+            "LogLevel warn",
+        ] + loads + [
+            "TypesConfig /etc/mime.types",
+            'DocumentRoot "%s"' % docroot,
+            "<Directory />",
+            "    AllowOverride None",
+            "    Require all denied",
+            "</Directory>",
+            '<FilesMatch "^\\.ht">',
+            "    Require all denied",
+            "</FilesMatch>",
+            'LogFormat "%h %t \\"%r\\" %>s %b %D" e2e',
+            'CustomLog "%s" e2e' % os.path.join(d, "access.log"),
+        ]
+        if kind == "apache-proxy-fcgi":
+            sp = os.path.join(d, "spawn")
+            os.makedirs(sp, exist_ok=True)
+            os.chmod(sp, 0o755)
+            sock = os.path.join(sp, "wxsub.sock")
+            with open(SHIPPED_PROXY) as f:
+                body = self._substitute(f.read(), [(SHIPPED_PROXY_SOCK, sock)],
+                                        SHIPPED_PROXY)
+            head += [
+                # PATH_TRANSLATED is looked up under DocumentRoot: a
+                # denied lookup logs an error per request
+                '<Directory "%s">' % docroot,
+                "    Require all granted",
+                "</Directory>",
+                "", "# ---- %s, socket substituted ----" % SHIPPED_PROXY, ""]
+            self._start_spawned(sp, sock)
+        else:
+            self._user_cgi_bin(docroot)
+            head += [
+                "<IfModule cgid_module>",
+                '    ScriptSock "%s"' % os.path.join(run, "cgid.sock"),
+                "</IfModule>",
+                '<Directory "%s">' % docroot,
+                "    AllowOverride FileInfo Options=ExecCGI",
+                "    Require all granted",
+                "</Directory>",
+                # the CGI processes' environment (mod_cgid)
+                'SetEnv ASAN_OPTIONS "%s"' % senv["ASAN_OPTIONS"],
+                'SetEnv UBSAN_OPTIONS "%s"' % senv["UBSAN_OPTIONS"],
+            ]
+            if kind == "apache-htaccess-fcgid":
+                ipc = os.path.join(d, "fcgid")
+                os.makedirs(ipc, exist_ok=True)
+                os.chown(ipc, uid, gid)
+                head += [
+                    'FcgidIPCDir "%s"' % ipc,
+                    'FcgidProcessTableFile "%s"' % os.path.join(ipc, "shm"),
+                    "FcgidInitialEnv ASAN_OPTIONS %s" % senv["ASAN_OPTIONS"],
+                    "FcgidInitialEnv UBSAN_OPTIONS %s"
+                    % senv["UBSAN_OPTIONS"],
+                ]
+            head += ["", "# the rest is %s/.htaccess, from %s"
+                     % (os.path.join(docroot, "cgi-bin"), SHIPPED_HTACCESS),
+                     ""]
+            body = ""
+        self._run_apache(d, "\n".join(head) + "\n" + body)
+        self.script = "/cgi-bin/wxsub.fcgi"
+
+    def _user_cgi_bin(self, docroot):
+        """What a user uploads to a shared host: the binary as
+        cgi-bin/wxsub.fcgi, the shipped .htaccess and wxsub-start.sh with
+        their /home/USER paths substituted."""
+        cgi = os.path.join(docroot, "cgi-bin")
+        os.makedirs(cgi, exist_ok=True)
+        p = cgi
+        while p != self.tmp:
+            os.chmod(p, 0o755)
+            p = os.path.dirname(p)
+        pairs = [(SHIPPED_USER_CGI, cgi), (SHIPPED_USER_CONF, self.conf_path)]
+        target = os.path.join(cgi, "wxsub.fcgi")
+        shutil.copyfile(self.binary, target + ".new")
+        os.chmod(target + ".new", 0o755)
+        os.replace(target + ".new", target)
+        for src, mode in ((SHIPPED_HTACCESS, 0o644), (SHIPPED_START, 0o755)):
+            with open(src) as f:
+                text = f.read()
+            text = self._substitute(text, pairs, src)
+            out = os.path.join(cgi, os.path.basename(src))
+            with open(out, "w") as f:
+                f.write(text)
+            os.chmod(out, mode)
+        return cgi
+
+    def _start_spawned(self, sp, sock):
+        """wxsub processes on a unix socket, started by the shipped
+        apache/wxsub-spawn-fcgi with its settings in the environment."""
+        self.spawn_pidfile = os.path.join(sp, "wxsub.pid")
+        e = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+             "WXSUB_BIN": self.binary,
+             "WXSUB_CONFIG": self.conf_path,
+             "WXSUB_SOCKET": sock,
+             "WXSUB_PIDFILE": self.spawn_pidfile,
+             "WXSUB_LOG": os.path.join(self.tmp, "apache", "wxsub.log"),
+             "WXSUB_PROCS": str(SPAWN_PROCS),
+             "WXSUB_USER": "www-data"}
+        e.update(self.sanitizer_env())
+        r = subprocess.run(["sh", SHIPPED_SPAWN], env=e, capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise SetupError("%s failed: %s%s" % (SHIPPED_SPAWN, r.stdout,
+                                                   r.stderr))
+
+    def spawned_pids(self):
+        """The pids spawn-fcgi wrote (apache-proxy-fcgi)."""
+        try:
+            with open(self.spawn_pidfile) as f:
+                return [int(x) for x in f.read().split()]
+        except (OSError, TypeError, ValueError):
+            return []
+
+    def _stop_spawned(self):
+        pids = self.spawned_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            wait_until(lambda: not any(_alive(p) for p in pids), 5,
+                       what="the spawned wxsub processes to exit")
+        for pid in pids:
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def wait_ready(self, timeout=20):
         """Until wxsub itself answers (its JSON with X-Request-Id)."""
@@ -930,7 +1143,8 @@ class Env:
         import stat
         out = []
         for d in (os.path.join(self.tmp, "lighttpd"),
-                  os.path.join(self.tmp, "apache", "fcgid")):
+                  os.path.join(self.tmp, "apache", "fcgid"),
+                  os.path.join(self.tmp, "apache", "spawn")):
             if not os.path.isdir(d):
                 continue
             for fn in sorted(os.listdir(d)):
@@ -1005,7 +1219,7 @@ class Env:
         out = []
         for p in self.log_files():
             if os.path.basename(p) in ("error.log", "breakage.log",
-                                        "stdout.log"):
+                                        "stdout.log", "wxsub.log"):
                 with open(p, "rb") as f:
                     out.append(f.read().decode("utf-8", "replace"))
         return "".join(out)
@@ -1080,7 +1294,9 @@ def assert_wxsub_answer(r, what=""):
 class E2ECase(unittest.TestCase):
     """One Env per class (setUpClass); Redis and the stand-in are reset
     before each test. Subclasses may set CONFIG (overrides) and SERVER
-    (None for no web server)."""
+    (None for no web server). run.py runs a class that sets SERVERS (a
+    tuple of server kinds) only in the passes of those kinds, and one
+    without it only on SERVERS (lighttpd, apache)."""
 
     CONFIG = {}
     SERVER = "default"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Run wxsub's end-to-end suite.
 
-  python3 tests/e2e/run.py                      both servers
-  python3 tests/e2e/run.py --server lighttpd    or apache
+  python3 tests/e2e/run.py                      all servers (below)
+  python3 tests/e2e/run.py --server lighttpd    or apache, apache-cgi,
+                                                apache-htaccess-fcgid,
+                                                apache-proxy-fcgi
   python3 tests/e2e/run.py -k Token -k redis    only tests whose id holds
                                                 one of these (any case)
   WXSUB_BINARY=/path/to/asan/cgi-bin/wxsub.fcgi python3 tests/e2e/run.py
@@ -10,6 +12,11 @@
 Every test is printed with its result; the exit code is non-zero when
 anything failed (including the log checks done when an Env stops:
 sanitizer reports, secrets in logs). E2E_KEEP=1 keeps the temp dirs.
+
+The whole suite runs on lighttpd and apache (harness.SERVERS). The other
+deploy kits (harness.DEPLOY_SERVERS) run only the test classes that name
+them in a SERVERS attribute (test_deploy.py); a class with SERVERS runs
+only in the passes of the servers it names.
 """
 
 import argparse
@@ -51,18 +58,27 @@ class TimedResult(unittest.TextTestResult):
             status, time.monotonic() - self._t0))
 
 
-def build_suite(patterns):
+def for_server(test, server):
+    """Classes naming SERVERS run in those passes only; the others run
+    on the servers of the whole suite."""
+    servers = getattr(type(test), "SERVERS", None)
+    if servers is None:
+        return server in harness.SERVERS
+    return server in servers
+
+
+def build_suite(patterns, server=None):
     loader = unittest.TestLoader()
     suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
     for t in iter_tests(suite):
         if isinstance(t, unittest.loader._FailedTest):
             raise SystemExit("cannot load %s: %s" % (t.id(), t._exception))
-    if not patterns:
-        return suite
     pats = [p.lower() for p in patterns]
     out = unittest.TestSuite()
     for t in iter_tests(suite):
-        if any(p in t.id().lower() for p in pats):
+        if server is not None and not for_server(t, server):
+            continue
+        if not pats or any(p in t.id().lower() for p in pats):
             out.addTest(t)
     return out
 
@@ -70,7 +86,7 @@ def build_suite(patterns):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--server", choices=("lighttpd", "apache", "all"),
+    ap.add_argument("--server", choices=harness.ALL_SERVERS + ("all",),
                     default="all")
     ap.add_argument("-k", dest="patterns", action="append", default=[],
                     help="run only tests whose id contains this")
@@ -90,14 +106,14 @@ def main():
     if os.geteuid() != 0:
         sys.stderr.write("run.py: run as root (Apache's children become "
                          "www-data; the harness chowns files for them)\n")
-    servers = ["lighttpd", "apache"] if args.server == "all" \
+    servers = list(harness.ALL_SERVERS) if args.server == "all" \
         else [args.server]
     print("wxsub e2e: binary %s" % harness.binary_path())
     summary, ok = [], True
     t_all = time.monotonic()
     for server in servers:
         harness.set_server(server)
-        suite = build_suite(args.patterns)
+        suite = build_suite(args.patterns, server)
         n = suite.countTestCases()
         print("\n===== %s: %d tests =====" % (server, n), flush=True)
         t0 = time.monotonic()
@@ -109,7 +125,7 @@ def main():
         bad = len(res.failures) + len(res.errors) + \
             len(res.unexpectedSuccesses)
         ok = ok and res.wasSuccessful()
-        summary.append("%-9s %3d tests, %d failed/errors, %d skipped, "
+        summary.append("%-21s %3d tests, %d failed/errors, %d skipped, "
                        "%d expected failures, %.1f s"
                        % (server, res.testsRun, bad, len(res.skipped),
                           len(res.expectedFailures), dt))

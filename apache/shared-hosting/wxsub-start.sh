@@ -1,0 +1,9 @@
+#!/bin/sh
+# wxsub-start.sh: how mod_fcgid starts wxsub.fcgi from a user's .htaccess
+# (FcgidWrapper). It puts WXSUB_CONFIG into the process environment, which
+# wxsub reads once at start, and execs the binary, which inherits the
+# FastCGI listening socket on stdin. Unused under plain CGI.
+# Replace /home/USER/... with your real paths; chmod 0755.
+WXSUB_CONFIG="/home/USER/etc/wxsub.conf"
+export WXSUB_CONFIG
+exec "/home/USER/public_html/cgi-bin/wxsub.fcgi"
