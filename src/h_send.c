@@ -2,9 +2,10 @@
  * h_send.c: POST /send. One subscribe message to one user.
  *
  *   check the body -> check every data value (422 before WeChat)
- *   -> serialize sends to this user -> spend a credit atomically
- *   -> token -> subscribeMessage.send (renewing a refused token once,
- *   retrying 43108 after a pause) -> keep, return or clear the credit.
+ *   -> take the user's send lock, spend a credit atomically and read the
+ *   cached token (one Redis round trip) -> subscribeMessage.send
+ *   (renewing a refused token once, retrying 43108 after pauses)
+ *   -> keep, return or clear the credit and release the lock (one more).
  */
 #include <stdio.h>
 #include <string.h>
@@ -174,25 +175,26 @@ pause_ms(long ms)
 }
 
 /*
- * Hold the per-user send lock: WeChat refuses concurrent sends to one
- * user (43108), so ours take turns. Bounded by the send's own limit.
+ * Claim the user's send lock and one credit (and read the cached token)
+ * in one round trip. WeChat refuses concurrent sends to one user
+ * (43108), so ours take turns: while another send to this user runs,
+ * wait, bounded by that send's own limits.
  */
 static enum wx_err
-user_lock(struct app *a, const char *openid, char *key, size_t keylen,
-    char *val, size_t vallen)
+claim(struct app *a, const struct wx_message *m, const char *credit,
+    bool longterm, char *lkey, size_t lkeylen, char *lval, size_t lvallen,
+    struct send_claim *c)
 {
 	long life = a->cfg.timeout_ms * 2 + 1000, waited = 0;
 	enum wx_err err;
-	bool got;
 
-	if (store_key(&a->cfg, "sendlock", openid, key, keylen) != 0)
+	if (store_key(&a->cfg, "sendlock", m->openid, lkey, lkeylen) != 0)
 		return WX_INTERNAL;
-	req_new_id(val, vallen);
+	req_new_id(lval, lvallen);
 	for (;;) {
-		if ((err = store_lock(a->st, key, val, life, &got)) != WX_OK)
+		if ((err = store_send_begin(a->st, lkey, lval, life, credit,
+		    longterm, c)) != WX_OK || c->state != SEND_BUSY)
 			return err;
-		if (got)
-			return WX_OK;
 		if (waited >= life)
 			return WX_UPSTREAM;
 		pause_ms(20);
@@ -205,14 +207,17 @@ user_lock(struct app *a, const char *openid, char *key, size_t keylen,
  * token, a few pauses for 43108.
  */
 static enum wx_err
-deliver(struct app *a, const struct wx_message *m, uint64_t *msgid,
-    struct wx_answer *ans, char *msg, size_t msglen)
+deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
+    uint64_t *msgid, struct wx_answer *ans, char *msg, size_t msglen)
 {
-	char tok[LIM_TOKEN];
+	char *tok = c->token;
+	const size_t toklen = sizeof(c->token);
 	enum wx_err err;
 	int renewed = 0, busy = 0;
 
-	if ((err = token_get(&a->tok, tok, sizeof(tok), msg, msglen)) != WX_OK)
+	if (tok[0] != '\0')
+		token_seen(&a->tok, c->token_ttl);
+	else if ((err = token_get(&a->tok, tok, toklen, msg, msglen)) != WX_OK)
 		return err;
 	for (;;) {
 		err = wechat_send(a->up, &a->cfg, tok, m, msgid, ans);
@@ -220,7 +225,7 @@ deliver(struct app *a, const struct wx_message *m, uint64_t *msgid,
 			return err;
 		if (wechat_token_rejected(ans->errcode) && !renewed) {
 			renewed = 1;
-			if ((err = token_renew(&a->tok, tok, tok, sizeof(tok), msg,
+			if ((err = token_renew(&a->tok, tok, tok, toklen, msg,
 			    msglen)) != WX_OK)
 				return err;
 			continue;
@@ -238,14 +243,16 @@ h_send(struct app *a, struct request *r, struct response *resp)
 {
 	struct wx_message m = { 0 };
 	struct wx_answer ans = { 0 };
+	struct send_claim c;
 	char msg[LIM_ERRMSG], key[LIM_KEY], lkey[LIM_KEY], lval[24];
 	json_object *data = NULL, *o;
-	bool longterm, taken = false, locked = false;
+	enum send_end end = SEND_KEEP;
+	bool longterm, claimed = false;
 	uint64_t msgid = 0;
-	long long pttl = -1;
 	enum wx_err err;
 
 	msg[0] = '\0';
+	c.pttl = -1;
 	if ((err = parse_send(a, r->json, &m, &data, msg, sizeof(msg))) != WX_OK)
 		goto fail;
 	m.data = data;
@@ -254,26 +261,22 @@ h_send(struct app *a, struct request *r, struct response *resp)
 		err = WX_INTERNAL;
 		goto fail;
 	}
-	if ((err = user_lock(a, m.openid, lkey, sizeof(lkey), lval,
-	    sizeof(lval))) != WX_OK) {
+	if ((err = claim(a, &m, key, longterm, lkey, sizeof(lkey), lval,
+	    sizeof(lval), &c)) != WX_OK) {
 		if (err == WX_UPSTREAM)
 			snprintf(msg, sizeof(msg), "another send to this user did "
 			    "not finish in time");
 		goto fail;
 	}
-	locked = true;
-	err = longterm ? store_exists(a->st, key, &taken) :
-	    store_credit_take(a->st, key, &taken, &pttl);
-	if (err != WX_OK)
-		goto fail;
-	if (!taken) {
+	if (c.state == SEND_NONE) {
 		err = WX_NOT_SUBSCRIBED;
 		snprintf(msg, sizeof(msg), "no subscription is recorded for %s "
 		    "and this user", m.template_id);
 		goto fail;
 	}
+	claimed = true;
 
-	err = deliver(a, &m, &msgid, &ans, msg, sizeof(msg));
+	err = deliver(a, &m, &c, &msgid, &ans, msg, sizeof(msg));
 	if (err == WX_OK) {
 		log_info("sent template %s, msgid %llu", m.template_id,
 		    (unsigned long long)msgid);
@@ -282,15 +285,9 @@ h_send(struct app *a, struct request *r, struct response *resp)
 			json_object_object_add(o, "msgid", json_object_new_uint64(msgid));
 		goto done;
 	}
-	if (err == WX_USER_REFUSED) {
-		/* WeChat has none left: what we counted is wrong, forget it. */
-		long long gone;
-		const char *kp[1] = { key };
-		if (store_del(a->st, kp, 1, &gone) != WX_OK)
-			log_error("could not clear the credits after 43101");
-	} else if (!longterm && store_credit_return(a->st, key,
-	    a->cfg.subscribe_ttl, pttl) != WX_OK)
-		log_error("could not give back the credit after a failed send");
+	/* 43101: WeChat has none left, what we counted is wrong: forget it. */
+	end = err == WX_USER_REFUSED ? SEND_CLEAR : longterm ? SEND_KEEP :
+	    SEND_RETURN;
 	if (ans.has_errcode || ans.why[0] != '\0') {
 		log_warn("send failed: %s", ans.why);
 		if (msg[0] == '\0')
@@ -303,7 +300,9 @@ fail:
 	else
 		resp_error(resp, err, msg[0] ? msg : NULL);
 done:
-	if (locked)
-		(void)store_unlock(a->st, lkey, lval);
+	if (claimed && store_send_end(a->st, lkey, lval, key, end,
+	    a->cfg.subscribe_ttl, c.pttl) != WX_OK && end != SEND_KEEP)
+		log_error("could not %s the credit after a failed send",
+		    end == SEND_CLEAR ? "clear" : "give back");
 	json_object_put(data);
 }

@@ -35,8 +35,8 @@ static const char LUA_HASH_ADD[] =
  * does not know it yet (first use, or after a restart: NOSCRIPT).
  */
 enum script {
-	SCRIPT_CAD, SCRIPT_TOKEN_GET, SCRIPT_CREDIT_ADD, SCRIPT_CREDIT_TAKE,
-	SCRIPT_CREDIT_RETURN, SCRIPT_SESSION_PUT, SCRIPT__MAX
+	SCRIPT_CAD, SCRIPT_TOKEN_GET, SCRIPT_CREDIT_ADD, SCRIPT_SEND_BEGIN,
+	SCRIPT_SEND_END, SCRIPT_SESSION_PUT, SCRIPT__MAX
 };
 
 struct store {
@@ -72,24 +72,44 @@ static const char LUA_CREDIT_ADD[] =
     "end return out";
 
 /*
- * Spend one: never below zero, the key disappears at zero. Returns
- * {taken, pttl before}, so that a credit given back keeps its life.
+ * KEYS: send lock, credit, token. ARGV: lock value, lock ms, long-term.
+ * {0} busy; {2} no credit (lock released); {1, credit pttl before,
+ * token or nil, token ttl}. A credit never goes below zero and its key
+ * disappears at zero; the pttl lets a credit given back keep its life.
  */
-static const char LUA_CREDIT_TAKE[] =
-    "local v = tonumber(redis.call('get', KEYS[1]) or '0') "
-    "if v == nil or v < 1 then return {0, -1} end "
-    "local pttl = redis.call('pttl', KEYS[1]) "
-    "if v <= 1 then redis.call('del', KEYS[1]) "
-    "else redis.call('decr', KEYS[1]) end return {1, pttl}";
+static const char LUA_SEND_BEGIN[] =
+    "if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
+    "  return {0} end "
+    "local taken, pttl = 0, -1 "
+    "if ARGV[3] == '1' then taken = redis.call('exists', KEYS[2]) "
+    "else "
+    "  local v = tonumber(redis.call('get', KEYS[2]) or '0') "
+    "  if v ~= nil and v >= 1 then "
+    "    pttl = redis.call('pttl', KEYS[2]) "
+    "    if v <= 1 then redis.call('del', KEYS[2]) "
+    "    else redis.call('decr', KEYS[2]) end "
+    "    taken = 1 "
+    "  end "
+    "end "
+    "if taken == 0 then redis.call('del', KEYS[1]) return {2} end "
+    "return {1, pttl, redis.call('get', KEYS[3]), redis.call('ttl', KEYS[3])}";
 
-/* ARGV[1] = subscribe.ttl (s), ARGV[2] = the life it had (ms, or -1). */
-static const char LUA_CREDIT_RETURN[] =
-    "local v = redis.call('incrby', KEYS[1], 1) "
-    "if redis.call('pttl', KEYS[1]) < 0 then "
-    "  local ttl, had = tonumber(ARGV[1]), tonumber(ARGV[2]) "
-    "  if ttl > 0 then redis.call('expire', KEYS[1], ttl) "
-    "  elseif had > 0 then redis.call('pexpire', KEYS[1], had) end "
-    "end return v";
+/*
+ * KEYS: send lock, credit. ARGV: lock value, 'k'eep / 'r'eturn /
+ * 'c'lear, subscribe.ttl (s), the credit's life before (ms, or -1).
+ */
+static const char LUA_SEND_END[] =
+    "if ARGV[2] == 'r' then "
+    "  redis.call('incrby', KEYS[2], 1) "
+    "  if redis.call('pttl', KEYS[2]) < 0 then "
+    "    local ttl, had = tonumber(ARGV[3]), tonumber(ARGV[4]) "
+    "    if ttl > 0 then redis.call('expire', KEYS[2], ttl) "
+    "    elseif had > 0 then redis.call('pexpire', KEYS[2], had) end "
+    "  end "
+    "elseif ARGV[2] == 'c' then redis.call('del', KEYS[2]) end "
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "  redis.call('del', KEYS[1]) end "
+    "return 1";
 
 static double
 seconds(void)
@@ -327,8 +347,8 @@ static const char *const script_src[SCRIPT__MAX] = {
 	[SCRIPT_CAD] = LUA_CAD,
 	[SCRIPT_TOKEN_GET] = LUA_TOKEN_GET,
 	[SCRIPT_CREDIT_ADD] = LUA_CREDIT_ADD,
-	[SCRIPT_CREDIT_TAKE] = LUA_CREDIT_TAKE,
-	[SCRIPT_CREDIT_RETURN] = LUA_CREDIT_RETURN,
+	[SCRIPT_SEND_BEGIN] = LUA_SEND_BEGIN,
+	[SCRIPT_SEND_END] = LUA_SEND_END,
 	[SCRIPT_SESSION_PUT] = LUA_SESSION_PUT,
 };
 
@@ -577,38 +597,64 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 }
 
 enum wx_err
-store_credit_take(struct store *s, const char *key, bool *taken,
-    long long *pttl)
+store_send_begin(struct store *s, const char *lock, const char *lockval,
+    long lockms, const char *credit, bool longterm, struct send_claim *c)
 {
-	const char *keys[1] = { key };
-	redisReply *r = eval_keys(s, SCRIPT_CREDIT_TAKE, keys, 1, NULL, 0);
+	char ms[24];
+	const char *keys[3] = { lock, credit, s->cfg->token_key };
+	const char *args[3] = { lockval, ms, longterm ? "1" : "0" };
+	const redisReply *e;
+	redisReply *r;
 
-	*taken = false;
-	*pttl = -1;
-	if (r == NULL)
+	memset(c, 0, sizeof(*c));
+	c->state = SEND_BUSY;
+	c->pttl = c->token_ttl = -1;
+	snprintf(ms, sizeof(ms), "%ld", lockms);
+	if ((r = eval_keys(s, SCRIPT_SEND_BEGIN, keys, 3, args, 3)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-	    r->element[0]->type == REDIS_REPLY_INTEGER &&
-	    r->element[1]->type == REDIS_REPLY_INTEGER) {
-		*taken = r->element[0]->integer == 1;
-		*pttl = r->element[1]->integer;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		freeReplyObject(r);
+		return WX_INTERNAL;
+	}
+	switch (r->element[0]->integer) {
+	case 0:
+		break;
+	case 2:
+		c->state = SEND_NONE;
+		break;
+	default:
+		if (r->elements != 4) {
+			freeReplyObject(r);
+			return WX_INTERNAL;
+		}
+		c->state = SEND_TAKEN;
+		if (r->element[1]->type == REDIS_REPLY_INTEGER)
+			c->pttl = r->element[1]->integer;
+		copy_bulk(r->element[2], c->token, sizeof(c->token));
+		e = r->element[3];
+		if (e->type == REDIS_REPLY_INTEGER)
+			c->token_ttl = e->integer;
 	}
 	freeReplyObject(r);
 	return WX_OK;
 }
 
 enum wx_err
-store_credit_return(struct store *s, const char *key, long ttl, long long pttl)
+store_send_end(struct store *s, const char *lock, const char *lockval,
+    const char *credit, enum send_end how, long ttl, long long pttl)
 {
+	static const char *const modes[] = {
+		[SEND_KEEP] = "k", [SEND_RETURN] = "r", [SEND_CLEAR] = "c",
+	};
 	char ttlbuf[24], pttlbuf[24];
-	const char *keys[1] = { key }, *args[2] = { ttlbuf, pttlbuf };
+	const char *keys[2] = { lock, credit };
+	const char *args[4] = { lockval, modes[how], ttlbuf, pttlbuf };
 	redisReply *r;
 
 	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
 	snprintf(pttlbuf, sizeof(pttlbuf), "%lld", pttl);
-	r = eval_keys(s, SCRIPT_CREDIT_RETURN, keys, 1, args, 2);
-
-	if (r == NULL)
+	if ((r = eval_keys(s, SCRIPT_SEND_END, keys, 2, args, 4)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
 	return WX_OK;

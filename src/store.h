@@ -71,18 +71,33 @@ enum wx_err	 store_exists(struct store *, const char *key, bool *yes);
 enum wx_err	 store_credit_add(struct store *, const char *const *keys,
 		    const bool *marker, size_t n, long ttl, long long *counts);
 /*
- * Spend one credit atomically; *taken false when there was none. *pttl
- * gets the key's remaining life in ms (-1: none) for store_credit_return.
+ * The start of a send, in one round trip: take the user's send lock
+ * (SET NX PX), spend one credit atomically (for a long-term template:
+ * check its marker), and read the cached token. When there is no credit
+ * the lock is released at once.
  */
-enum wx_err	 store_credit_take(struct store *, const char *key, bool *taken,
-		    long long *pttl);
+enum send_state { SEND_BUSY, SEND_TAKEN, SEND_NONE };
+struct send_claim {
+	enum send_state	 state;
+	long long	 pttl;		/* the credit's life before, ms (-1: none) */
+	char		 token[LIM_TOKEN];	/* "" when none is cached */
+	long long	 token_ttl;
+};
+enum wx_err	 store_send_begin(struct store *, const char *lock,
+		    const char *lockval, long lockms, const char *credit,
+		    bool longterm, struct send_claim *);
+
 /*
- * Give one back after a failure that did not consume it. A key that
- * disappeared at zero comes back with ttl seconds when ttl > 0, else
- * with the life it had (pttl ms, a seed key's 30 days), else none.
+ * The end of a send, in one round trip: keep the credit spent (sent),
+ * give it back (a failure that did not consume it: a key gone at zero
+ * comes back with ttl seconds when ttl > 0, else with the life it had,
+ * pttl ms, such as a seed key's 30 days), or clear it (43101); then
+ * release the lock if it is still ours.
  */
-enum wx_err	 store_credit_return(struct store *, const char *key, long ttl,
-		    long long pttl);
+enum send_end { SEND_KEEP, SEND_RETURN, SEND_CLEAR };
+enum wx_err	 store_send_end(struct store *, const char *lock,
+		    const char *lockval, const char *credit, enum send_end,
+		    long ttl, long long pttl);
 /* Current counts of n keys (0 when absent or not a number). */
 enum wx_err	 store_credit_get(struct store *, const char *const *keys,
 		    size_t n, long long *counts);

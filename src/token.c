@@ -187,6 +187,13 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 	return err;
 }
 
+void
+token_seen(struct tokensrc *ts, long long ttl)
+{
+	if (ttl >= 0 && ttl < TOKEN_AHEAD_S)
+		ts->refresh_due = true;
+}
+
 enum wx_err
 token_get(struct tokensrc *ts, char *out, size_t outlen, char *msg,
     size_t msglen)
@@ -197,8 +204,7 @@ token_get(struct tokensrc *ts, char *out, size_t outlen, char *msg,
 	if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
 		return err;
 	if (out[0] != '\0') {
-		if (ttl >= 0 && ttl < TOKEN_AHEAD_S)
-			ts->refresh_due = true;
+		token_seen(ts, ttl);
 		return WX_OK;
 	}
 	return obtain(ts, NULL, out, outlen, msg, msglen);

@@ -48,6 +48,12 @@ enum wx_err	 token_get(struct tokensrc *, char *out, size_t outlen,
 		    char *msg, size_t msglen);
 
 /*
+ * A token read from the cache by other means (the send's one round
+ * trip) with its TTL: notes when a refresh ahead is due.
+ */
+void		 token_seen(struct tokensrc *, long long ttl);
+
+/*
  * WeChat refused failed (40001 and kin): drop it from the cache if it is
  * still there and get another. With the stable API, a fetch that hands
  * back the same refused token means someone force-refreshed it away:
