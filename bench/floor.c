@@ -3,7 +3,8 @@
  * FastCGI responder that does the least work /record and /send could:
  *   FLOOR_MODE=redis  one Redis command per request (the /record floor)
  *   FLOOR_MODE=send   that plus one kept-alive HTTP POST to FLOOR_URL
- *                     (the /send floor)
+ *                     (the /send floor): the same successful send that
+ *                     wxsub makes, to the bench's pool of users
  * Settings come from the environment, read before the accept loop.
  */
 #include <stdio.h>
@@ -26,8 +27,8 @@ main(void)
 {
 	const char *mode = getenv("FLOOR_MODE"), *url = getenv("FLOOR_URL");
 	const char *port = getenv("FLOOR_REDIS_PORT");
-	static const char body[] = "{\"touser\":\"oBENCH0000000000000000000001\","
-	    "\"template_id\":\"TPL_ONE_TIME_0001\",\"data\":{\"thing1\":{\"value\":\"x\"}}}";
+	char body[256];
+	unsigned long n = 0;
 	int send = mode != NULL && strcmp(mode, "send") == 0;
 	redisContext *rc;
 	FCGX_Request req;
@@ -43,7 +44,6 @@ main(void)
 		h = curl_easy_init();
 		curl_easy_setopt(h, CURLOPT_URL, url);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
@@ -57,8 +57,20 @@ main(void)
 		r = redisCommand(rc, "INCR bench:floor");
 		if (r != NULL)
 			freeReplyObject(r);
-		if (send)
+		if (send) {
+			/*
+			 * The same successful send wxsub makes: a user of the
+			 * bench's pool (who has quota at the stand-in), a valid
+			 * token, the same data.
+			 */
+			snprintf(body, sizeof(body), "{\"touser\":\"oBENCH%022lu\","
+			    "\"template_id\":\"TPL_ONE_TIME_0001\",\"data\":{"
+			    "\"thing1\":{\"value\":\"bench\"},\"time3\":{\"value\":"
+			    "\"2026-11-29 10:30\"}},\"miniprogram_state\":\"formal\","
+			    "\"lang\":\"zh_CN\"}", n++ % 1000);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 			curl_easy_perform(h);
+		}
 		FCGX_FPrintF(req.out, "Status: 200 OK\r\nContent-Type: "
 		    "application/json\r\n\r\n{\"ok\":true}");
 		FCGX_Finish_r(&req);
