@@ -10,10 +10,13 @@
 #include "log.h"
 #include "wechat.h"
 
-static const struct {
+/* What a WeChat errcode means to a caller; anything unlisted is a 502. */
+struct errmap {
 	long		 errcode;
 	enum wx_err	 err;
-} send_map[] = {
+};
+
+static const struct errmap send_map[] = {
 	{ 43101, WX_USER_REFUSED },
 	{ 40003, WX_INVALID_OPENID },
 	{ 40037, WX_INVALID_TEMPLATE },
@@ -28,32 +31,34 @@ static const struct {
 	{ 42001, WX_TOKEN_UNAVAILABLE },
 };
 
-static const struct {
-	long		 errcode;
-	enum wx_err	 err;
-} login_map[] = {
+static const struct errmap login_map[] = {
 	{ 40029, WX_INVALID_CODE },
 	{ 40163, WX_INVALID_CODE },
 	{ 45011, WX_RATE_LIMITED },
 	{ 40226, WX_FORBIDDEN },
 };
 
+static enum wx_err
+map_errcode(const struct errmap *map, size_t n, long errcode)
+{
+	for (size_t i = 0; i < n; i++)
+		if (map[i].errcode == errcode)
+			return map[i].err;
+	return WX_UPSTREAM;
+}
+
 enum wx_err
 wechat_map_login(long errcode)
 {
-	for (size_t i = 0; i < sizeof(login_map) / sizeof(login_map[0]); i++)
-		if (login_map[i].errcode == errcode)
-			return login_map[i].err;
-	return WX_UPSTREAM;
+	return map_errcode(login_map, sizeof(login_map) / sizeof(login_map[0]),
+	    errcode);
 }
 
 enum wx_err
 wechat_map_send(long errcode)
 {
-	for (size_t i = 0; i < sizeof(send_map) / sizeof(send_map[0]); i++)
-		if (send_map[i].errcode == errcode)
-			return send_map[i].err;
-	return WX_UPSTREAM;
+	return map_errcode(send_map, sizeof(send_map) / sizeof(send_map[0]),
+	    errcode);
 }
 
 bool

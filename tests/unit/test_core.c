@@ -345,6 +345,12 @@ test_send_errcodes(void)
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		CU_ASSERT_EQUAL(wechat_map_send(t[i].code), t[i].e);
+	CU_ASSERT_EQUAL(wechat_map_login(40029), WX_INVALID_CODE);
+	CU_ASSERT_EQUAL(wechat_map_login(40163), WX_INVALID_CODE);
+	CU_ASSERT_EQUAL(wechat_map_login(45011), WX_RATE_LIMITED);
+	CU_ASSERT_EQUAL(wechat_map_login(40226), WX_FORBIDDEN);
+	CU_ASSERT_EQUAL(wechat_map_login(-1), WX_UPSTREAM);
+	CU_ASSERT_EQUAL(wechat_map_login(43101), WX_UPSTREAM);
 	CU_ASSERT_TRUE(wechat_token_rejected(40001));
 	CU_ASSERT_TRUE(wechat_token_rejected(40014));
 	CU_ASSERT_TRUE(wechat_token_rejected(41001));
