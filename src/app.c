@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "app.h"
 #include "auth.h"
@@ -19,7 +18,8 @@
 int
 app_init(struct app *a, const char *path)
 {
-	struct stat sb;
+	char warn[CONF_WARN_MAX][LIM_ERRMSG];
+	size_t i, n;
 
 	memset(a, 0, sizeof(*a));
 	if (conf_load(&a->cfg, path, a->cfg_err, sizeof(a->cfg_err)) != 0) {
@@ -27,12 +27,9 @@ app_init(struct app *a, const char *path)
 	} else {
 		a->cfg_ok = true;
 		log_set_level((enum log_level)a->cfg.log_level);
-		if (a->cfg.n_foreign > 0)
-			log_warn("%s: ignoring %zu key(s) outside wxsub's namespaces "
-			    "(first: %s)", path, a->cfg.n_foreign, a->cfg.foreign_first);
-		if (stat(path, &sb) == 0 && (sb.st_mode & S_IROTH))
-			log_warn("%s is readable by everyone and holds the AppSecret: "
-			    "chmod 0640 it", path);
+		n = conf_warnings(&a->cfg, warn, CONF_WARN_MAX);
+		for (i = 0; i < n; i++)
+			log_warn("%s", warn[i]);
 	}
 	a->st = store_new(&a->cfg);
 	a->up = up_new();

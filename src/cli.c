@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include "app.h"
 #include "jsonio.h"
@@ -81,19 +80,17 @@ cmd_check(struct app *a)
 	long long ttl;
 	struct wx_token t;
 	struct wx_answer ans;
-	struct stat sb;
+	char warn[CONF_WARN_MAX][LIM_ERRMSG];
+	size_t i, n;
 
 	printf("config   %s: ok (appid %s, %zu template(s), %zu api key(s))\n",
 	    c->file, c->appid, c->n_template_ids, c->n_api_keys);
 	if (c->n_api_keys == 0)
 		printf("warning  auth.apiKeys is empty: /send and /subscriptions "
 		    "will answer 401\n");
-	if (c->n_foreign > 0)
-		printf("warning  %zu key(s) outside wxsub's namespaces ignored "
-		    "(first: %s)\n", c->n_foreign, c->foreign_first);
-	if (stat(c->file, &sb) == 0 && (sb.st_mode & S_IROTH))
-		printf("warning  %s is readable by everyone and holds the "
-		    "AppSecret: chmod 0640 it\n", c->file);
+	n = conf_warnings(c, warn, CONF_WARN_MAX);
+	for (i = 0; i < n; i++)
+		printf("warning  %s\n", warn[i]);
 	if (store_token_get(a->st, tok, sizeof(tok), &ttl) != WX_OK) {
 		if (c->redis_unix[0] != '\0')
 			printf("redis    %s: NOT reachable\n", c->redis_unix);

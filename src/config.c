@@ -16,6 +16,7 @@
  * password.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1397,4 +1398,20 @@ bool
 conf_template_longterm(const struct config *c, const char *id)
 {
 	return id != NULL && id_in(c->longterm_ids, c->n_longterm_ids, id);
+}
+
+size_t
+conf_warnings(const struct config *c, char out[][LIM_ERRMSG], size_t max)
+{
+	struct stat sb;
+	size_t n = 0;
+
+	if (n < max && c->n_foreign > 0)
+		snprintf(out[n++], LIM_ERRMSG, "%.120s: ignoring %zu key(s) outside "
+		    "wxsub's namespaces (first: %.60s)", c->file, c->n_foreign,
+		    c->foreign_first);
+	if (n < max && stat(c->file, &sb) == 0 && (sb.st_mode & S_IROTH))
+		snprintf(out[n++], LIM_ERRMSG, "%.150s is readable by everyone and "
+		    "holds the AppSecret: chmod 0640 it", c->file);
+	return n;
 }

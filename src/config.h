@@ -82,6 +82,14 @@ int	conf_parse(struct config *c, const char *buf, size_t len,
 /* conf_defaults + read the file (bounded) + conf_parse. */
 int	conf_load(struct config *c, const char *path, char *err, size_t errlen);
 
+/*
+ * What a loaded configuration should be told about without refusing it:
+ * ignored foreign keys, a file readable by everyone (it holds the
+ * AppSecret). Up to max lines into out; returns how many.
+ */
+#define CONF_WARN_MAX	2
+size_t	conf_warnings(const struct config *c, char out[][LIM_ERRMSG], size_t max);
+
 /* Does /record accept id (templateIds + templateId + long-term)? Is it long-term? */
 bool	conf_template_known(const struct config *, const char *id);
 bool	conf_template_longterm(const struct config *, const char *id);
