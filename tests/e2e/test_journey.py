@@ -26,23 +26,6 @@ def forged_session():
 
 class JourneyBase(E2ECase):
 
-    def login(self, oid, code=None, unionid=None):
-        """wx.login at the stand-in, then POST /login; returns the answer.
-        The session token and the session_key are registered as secrets no
-        log may hold."""
-        code = code or "code-" + os.urandom(6).hex()
-        body = {"code": code, "openid": oid}
-        if unionid:
-            body["unionid"] = unionid
-        self.env.control("POST", "/__control/code", body)
-        r = self.env.post("/login", {"code": code}, auth=False)
-        j = self.assertOk(r)
-        self.env.add_secret("a session token", j.get("session"))
-        for k in self.env.redis("KEYS", "WXSUB:session:*"):
-            self.env.add_secret("a session_key",
-                                self.env.redis("HGET", k, "k"))
-        return j
-
     def session_keys(self):
         return self.env.redis("KEYS", "WXSUB:session:*")
 
