@@ -283,8 +283,8 @@ jsonio_string(json_object *o, const char *key, const char **out, size_t *len)
 		return -1;
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
-	/* A \u0000 escape would cut C strings short: refuse it. */
-	if (memchr(s, '\0', n) != NULL || !val_utf8(s, n))
+	/* val_utf8 also refuses NUL, which would cut C strings short. */
+	if (!val_utf8(s, n))
 		return -1;
 	*out = s;
 	if (len != NULL)
