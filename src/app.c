@@ -109,7 +109,7 @@ prepare(struct app *a, const struct io *io, struct request *r,
 {
 	enum wx_err err;
 
-	if ((err = req_parse(r, io->param, io->ctx, msg, msglen)) != WX_OK)
+	if ((err = req_parse(r, io->params, io->ctx, msg, msglen)) != WX_OK)
 		return err;
 	log_set_reqid(r->reqid);
 	if (!a->cfg_ok) {

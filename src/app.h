@@ -27,7 +27,7 @@ struct app {
 
 /* How main.c lets the app talk to the web server. */
 struct io {
-	req_param_fn	 param;				/* a CGI parameter */
+	req_params_fn	 params;			/* the CGI parameters */
 	size_t		(*read)(void *ctx, char *buf, size_t n);	/* body */
 	int		(*write)(void *ctx, const char *buf, size_t n);	/* answer */
 	void		*ctx;

@@ -37,8 +37,12 @@ log_set_reqid(const char *id)
 {
 	if (id == NULL)
 		reqid[0] = '\0';
-	else
-		snprintf(reqid, sizeof(reqid), "%s", id);
+	else {
+		size_t n = strnlen(id, sizeof(reqid) - 1);
+
+		memcpy(reqid, id, n);
+		reqid[n] = '\0';
+	}
 }
 
 void

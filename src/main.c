@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "log.h"
@@ -32,10 +33,10 @@ on_term(int sig)
 }
 
 /* FastCGI: the request's parameters and streams. */
-static const char *
-fcgi_param(void *ctx, const char *name)
+static char *const *
+fcgi_params(void *ctx)
 {
-	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
+	return ((FCGX_Request *)ctx)->envp;
 }
 
 static size_t
@@ -55,13 +56,14 @@ fcgi_write(void *ctx, const char *buf, size_t n)
 }
 
 /* Plain CGI: the process environment and stdio. */
+extern char **environ;
 static size_t cgi_consumed;
 
-static const char *
-cgi_param(void *ctx, const char *name)
+static char *const *
+cgi_params(void *ctx)
 {
 	(void)ctx;
-	return getenv(name);
+	return environ;
 }
 
 static size_t
@@ -134,7 +136,7 @@ main(void)
 		return 1;
 	}
 	if (FCGX_IsCGI()) {
-		io = (struct io){ cgi_param, cgi_read, cgi_write, NULL };
+		io = (struct io){ cgi_params, cgi_read, cgi_write, NULL };
 		app_serve(&app, &io);
 		fflush(stdout);
 		cgi_drain();
@@ -147,7 +149,7 @@ main(void)
 		app_free(&app);
 		return 1;
 	}
-	io = (struct io){ fcgi_param, fcgi_read, fcgi_write, &req };
+	io = (struct io){ fcgi_params, fcgi_read, fcgi_write, &req };
 	while (!stopping && FCGX_Accept_r(&req) >= 0) {
 		app_serve(&app, &io);
 		FCGX_Finish_r(&req);	/* the answer is out before the work below */

@@ -205,29 +205,73 @@ copy_param(char *dst, size_t dstlen, const char *v)
 	return true;
 }
 
+/* The parameters wxsub reads; everything else the server sends is skipped. */
+enum param {
+	P_REQID, P_REMOTE, P_METHOD, P_LENGTH, P_TYPE, P_AUTH, P_QUERY, P_PATH,
+	P__MAX
+};
+
+static const struct {
+	const char	*name;
+	size_t		 len;
+} params[P__MAX] = {
+#define P(name) { name, sizeof(name) - 1 }
+	[P_REQID] = P("HTTP_X_REQUEST_ID"),	[P_REMOTE] = P("REMOTE_ADDR"),
+	[P_METHOD] = P("REQUEST_METHOD"),	[P_LENGTH] = P("CONTENT_LENGTH"),
+	[P_TYPE] = P("CONTENT_TYPE"),		[P_AUTH] = P("HTTP_AUTHORIZATION"),
+	[P_QUERY] = P("QUERY_STRING"),		[P_PATH] = P("PATH_INFO"),
+#undef P
+};
+
+/*
+ * One pass over "NAME=value" strings; the first of a repeated name wins,
+ * as with getenv. Looking each name up on its own costs a scan of the
+ * whole list per name, and this runs for every request.
+ */
+static void
+pick_params(char *const *env, const char *v[P__MAX])
+{
+	size_t i, left = P__MAX;
+
+	memset(v, 0, P__MAX * sizeof(v[0]));
+	for (; env != NULL && *env != NULL && left > 0; env++) {
+		const char *e = *env;
+
+		for (i = 0; i < P__MAX; i++)
+			if (v[i] == NULL && e[0] == params[i].name[0] &&
+			    strncmp(e, params[i].name, params[i].len) == 0 &&
+			    e[params[i].len] == '=') {
+				v[i] = e + params[i].len + 1;
+				left--;
+				break;
+			}
+	}
+}
+
 enum wx_err
-req_parse(struct request *r, req_param_fn param, void *ctx,
+req_parse(struct request *r, req_params_fn params_of, void *ctx,
     char *msg, size_t msglen)
 {
-	const char *v, *route;
+	const char *p[P__MAX], *v;
 	enum wx_err err = WX_OK;
 	size_t i;
 
 	req_reset(r);
-	v = param(ctx, "HTTP_X_REQUEST_ID");
+	pick_params(params_of(ctx), p);
+	v = p[P_REQID];
 	if (v != NULL && strlen(v) < sizeof(r->reqid) && val_request_id(v))
 		copy_param(r->reqid, sizeof(r->reqid), v);
 	else
 		req_new_id(r->reqid, sizeof(r->reqid));
-	copy_param(r->remote, sizeof(r->remote), param(ctx, "REMOTE_ADDR"));
+	copy_param(r->remote, sizeof(r->remote), p[P_REMOTE]);
 
-	v = param(ctx, "REQUEST_METHOD");
+	v = p[P_METHOD];
 	for (i = 0; v != NULL && i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (strcmp(v, methods[i].name) == 0)
 			r->method = methods[i].m;
 
 	r->content_length = -1;
-	v = param(ctx, "CONTENT_LENGTH");
+	v = p[P_LENGTH];
 	if (v != NULL && *v != '\0') {
 		char *end;
 		errno = 0;
@@ -239,20 +283,19 @@ req_parse(struct request *r, req_param_fn param, void *ctx,
 			r->content_length = n;
 	}
 
-	if (!copy_param(r->content_type, sizeof(r->content_type),
-	    param(ctx, "CONTENT_TYPE")) ||
-	    !copy_param(r->auth, sizeof(r->auth), param(ctx, "HTTP_AUTHORIZATION"))) {
+	if (!copy_param(r->content_type, sizeof(r->content_type), p[P_TYPE]) ||
+	    !copy_param(r->auth, sizeof(r->auth), p[P_AUTH])) {
 		snprintf(msg, msglen, "a request header is too large");
 		err = WX_BAD_REQUEST;
 	}
-	if (!copy_param(r->query, sizeof(r->query), param(ctx, "QUERY_STRING"))) {
+	if (!copy_param(r->query, sizeof(r->query), p[P_QUERY])) {
 		snprintf(msg, msglen, "the query string is too long");
 		err = WX_BAD_REQUEST;
 	}
 
 	/* The route is checked last: a refused path is a 404 whatever else. */
-	route = param(ctx, "PATH_INFO");
-	if (route == NULL || !copy_param(r->route, sizeof(r->route), route) ||
+	v = p[P_PATH];
+	if (v == NULL || !copy_param(r->route, sizeof(r->route), v) ||
 	    !req_route_ok(r->route)) {
 		r->route[0] = '\0';
 		snprintf(msg, msglen, "no such route");

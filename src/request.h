@@ -1,7 +1,7 @@
 /*
  * request.h: one request as data. The web server's parameters are read
- * once, through a callback, into a struct request that is reset for every
- * request; nothing after this module calls getenv.
+ * once, in one pass over its "NAME=value" list, into a struct request
+ * that is reset for every request; nothing after this module calls getenv.
  */
 #ifndef WX_REQUEST_H
 #define WX_REQUEST_H
@@ -37,15 +37,18 @@ struct request {
 	char		 session_hash[16];	 /* short prefix, for logs */
 };
 
-/* Reads one parameter of the web server ("PATH_INFO"); NULL if unset. */
-typedef const char *(*req_param_fn)(void *ctx, const char *name);
+/*
+ * The web server's parameters as a NULL-terminated list of "NAME=value"
+ * strings (FastCGI's envp, or environ for plain CGI).
+ */
+typedef char *const *(*req_params_fn)(void *ctx);
 
 /*
  * Fill r from the parameters. Never fails as a whole: what is wrong is
  * returned (WX_NOT_FOUND for a refused route, WX_BAD_REQUEST for an
  * oversized header) with a message, and r still has a request id.
  */
-enum wx_err	 req_parse(struct request *r, req_param_fn, void *ctx,
+enum wx_err	 req_parse(struct request *r, req_params_fn, void *ctx,
 		    char *msg, size_t msglen);
 
 /* "GET", "POST", ...; "-" for a method wxsub does not serve. */

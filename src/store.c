@@ -151,9 +151,19 @@ int
 store_key_sub(const struct config *c, const char *tpl, const char *openid,
     char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "%s%s:%s", c->sub_prefix, tpl, openid);
+	/* Built on every /record and /send: plain copies, not snprintf. */
+	size_t a = strlen(c->sub_prefix), b = strlen(tpl), d = strlen(openid);
 
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	if (outlen == 0 || a + b + 1 + d >= outlen) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	memcpy(out, c->sub_prefix, a);
+	memcpy(out + a, tpl, b);
+	out[a + b] = ':';
+	memcpy(out + a + b + 1, openid, d + 1);
+	return 0;
 }
 
 int

@@ -286,6 +286,12 @@ val_utf8_chars(const char *s, size_t len)
 	if (s == NULL)
 		return len == 0 ? 0 : (size_t)-1;
 	while (i < len) {
+		/* Most text is ASCII: take it without a decode call. */
+		if (p[i] - 1u < 0x7Fu) {
+			i++;
+			n++;
+			continue;
+		}
 		k = u8_decode(p + i, len - i, &cp);
 		if (k == 0)
 			return (size_t)-1;

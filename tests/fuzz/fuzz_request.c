@@ -36,8 +36,8 @@ static const char *const names[NFIELDS] = {
 enum { F_METHOD, F_PATH, F_QUERY, F_CTYPE, F_CLEN, F_AUTH, F_REQID };
 
 struct fake {
-	char	*v[NFIELDS];	/* NULL: unset */
-	int	 asked[NFIELDS];
+	char	*v[NFIELDS];		/* NULL: unset */
+	char	*env[NFIELDS + 1];	/* "NAME=value" for each set one */
 };
 
 #define TERMINATED(f)	(memchr((f), '\0', sizeof(f)) != NULL)
@@ -51,17 +51,28 @@ check(bool ok, const char *what)
 	}
 }
 
-static const char *
-fake_param(void *ctx, const char *name)
+/* The web server's list; REMOTE_ADDR and anything else are unset. */
+static char *const *
+fake_params(void *ctx)
 {
-	struct fake *f = ctx;
+	return ((struct fake *)ctx)->env;
+}
 
-	for (int i = 0; i < NFIELDS; i++)
-		if (strcmp(names[i], name) == 0) {
-			f->asked[i]++;
-			return f->v[i];
-		}
-	return NULL;	/* REMOTE_ADDR and anything else: unset */
+static void
+fake_env(struct fake *f)
+{
+	size_t	 k = 0, n;
+	int	 i;
+
+	for (i = 0; i < NFIELDS; i++) {
+		if (f->v[i] == NULL)
+			continue;
+		n = strlen(names[i]) + 1 + strlen(f->v[i]) + 1;
+		if ((f->env[k] = malloc(n)) == NULL)
+			abort();
+		snprintf(f->env[k++], n, "%s=%s", names[i], f->v[i]);
+	}
+	f->env[k] = NULL;
 }
 
 /* request.h's rule for a route, written out plainly. */
@@ -228,13 +239,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.json = json_object_new_object();
 	memset(msg, 'Z', sizeof(msg));
 	msg[sizeof(msg) - 1] = '\0';
-	err = req_parse(&r, fake_param, &f, msg, sizeof(msg));
+	fake_env(&f);
+	err = req_parse(&r, fake_params, &f, msg, sizeof(msg));
 
 	check(err == WX_OK || err == WX_BAD_REQUEST || err == WX_NOT_FOUND,
 	    "req_parse returns OK, bad request or not found");
 	check(r.body == NULL && r.json == NULL, "req_parse starts empty");
-	for (i = 0; i < NFIELDS; i++)
-		check(f.asked[i] <= 1, "no parameter read twice");
 	check(TERMINATED(r.route) && TERMINATED(r.query) &&
 	    TERMINATED(r.content_type) && TERMINATED(r.auth) &&
 	    TERMINATED(r.reqid) && TERMINATED(r.remote), "fields terminated");
@@ -296,7 +306,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req_reset(&r);
 	check(r.body == NULL && r.json == NULL && r.route[0] == '\0' &&
 	    r.reqid[0] == '\0' && r.content_length == -1, "req_reset clears");
-	for (i = 0; i < NFIELDS; i++)
+	for (i = 0; i < NFIELDS; i++) {
 		free(f.v[i]);
+		free(f.env[i]);
+	}
 	return 0;
 }

@@ -22,16 +22,11 @@
 #include "wechat.h"
 #include "wxerr.h"
 
-/* A fake web server: parameters from a NULL-terminated name/value list. */
-static const char *
-fake_param(void *ctx, const char *name)
+/* A fake web server: its parameters are a NULL-terminated "NAME=value" list. */
+static char *const *
+fake_params(void *ctx)
 {
-	const char *const *kv = ctx;
-
-	for (; kv[0] != NULL; kv += 2)
-		if (strcmp(kv[0], name) == 0)
-			return kv[1];
-	return NULL;
+	return ctx;
 }
 
 static void
@@ -100,51 +95,70 @@ static void
 test_request_parse(void)
 {
 	const char *env[] = {
-		"REQUEST_METHOD", "POST", "PATH_INFO", "/send",
-		"CONTENT_TYPE", "application/json; charset=utf-8",
-		"CONTENT_LENGTH", "42", "HTTP_AUTHORIZATION", "Bearer abc",
-		"HTTP_X_REQUEST_ID", "caller-id.1", "QUERY_STRING", "a=b",
-		NULL, NULL };
+		"SERVER_SOFTWARE=lighttpd", "REQUEST_METHOD=POST",
+		"PATH_INFO=/send", "CONTENT_TYPE=application/json; charset=utf-8",
+		"CONTENT_LENGTH=42", "HTTP_AUTHORIZATION=Bearer abc=",
+		"HTTP_X_REQUEST_ID=caller-id.1", "QUERY_STRING=a=b&c=",
+		"REMOTE_ADDR=127.0.0.1", NULL };
+	/* A name that only starts like a wanted one, a repeat, a bare name. */
+	const char *tricky[] = {
+		"PATH_INFO_X=/health", "PATH_INFO", "REQUEST_METHODS=DELETE",
+		"REQUEST_METHOD=GET", "PATH_INFO=/subscriptions",
+		"PATH_INFO=/send", "REQUEST_METHOD=POST", "CONTENT_LENGTH=",
+		"HTTP_AUTHORIZATION_=x", NULL };
 	struct request r = { 0 };
 	char msg[128];
 
-	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)env, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)env, msg, sizeof(msg)), WX_OK);
 	CU_ASSERT_EQUAL(r.method, M_POST);
 	CU_ASSERT_STRING_EQUAL(r.route, "/send");
 	CU_ASSERT_EQUAL(r.content_length, 42);
 	CU_ASSERT_STRING_EQUAL(r.reqid, "caller-id.1");
-	CU_ASSERT_STRING_EQUAL(r.auth, "Bearer abc");
-	CU_ASSERT_STRING_EQUAL(r.query, "a=b");
+	CU_ASSERT_STRING_EQUAL(r.auth, "Bearer abc=");
+	CU_ASSERT_STRING_EQUAL(r.query, "a=b&c=");
+	CU_ASSERT_STRING_EQUAL(r.remote, "127.0.0.1");
 	CU_ASSERT_TRUE(req_is_json(r.content_type));
+
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)tricky, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(r.method, M_GET);		/* the first wins */
+	CU_ASSERT_STRING_EQUAL(r.route, "/subscriptions");
+	CU_ASSERT_EQUAL(r.content_length, -1);		/* empty: not given */
+	CU_ASSERT_STRING_EQUAL(r.auth, "");
+	CU_ASSERT_STRING_EQUAL(r.query, "");
+	CU_ASSERT_EQUAL(strlen(r.reqid), 16);		/* a fresh one */
 	req_reset(&r);
 }
 
 static void
 test_request_refusals(void)
 {
-	const char *bad_id[] = { "REQUEST_METHOD", "GET", "PATH_INFO", "/health",
-		"HTTP_X_REQUEST_ID", "evil\r\nSet-Cookie: x", NULL, NULL };
-	const char *bad_len[] = { "REQUEST_METHOD", "POST", "PATH_INFO", "/send",
-		"CONTENT_LENGTH", "12x", NULL, NULL };
-	const char *neg_len[] = { "REQUEST_METHOD", "POST", "PATH_INFO", "/send",
-		"CONTENT_LENGTH", "-1", NULL, NULL };
-	const char *bad_path[] = { "REQUEST_METHOD", "GET", "PATH_INFO",
-		"/../health", NULL, NULL };
-	const char *no_path[] = { "REQUEST_METHOD", "GET", NULL, NULL };
+	const char *bad_id[] = { "REQUEST_METHOD=GET", "PATH_INFO=/health",
+		"HTTP_X_REQUEST_ID=evil\r\nSet-Cookie: x", NULL };
+	const char *bad_len[] = { "REQUEST_METHOD=POST", "PATH_INFO=/send",
+		"CONTENT_LENGTH=12x", NULL };
+	const char *neg_len[] = { "REQUEST_METHOD=POST", "PATH_INFO=/send",
+		"CONTENT_LENGTH=-1", NULL };
+	const char *bad_path[] = { "REQUEST_METHOD=GET", "PATH_INFO=/../health",
+		NULL };
+	const char *no_path[] = { "REQUEST_METHOD=GET", NULL };
+	const char *no_params[] = { NULL };
 	struct request r = { 0 };
 	char msg[128];
 
-	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)bad_id, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_id, msg, sizeof(msg)), WX_OK);
 	CU_ASSERT_EQUAL(strlen(r.reqid), 16);	/* a fresh one */
 	CU_ASSERT_PTR_NULL(strchr(r.reqid, '\r'));
-	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)bad_len, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_len, msg, sizeof(msg)),
 	    WX_BAD_REQUEST);
-	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)neg_len, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)neg_len, msg, sizeof(msg)),
 	    WX_BAD_REQUEST);
-	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)bad_path, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_path, msg, sizeof(msg)),
 	    WX_NOT_FOUND);
-	CU_ASSERT_EQUAL(req_parse(&r, fake_param, (void *)no_path, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)no_path, msg, sizeof(msg)),
 	    WX_NOT_FOUND);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)no_params, msg, sizeof(msg)),
+	    WX_NOT_FOUND);
+	CU_ASSERT_EQUAL(r.method, M_OTHER);
 	req_reset(&r);
 }
 
@@ -402,6 +416,11 @@ test_keys(void)
 	/* Too long for the buffer: refused, never truncated. */
 	CU_ASSERT_EQUAL(store_key_sub(&c, "T1", "oABCDEFGHIJKLMNOPQRSTUVWXYZ1",
 	    tiny, sizeof(tiny)), -1);
+	CU_ASSERT_STRING_EQUAL(tiny, "");
+	/* "SUBSCRIBE:T:" + 3 = 15 characters: fits 16 exactly, not 15. */
+	CU_ASSERT_EQUAL(store_key_sub(&c, "T", "abc", tiny, sizeof(tiny)), 0);
+	CU_ASSERT_STRING_EQUAL(tiny, "SUBSCRIBE:T:abc");
+	CU_ASSERT_EQUAL(store_key_sub(&c, "T", "abc", tiny, sizeof(tiny) - 1), -1);
 	CU_ASSERT_STRING_EQUAL(c.token_key, "WECHAT:ACCESS_TOKEN");
 	CU_ASSERT_STRING_EQUAL(c.lock_key, "WECHAT:APPEAL_TOKEN_LOCK");
 }
