@@ -255,71 +255,118 @@ put_header(char *buf, size_t buflen, size_t *o, char kind, size_t n)
 }
 
 /*
- * The command in Redis' wire format, into buf: hiredis would build the
- * same bytes with several allocations. -1 when it does not fit (the
- * caller then lets hiredis do it).
+ * The command in Redis' wire format, appended at buf + *o: hiredis would
+ * build the same bytes with several allocations. -1 when it does not fit
+ * (*o is then left as it was).
  */
-static long
-resp_format(char *buf, size_t buflen, size_t argc, const char **argv)
+static int
+resp_append(char *buf, size_t buflen, size_t *o, size_t argc,
+    const char *const *argv)
 {
-	size_t o = 0, i, n;
+	size_t at = *o, i, n;
 
-	if (put_header(buf, buflen, &o, '*', argc) != 0)
+	if (put_header(buf, buflen, &at, '*', argc) != 0)
 		return -1;
 	for (i = 0; i < argc; i++) {
 		n = strlen(argv[i]);
-		if (put_header(buf, buflen, &o, '$', n) != 0 || n + 2 > buflen - o)
+		if (put_header(buf, buflen, &at, '$', n) != 0 || n + 2 > buflen - at)
 			return -1;
-		memcpy(buf + o, argv[i], n);
-		o += n;
-		buf[o++] = '\r';
-		buf[o++] = '\n';
+		memcpy(buf + at, argv[i], n);
+		at += n;
+		buf[at++] = '\r';
+		buf[at++] = '\n';
 	}
-	return (long)o;
+	*o = at;
+	return 0;
 }
 
 /*
- * Run one command given as an argument vector, (re)connecting first when
- * needed. A reused connection that turns out to be dead (Redis restarted)
- * is reopened and the command sent once more: it never reached the old
- * server. Returns the reply (caller frees, error replies included) or
- * NULL when Redis is unavailable.
+ * After a failed exchange: drop the connection, and say whether to send
+ * once more. Only a reused connection found dead before any reply came
+ * is worth it (Redis restarted): the command never reached the old
+ * server, so sending it again cannot run it twice.
+ */
+static bool
+worth_again(struct store *s, bool got_reply)
+{
+	bool stale = !got_reply && !s->fresh && (s->ctx->err == REDIS_ERR_EOF ||
+	    (s->ctx->err == REDIS_ERR_IO &&
+	    (errno == EPIPE || errno == ECONNRESET)));
+
+	note_down(s, s->ctx->errstr);
+	if (stale)
+		s->down_logged = false;	/* a restart is not an outage yet */
+	return stale;
+}
+
+/*
+ * Send buf[0..len), already in Redis' wire format and holding n commands,
+ * in one write, and read their n replies into out (caller frees, error
+ * replies included): one round trip however many commands. Connects first
+ * when needed. A reused connection that turns out to be dead (Redis
+ * restarted) before any reply came is reopened and the commands sent once
+ * more: they never reached the old server. 0, or -1 when Redis is
+ * unavailable (out then holds nothing).
+ */
+static int
+exec_raw(struct store *s, const char *buf, size_t len, size_t n,
+    redisReply **out)
+{
+	size_t got = 0;
+	void *reply;
+	double t0;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		s->fresh = false;
+		if (s->ctx == NULL && connect_now(s) != 0)
+			return -1;
+		t0 = seconds();
+		if (redisAppendFormattedCommand(s->ctx, buf, len) == REDIS_OK)
+			while (got < n && redisGetReply(s->ctx, &reply) == REDIS_OK)
+				out[got++] = reply;
+		metrics_observe(HIST_REDIS, seconds() - t0);
+		if (got == n)
+			return 0;
+		bool again = worth_again(s, got > 0);
+		while (got > 0)
+			freeReplyObject(out[--got]);
+		if (!again)
+			return -1;
+	}
+	return -1;
+}
+
+/*
+ * Run one command given as an argument vector (exec_raw's rules). Returns
+ * the reply (caller frees, error replies included) or NULL when Redis is
+ * unavailable.
  */
 static redisReply *
 exec_argv(struct store *s, size_t argc, const char **argv)
 {
 	char buf[LIM_RESP];
 	redisReply *r = NULL;
-	void *reply;
+	size_t len = 0;
 	double t0;
-	long len;
 	int attempt;
 
-	len = resp_format(buf, sizeof(buf), argc, argv);
+	if (resp_append(buf, sizeof(buf), &len, argc, argv) == 0)
+		return exec_raw(s, buf, len, 1, &r) == 0 ? r : NULL;
+	/* Too big for the stack: hiredis formats it. */
 	for (attempt = 0; attempt < 2; attempt++) {
 		s->fresh = false;
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return NULL;
 		t0 = seconds();
-		if (len < 0)
-			r = redisCommandArgv(s->ctx, (int)argc, argv, NULL);
-		else if (redisAppendFormattedCommand(s->ctx, buf, (size_t)len) ==
-		    REDIS_OK && redisGetReply(s->ctx, &reply) == REDIS_OK)
-			r = reply;
-		else
-			r = NULL;
+		r = redisCommandArgv(s->ctx, (int)argc, argv, NULL);
 		metrics_observe(HIST_REDIS, seconds() - t0);
 		if (r != NULL)
-			break;
-		bool stale = !s->fresh && (s->ctx->err == REDIS_ERR_EOF ||
-		    (s->ctx->err == REDIS_ERR_IO &&
-		    (errno == EPIPE || errno == ECONNRESET)));
-		note_down(s, s->ctx->errstr);
-		if (!stale)
+			return r;
+		if (!worth_again(s, false))
 			return NULL;
-		s->down_logged = false;	/* a restart is not an outage yet */
 	}
-	return r;
+	return NULL;
 }
 
 /* exec_argv, with an error reply logged and turned into NULL. */
@@ -578,8 +625,9 @@ store_exists(struct store *s, const char *key, bool *yes)
 	return WX_OK;
 }
 
-enum wx_err
-store_credit_add(struct store *s, const char *const *keys, const bool *marker,
+/* The Lua form of store_credit_add: any number of keys, any old value. */
+static enum wx_err
+credit_add_script(struct store *s, const char *const *keys, const bool *marker,
     size_t n, long ttl, long long *counts)
 {
 	const char *args[1 + LIM_TEMPLATES];
@@ -587,8 +635,6 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 	redisReply *r;
 	size_t i;
 
-	if (n == 0 || n > LIM_TEMPLATES)
-		return WX_INTERNAL;
 	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
 	args[0] = ttlbuf;
 	for (i = 0; i < n; i++)
@@ -604,6 +650,61 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 		    r->element[i]->integer : 0;
 	freeReplyObject(r);
 	return WX_OK;
+}
+
+/*
+ * The common case without Lua, which costs Redis several times a plain
+ * command: per key, INCRBY then EXPIRE (or PERSIST), or for a long-term
+ * template SET with its life, all in one write and one round trip. Each
+ * command is atomic on its own, and a send that takes the last credit in
+ * between only makes the EXPIRE find no key. A key whose value is not a
+ * count (INCRBY refuses it), or a request too big for the stack buffer,
+ * goes through the script, which replaces such a value.
+ */
+enum wx_err
+store_credit_add(struct store *s, const char *const *keys, const bool *marker,
+    size_t n, long ttl, long long *counts)
+{
+	char buf[LIM_RESP], ttlbuf[24];
+	redisReply *rep[2 * LIM_TEMPLATES];
+	size_t i, o = 0, nrep = 0, at;
+	enum wx_err err = WX_OK;
+	int fit = 0;
+
+	if (n == 0 || n > LIM_TEMPLATES)
+		return WX_INTERNAL;
+	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	for (i = 0; i < n && fit == 0; i++) {
+		const char *set[] = { "SET", keys[i], "1", "EX", ttlbuf };
+		const char *incr[] = { "INCRBY", keys[i], "1" };
+		const char *life[] = { ttl > 0 ? "EXPIRE" : "PERSIST", keys[i],
+		    ttlbuf };
+
+		if (marker[i]) {
+			fit = resp_append(buf, sizeof(buf), &o, ttl > 0 ? 5 : 3, set);
+			nrep += 1;
+		} else {
+			fit = resp_append(buf, sizeof(buf), &o, 3, incr) |
+			    resp_append(buf, sizeof(buf), &o, ttl > 0 ? 3 : 2, life);
+			nrep += 2;
+		}
+	}
+	if (fit != 0)
+		return credit_add_script(s, keys, marker, n, ttl, counts);
+	if (exec_raw(s, buf, o, nrep, rep) != 0)
+		return WX_REDIS_UNAVAILABLE;
+	for (i = 0, at = 0; i < n && err == WX_OK; at += marker[i] ? 1 : 2, i++) {
+		if (marker[i] && rep[at]->type == REDIS_REPLY_STATUS)
+			counts[i] = 1;
+		else if (!marker[i] && rep[at]->type == REDIS_REPLY_INTEGER)
+			counts[i] = rep[at]->integer;
+		else	/* refused (not a count): the script's way for this key */
+			err = credit_add_script(s, &keys[i], &marker[i], 1, ttl,
+			    &counts[i]);
+	}
+	for (i = 0; i < nrep; i++)
+		freeReplyObject(rep[i]);
+	return err;
 }
 
 enum wx_err

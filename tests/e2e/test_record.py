@@ -156,6 +156,24 @@ class RecordTests(E2ECase):
         self.assertNothingWritten()
         self.assertOk(self.env.record(oid, TPL1))
 
+    def test_value_that_is_not_a_count_is_replaced(self):
+        """Counts are added without Lua; a value INCRBY refuses (not a
+        number) is replaced by the script, and only that key: the others
+        of the same request are counted once."""
+        oid = openid("garb")
+        self.env.redis("SET", key(TPL1, oid), "5")
+        self.env.redis("SET", key(TPL2, oid), "garbage")
+        self.env.redis("SET", key(TPL_LONG, oid), "x")
+        j = self.assertOk(self.env.record(oid, [TPL1, TPL2, TPL3]))
+        self.assertEqual(j["credits"], {TPL1: 6, TPL2: 1, TPL3: 1})
+        self.assertEqual([self.env.credit(oid, t) for t in (TPL1, TPL2, TPL3)],
+                         [6, 1, 1])
+        j = self.assertOk(self.env.record(oid, [TPL2, TPL_LONG]))
+        self.assertEqual(j["credits"], {TPL2: 2, TPL_LONG: 1})
+        self.assertEqual(self.env.redis("GET", key(TPL_LONG, oid)), "1")
+        for t in (TPL1, TPL2, TPL3, TPL_LONG):
+            self.assertEqual(self.env.redis("TTL", key(t, oid)), -1, t)
+
     def test_long_term_marker(self):
         oid = openid("long")
         for _ in range(3):
@@ -190,6 +208,16 @@ class RecordTtlTests(E2ECase):
         self.assertOk(self.env.record(oid, TPL_LONG))
         ttl = self.env.redis("TTL", key(TPL_LONG, oid))
         self.assertTrue(3590 <= ttl <= 3600, ttl)
+
+    def test_ttl_when_a_value_is_replaced(self):
+        oid = openid("ttlg")
+        self.env.redis("SET", key(TPL2, oid), "garbage")
+        self.env.redis("SET", key(TPL3, oid), "7")
+        j = self.assertOk(self.env.record(oid, [TPL2, TPL3]))
+        self.assertEqual(j["credits"], {TPL2: 1, TPL3: 8})
+        for t in (TPL2, TPL3):
+            ttl = self.env.redis("TTL", key(t, oid))
+            self.assertTrue(3590 <= ttl <= 3600, (t, ttl))
 
     def test_config_took_effect_after_restart(self):
         """The same env with subscribe.ttl removed again: no TTL."""
