@@ -193,6 +193,7 @@ run_route(struct app *a, const char *path, enum method m, json_object *body,
 	enum wx_err err;
 	char allow[32];
 	const char *text;
+	size_t len;
 	int rc;
 
 	req_reset(&r);
@@ -209,8 +210,8 @@ run_route(struct app *a, const char *path, enum method m, json_object *body,
 	r.who = WHO_APIKEY;
 	r.json = body;
 	rt->fn(a, &r, &resp);
-	text = resp.body != NULL ? jsonio_text(resp.body, NULL) : "{}";
-	printf("%s\n", text);
+	text = resp.has_body ? jw_finish(&resp.body, &len) : NULL;
+	printf("%s\n", text != NULL ? text : "{}");
 	rc = code_for(resp.err);
 	resp_reset(&resp);
 	req_reset(&r);		/* puts body */

@@ -7,7 +7,7 @@
 void
 h_health(struct app *a, struct request *r, struct response *resp)
 {
-	json_object *o;
+	struct jsonw *o;
 	enum wx_err err;
 
 	(void)r;
@@ -15,8 +15,7 @@ h_health(struct app *a, struct request *r, struct response *resp)
 		resp_error(resp, err, "Redis does not answer");
 		return;
 	}
-	if ((o = resp_ok(resp)) == NULL)
-		return;
-	json_object_object_add(o, "redis", json_object_new_string("ok"));
-	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
+	o = resp_ok(resp);
+	jw_str(o, "redis", "ok");
+	jw_str(o, "version", PACKAGE_VERSION);
 }

@@ -36,7 +36,7 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	char token[SESSION_TOKEN_LEN + 1], msg[LIM_ERRMSG];
 	const char *code;
 	size_t len;
-	json_object *o;
+	struct jsonw *o;
 	enum wx_err err;
 
 	if (jsonio_string(r->json, "code", &code, &len) != 1 || !code_ok(code, len)) {
@@ -66,13 +66,12 @@ h_login(struct app *a, struct request *r, struct response *resp)
 		resp_error(resp, err, NULL);
 		return;
 	}
-	if ((o = resp_ok(resp)) == NULL)
-		return;
-	json_object_object_add(o, "openId", json_object_new_string(l.openid));
+	o = resp_ok(resp);
+	jw_str(o, "openId", l.openid);
 	if (l.unionid[0] != '\0')
-		json_object_object_add(o, "unionId", json_object_new_string(l.unionid));
-	json_object_object_add(o, "session", json_object_new_string(token));
-	json_object_object_add(o, "expiresIn", json_object_new_int64(a->cfg.session_ttl));
+		jw_str(o, "unionId", l.unionid);
+	jw_str(o, "session", token);
+	jw_int(o, "expiresIn", a->cfg.session_ttl);
 	memset(token, 0, sizeof(token));
 	log_info("login: new session");
 }

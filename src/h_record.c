@@ -193,7 +193,7 @@ h_record(struct app *a, struct request *r, struct response *resp)
 	const char *openid = NULL, *kp[LIM_TEMPLATES], *ids[LIM_TEMPLATES];
 	bool marker[LIM_TEMPLATES];
 	long long counts[LIM_TEMPLATES];
-	json_object *o, *credits, *skipped;
+	struct jsonw *o;
 	enum wx_err err;
 	size_t i, n = 0;
 	int explicit_form;
@@ -230,21 +230,18 @@ h_record(struct app *a, struct request *r, struct response *resp)
 		resp_error(resp, err, NULL);
 		return;
 	}
-	if ((o = resp_ok(resp)) == NULL)
-		return;
-	json_object_object_add(o, "openId", json_object_new_string(openid));
-	credits = json_object_new_object();
-	for (i = 0; i < n && credits != NULL; i++)
-		json_object_object_add(credits, ids[i], json_object_new_int64(counts[i]));
-	json_object_object_add(o, "credits", credits);
-	skipped = json_object_new_object();
-	for (i = 0; i < ps.n && skipped != NULL; i++)
-		if (strcmp(ps.p[i].status, "accept") != 0)
-			json_object_object_add(skipped, ps.p[i].id,
-			    json_object_new_string(ps.p[i].status));
-	if (skipped != NULL && json_object_object_length(skipped) > 0)
-		json_object_object_add(o, "skipped", skipped);
-	else
-		json_object_put(skipped);
+	o = resp_ok(resp);
+	jw_str(o, "openId", openid);
+	jw_open(o, "credits");
+	for (i = 0; i < n; i++)
+		jw_int(o, ids[i], counts[i]);
+	jw_close(o);
+	if (n < ps.n) {		/* ps holds no repeats (add_pick) */
+		jw_open(o, "skipped");
+		for (i = 0; i < ps.n; i++)
+			if (strcmp(ps.p[i].status, "accept") != 0)
+				jw_str(o, ps.p[i].id, ps.p[i].status);
+		jw_close(o);
+	}
 	log_debug("recorded %zu accept(s) for template(s) of one user", n);
 }

@@ -245,7 +245,7 @@ h_send(struct app *a, struct request *r, struct response *resp)
 	struct wx_answer ans = { 0 };
 	struct send_claim c;
 	char msg[LIM_ERRMSG], key[LIM_KEY], lkey[LIM_KEY], lval[24];
-	json_object *data = NULL, *o;
+	json_object *data = NULL;
 	enum send_end end = SEND_KEEP;
 	bool longterm, claimed = false;
 	uint64_t msgid = 0;
@@ -281,8 +281,7 @@ h_send(struct app *a, struct request *r, struct response *resp)
 		log_info("sent template %s, msgid %llu", m.template_id,
 		    (unsigned long long)msgid);
 		metrics_send("sent", 0);
-		if ((o = resp_ok(resp)) != NULL)
-			json_object_object_add(o, "msgid", json_object_new_uint64(msgid));
+		jw_uint(resp_ok(resp), "msgid", msgid);
 		goto done;
 	}
 	/* 43101: WeChat has none left, what we counted is wrong: forget it. */

@@ -61,7 +61,7 @@ subs(struct app *a, struct request *r, struct response *resp, bool forget)
 	char keys[LIM_TEMPLATES][LIM_KEY];
 	const char *ptrs[LIM_TEMPLATES], *ids[LIM_TEMPLATES];
 	long long counts[LIM_TEMPLATES], deleted;
-	json_object *o, *credits;
+	struct jsonw *o;
 	enum wx_err err;
 	size_t n, i;
 
@@ -79,17 +79,16 @@ subs(struct app *a, struct request *r, struct response *resp, bool forget)
 		resp_error(resp, err, NULL);
 		return;
 	}
-	if ((o = resp_ok(resp)) == NULL)
-		return;
-	json_object_object_add(o, "openId", json_object_new_string(openid));
+	o = resp_ok(resp);
+	jw_str(o, "openId", openid);
 	if (forget) {
-		json_object_object_add(o, "deleted", json_object_new_int64(deleted));
+		jw_int(o, "deleted", deleted);
 		return;
 	}
-	credits = json_object_new_object();
-	for (i = 0; i < n && credits != NULL; i++)
-		json_object_object_add(credits, ids[i], json_object_new_int64(counts[i]));
-	json_object_object_add(o, "credits", credits);
+	jw_open(o, "credits");
+	for (i = 0; i < n; i++)
+		jw_int(o, ids[i], counts[i]);
+	jw_close(o);
 }
 
 void

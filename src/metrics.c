@@ -49,9 +49,19 @@ metrics_add(const char *field, long long n)
 void
 metrics_request(const char *route, int status)
 {
-	char f[FIELD_LEN];
+	/*
+	 * Routes are the routing table's own strings, and a process mostly
+	 * answers the same route the same way: the last name is kept.
+	 */
+	static const char *last_route;
+	static int last_status;
+	static char f[FIELD_LEN];
 
-	snprintf(f, sizeof(f), "r|%s|%d", route, status);
+	if (route != last_route || status != last_status || f[0] == '\0') {
+		snprintf(f, sizeof(f), "r|%s|%d", route, status);
+		last_route = route;
+		last_status = status;
+	}
 	metrics_add(f, 1);
 }
 

@@ -226,25 +226,38 @@ static const struct {
 /*
  * One pass over "NAME=value" strings; the first of a repeated name wins,
  * as with getenv. Looking each name up on its own costs a scan of the
- * whole list per name, and this runs for every request.
+ * whole list per name, and this runs for every request: a table of which
+ * wanted names start with each character leaves most entries at one
+ * lookup.
  */
 static void
 pick_params(char *const *env, const char *v[P__MAX])
 {
-	size_t i, left = P__MAX;
+	static unsigned char starts[128];	/* bit i: params[i] */
+	_Static_assert(P__MAX <= 8, "starts[] has a bit per parameter");
+	static bool ready;
+	unsigned m;
+	size_t i;
 
+	if (!ready) {
+		for (i = 0; i < P__MAX; i++)
+			starts[(unsigned char)params[i].name[0]] |= 1u << i;
+		ready = true;
+	}
 	memset(v, 0, P__MAX * sizeof(v[0]));
-	for (; env != NULL && *env != NULL && left > 0; env++) {
+	for (; env != NULL && *env != NULL; env++) {
 		const char *e = *env;
 
-		for (i = 0; i < P__MAX; i++)
-			if (v[i] == NULL && e[0] == params[i].name[0] &&
+		m = (unsigned char)e[0] < 128 ? starts[(unsigned char)e[0]] : 0;
+		for (; m != 0; m &= m - 1) {
+			i = (size_t)__builtin_ctz(m);
+			if (v[i] == NULL &&
 			    strncmp(e, params[i].name, params[i].len) == 0 &&
 			    e[params[i].len] == '=') {
 				v[i] = e + params[i].len + 1;
-				left--;
 				break;
 			}
+		}
 	}
 }
 

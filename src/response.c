@@ -1,45 +1,47 @@
 /*
- * response.c: building and rendering answers. JSON is built only with
- * json-c, so nothing a caller sent can break the encoding.
+ * response.c: building and rendering answers. The JSON is written by
+ * jsonw, which escapes every string, so nothing a caller sent can break
+ * the encoding.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonio.h"
 #include "response.h"
 
+/* The status line; NULL for a status wxsub never answers with. */
 static const char *
-reason(int status)
+status_line(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
+	case 200: return "Status: 200 OK\r\n";
+	case 400: return "Status: 400 Bad Request\r\n";
+	case 401: return "Status: 401 Unauthorized\r\n";
+	case 403: return "Status: 403 Forbidden\r\n";
+	case 404: return "Status: 404 Not Found\r\n";
+	case 405: return "Status: 405 Method Not Allowed\r\n";
+	case 409: return "Status: 409 Conflict\r\n";
+	case 413: return "Status: 413 Payload Too Large\r\n";
+	case 415: return "Status: 415 Unsupported Media Type\r\n";
+	case 422: return "Status: 422 Unprocessable Entity\r\n";
+	case 429: return "Status: 429 Too Many Requests\r\n";
+	case 500: return "Status: 500 Internal Server Error\r\n";
+	case 502: return "Status: 502 Bad Gateway\r\n";
+	case 503: return "Status: 503 Service Unavailable\r\n";
+	default: return NULL;
 	}
 }
 
-json_object *
+struct jsonw *
 resp_ok(struct response *r)
 {
 	resp_reset(r);
 	r->status = 200;
 	r->err = WX_OK;
-	if ((r->body = json_object_new_object()) == NULL)
-		return NULL;
-	json_object_object_add(r->body, "ok", json_object_new_boolean(1));
-	return r->body;
+	r->has_body = true;
+	jw_init(&r->body);
+	jw_bool(&r->body, "ok", true);
+	return &r->body;
 }
 
 static void
@@ -54,16 +56,13 @@ set_error(struct response *r, enum wx_err e, const char *msg, bool has_errcode,
 	memcpy(r->allow, allow, sizeof(allow));
 	r->status = wxerr_status(e);
 	r->err = e;
-	if ((r->body = json_object_new_object()) == NULL)
-		return;
-	json_object_object_add(r->body, "ok", json_object_new_boolean(0));
-	json_object_object_add(r->body, "error",
-	    json_object_new_string(wxerr_code(e)));
-	json_object_object_add(r->body, "message",
-	    json_object_new_string(msg != NULL ? msg : wxerr_text(e)));
+	r->has_body = true;
+	jw_init(&r->body);
+	jw_bool(&r->body, "ok", false);
+	jw_str(&r->body, "error", wxerr_code(e));
+	jw_str(&r->body, "message", msg != NULL ? msg : wxerr_text(e));
 	if (has_errcode)
-		json_object_object_add(r->body, "errcode",
-		    json_object_new_int64(errcode));
+		jw_int(&r->body, "errcode", errcode);
 }
 
 void
@@ -89,48 +88,75 @@ resp_error_wx(struct response *r, enum wx_err e, const char *msg, long errcode)
 	set_error(r, e, msg, true, errcode);
 }
 
+/* Append s to head; false once it does not fit. */
+static bool
+cat(char *head, size_t headlen, size_t *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= headlen - *o)
+		return false;
+	memcpy(head + *o, s, n + 1);
+	*o += n;
+	return true;
+}
+
 int
 resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
     const char **body, size_t *bodylen)
 {
-	/* Without memory for a body, a fixed one still says what happened. */
+	/* Without room for a body, a fixed one still says what happened. */
 	static const char oom[] =
-	    "{\"ok\":false,\"error\":\"internal_error\",\"message\":\"out of memory\"}";
-	int n;
+	    "{\"ok\":false,\"error\":\"internal_error\","
+	    "\"message\":\"the answer did not fit\"}";
+	char length[24], *d = length + sizeof(length);
+	size_t o = 0, n;
+	bool ok;
 
 	if (r->text != NULL) {
 		*body = r->text;
 		*bodylen = r->text_len;
-	} else if (r->body == NULL) {
-		r->status = 500;
-		*body = oom;
-		*bodylen = sizeof(oom) - 1;
-	} else
-		*body = jsonio_text(r->body, bodylen);
-	if (*body == NULL) {
+	} else if (!r->has_body ||
+	    (*body = jw_finish(&r->body, bodylen)) == NULL) {
 		r->status = 500;
 		*body = oom;
 		*bodylen = sizeof(oom) - 1;
 	}
-	n = snprintf(head, headlen,
-	    "Status: %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Request-Id: %s\r\n"
-	    "%s%s%s"
-	    "Content-Length: %zu\r\n\r\n",
-	    r->status, reason(r->status),
-	    r->text != NULL ? r->ctype : "application/json; charset=utf-8", reqid,
-	    r->allow[0] ? "Allow: " : "", r->allow, r->allow[0] ? "\r\n" : "",
-	    *bodylen);
-	return n < 0 || (size_t)n >= headlen ? -1 : 0;
+	if (status_line(r->status) == NULL)
+		r->status = 500;
+	/* Built by hand: this runs for every answer, snprintf costs more. */
+	*--d = '\0';
+	n = *bodylen;
+	do {
+		*--d = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	ok = headlen > 0 && cat(head, headlen, &o, status_line(r->status)) &&
+	    cat(head, headlen, &o, "Content-Type: ") &&
+	    cat(head, headlen, &o, r->text != NULL ? r->ctype :
+	    "application/json; charset=utf-8") &&
+	    cat(head, headlen, &o, "\r\nCache-Control: no-store\r\n"
+	    "X-Request-Id: ") &&
+	    cat(head, headlen, &o, reqid) &&
+	    (r->allow[0] == '\0' || (cat(head, headlen, &o, "\r\nAllow: ") &&
+	    cat(head, headlen, &o, r->allow))) &&
+	    cat(head, headlen, &o, "\r\nContent-Length: ") &&
+	    cat(head, headlen, &o, d) &&
+	    cat(head, headlen, &o, "\r\n\r\n");
+	return ok ? 0 : -1;
 }
 
 void
 resp_reset(struct response *r)
 {
-	if (r->body != NULL)
-		json_object_put(r->body);
+	/* Field by field: the body buffer is large and needs no clearing. */
 	free(r->text);
-	memset(r, 0, sizeof(*r));
+	r->text = NULL;
+	r->text_len = 0;
+	r->ctype = NULL;
+	r->status = 0;
+	r->err = WX_OK;
+	r->has_body = false;
+	r->body.len = 0;
+	r->allow[0] = '\0';
 }

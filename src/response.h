@@ -8,22 +8,23 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <json-c/json.h>
 
+#include "jsonw.h"
 #include "wxerr.h"
 
 struct response {
 	int		 status;
 	enum wx_err	 err;		/* WX_OK on success */
-	json_object	*body;		/* owned */
+	bool		 has_body;	/* body holds an answer */
+	struct jsonw	 body;
 	char		 allow[32];	/* for 405 */
 	char		*text;		/* owned; a non-JSON body (/metrics) */
 	size_t		 text_len;
 	const char	*ctype;		/* its Content-Type */
 };
 
-/* Start a success answer; returns the object to add fields to (or NULL). */
-json_object	*resp_ok(struct response *);
+/* Start a success answer; returns the writer to add members with. */
+struct jsonw	*resp_ok(struct response *);
 
 /* A 200 answer with a non-JSON body; takes ownership of text (malloc'd). */
 void		 resp_text(struct response *, const char *ctype, char *text,
@@ -38,7 +39,8 @@ void		 resp_error_wx(struct response *, enum wx_err, const char *msg,
 /*
  * Render the CGI header block into head (status, content type,
  * X-Request-Id, Allow) and point *body at the JSON text (owned by r).
- * Returns 0, or -1 when head is too small.
+ * An answer that did not fit its buffer becomes a fixed 500. Returns 0,
+ * or -1 when head is too small.
  */
 int		 resp_render(struct response *, const char *reqid,
 		    char *head, size_t headlen, const char **body, size_t *bodylen);

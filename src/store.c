@@ -45,6 +45,8 @@ struct store {
 	char			 sha[SCRIPT__MAX][41];	/* "" until loaded */
 	bool			 fresh;	/* connected during this call */
 	bool			 down_logged;
+	long			 ttl;	/* ttl_text is its decimal form */
+	char			 ttl_text[24];
 };
 
 /* Compare-and-delete: the seed's release script. */
@@ -665,7 +667,7 @@ enum wx_err
 store_credit_add(struct store *s, const char *const *keys, const bool *marker,
     size_t n, long ttl, long long *counts)
 {
-	char buf[LIM_RESP], ttlbuf[24];
+	char buf[LIM_RESP], *ttlbuf = s->ttl_text;
 	redisReply *rep[2 * LIM_TEMPLATES];
 	size_t i, o = 0, nrep = 0, at;
 	enum wx_err err = WX_OK;
@@ -673,7 +675,10 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 
 	if (n == 0 || n > LIM_TEMPLATES)
 		return WX_INTERNAL;
-	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	if (ttl != s->ttl || ttlbuf[0] == '\0') {	/* it is the config's */
+		snprintf(s->ttl_text, sizeof(s->ttl_text), "%ld", ttl);
+		s->ttl = ttl;
+	}
 	for (i = 0; i < n && fit == 0; i++) {
 		const char *set[] = { "SET", keys[i], "1", "EX", ttlbuf };
 		const char *incr[] = { "INCRBY", keys[i], "1" };

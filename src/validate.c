@@ -277,6 +277,14 @@ u8_decode_all(const char *s, size_t len, uint32_t *cp, size_t max)
 }
 
 size_t
+val_utf8_next(const char *s, size_t len)
+{
+	uint32_t cp;
+
+	return len == 0 ? 0 : u8_decode((const unsigned char *)s, len, &cp);
+}
+
+size_t
 val_utf8_chars(const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;

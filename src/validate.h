@@ -10,6 +10,11 @@
 
 /* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool	val_utf8(const char *s, size_t len);
+/*
+ * The bytes (1..4) of the well-formed UTF-8 character at s[0..len),
+ * len >= 1; 0 when they are not one (NUL counts as not one).
+ */
+size_t	val_utf8_next(const char *s, size_t len);
 /* Number of code points in well-formed UTF-8; (size_t)-1 if not. */
 size_t	val_utf8_chars(const char *s, size_t len);
 /* Any C0 control, DEL, or U+0080..U+009F (newlines included). */

@@ -253,6 +253,14 @@ class Resp:
 # ---------------------------------------------------------------------------
 # HTTP
 
+def unique_members(pairs):
+    """An answer naming a member twice is not an answer: json is None."""
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        raise ValueError("a member is repeated: %r" % pairs)
+    return d
+
+
 class Response:
     """Unpacks as (status, headers, json); more in attributes."""
 
@@ -262,7 +270,9 @@ class Response:
         self.body = body                # bytes
         self.elapsed = elapsed          # seconds
         try:
-            self.json = json.loads(body.decode("utf-8")) if body else None
+            self.json = json.loads(body.decode("utf-8"),
+                                   object_pairs_hook=unique_members) \
+                if body else None
         except ValueError:
             self.json = None
 

@@ -38,8 +38,9 @@
 
 #include "app.h"
 #include "jsonio.h"
-#include "log.h"
+#include "jsonw.h"
 #include "validate.h"
+#include "log.h"
 
 #define FUZZ_MAX	16384	/* 16 KiB, well under http.maxBody */
 #define API_KEY		"fuzz-api-key-0123456789"
@@ -66,6 +67,7 @@ struct fake {
 	size_t		 body_len, off, chunk;
 	char		*out;
 	size_t		 out_len, out_cap;
+	char		*env[8];	/* "NAME=value", NULL-terminated */
 };
 
 static void
@@ -90,24 +92,93 @@ sink(const char *line, void *arg)
 			check(false, "a log line holds a control byte", NULL);
 }
 
-static const char *
-param(void *ctx, const char *name)
+static char *
+kv(const char *name, const char *v)
 {
-	struct fake *f = ctx;
+	size_t n = strlen(name) + 1 + strlen(v) + 1;
+	char *s = malloc(n);
 
-	if (strcmp(name, "REQUEST_METHOD") == 0)
-		return f->method;
-	if (strcmp(name, "PATH_INFO") == 0)
-		return f->path;
-	if (strcmp(name, "QUERY_STRING") == 0)
-		return f->query;
-	if (strcmp(name, "CONTENT_TYPE") == 0)
-		return f->json_ctype ? "application/json" : NULL;
-	if (strcmp(name, "CONTENT_LENGTH") == 0)
-		return f->clen;
-	if (strcmp(name, "HTTP_AUTHORIZATION") == 0)
-		return "Bearer " API_KEY;
-	return NULL;
+	if (s == NULL)
+		abort();
+	snprintf(s, n, "%s=%s", name, v);
+	return s;
+}
+
+/* The web server's parameters for f's request. */
+static void
+fake_env(struct fake *f)
+{
+	size_t k = 0;
+
+	f->env[k++] = kv("REQUEST_METHOD", f->method);
+	f->env[k++] = kv("PATH_INFO", f->path);
+	if (f->query != NULL)
+		f->env[k++] = kv("QUERY_STRING", f->query);
+	if (f->json_ctype)
+		f->env[k++] = kv("CONTENT_TYPE", "application/json");
+	if (f->clen != NULL)
+		f->env[k++] = kv("CONTENT_LENGTH", f->clen);
+	f->env[k++] = kv("HTTP_AUTHORIZATION", "Bearer " API_KEY);
+	f->env[k] = NULL;
+}
+
+static char *const *
+params(void *ctx)
+{
+	return ((struct fake *)ctx)->env;
+}
+
+/*
+ * The answer writer on arbitrary bytes: what it writes is always one JSON
+ * object json-c reads back, UTF-8 comes back byte for byte, anything else
+ * as UTF-8; only what cannot fit is refused.
+ */
+static void
+check_writer(const char *b, size_t n)
+{
+	static struct jsonw w;
+	json_tokener *tok;
+	json_object *o, *v = NULL;
+	const char *text;
+	size_t len;
+
+	char *key = malloc(n + 1);
+
+	if (key == NULL)
+		abort();
+	memcpy(key, b, n);		/* the bytes as a key, too: up to a NUL */
+	key[n] = '\0';
+	jw_init(&w);
+	jw_strn(&w, "k", b, n);
+	jw_open(&w, "o");
+	jw_strn(&w, key, "v", 1);
+	free(key);
+	if ((text = jw_finish(&w, &len)) == NULL) {
+		check(n * 6 + 16 > LIM_ANSWER / 2, "jsonw refuses only what "
+		    "cannot fit", NULL);
+		return;
+	}
+	check(strlen(text) == len, "jsonw's text has no NUL", NULL);
+	if ((tok = json_tokener_new()) == NULL)
+		abort();
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	check(o != NULL && tok->char_offset == (int)len, "jsonw writes JSON",
+	    NULL);
+	check(json_object_object_get_ex(o, "k", &v) &&
+	    json_object_is_type(v, json_type_string), "jsonw's member is there",
+	    NULL);
+	if (val_utf8(b, n))
+		check((size_t)json_object_get_string_len(v) == n &&
+		    memcmp(json_object_get_string(v), b, n) == 0,
+		    "jsonw keeps UTF-8 as it is", NULL);
+	else if (memchr(b, '\0', n) == NULL)
+		check(val_utf8(json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v)),
+		    "jsonw makes UTF-8 of anything", NULL);
+	check(jsonio_syntax_ok(text, len) || memchr(b, '\0', n) != NULL,
+	    "jsonw passes wxsub's own strict check", NULL);
+	json_object_put(o);
+	json_tokener_free(tok);
 }
 
 static size_t
@@ -442,7 +513,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"/send", "/record", "/login", "/subscriptions"
 	};
 	struct fake f;
-	struct io io = { param, body_read, answer_write, NULL };
+	struct io io = { params, body_read, answer_write, NULL };
 	char clen[24], msg[LIM_ERRMSG], *query = NULL;
 	json_object *o = NULL, *v;
 	const char *s;
@@ -496,6 +567,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_object_put(o);
 	}
 
+	check_writer((const char *)data + 1, size - 1);
+
+	fake_env(&f);
 	io.ctx = &f;
 	app_serve(&app, &io);
 	check_answer(&f, route, msg, parsed);
@@ -503,6 +577,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(f.off == f.body_len, "the body is read whole", &f);
 
 	free(f.out);
+	for (size_t i = 0; f.env[i] != NULL; i++)
+		free(f.env[i]);
 	free(query);
 	return 0;
 }

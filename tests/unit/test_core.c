@@ -3,6 +3,7 @@
  * the handlers: routing, request parsing, JSON in and out, error
  * mapping, key building, authentication and WeChat answer parsing.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "auth.h"
 #include "config.h"
 #include "jsonio.h"
+#include "jsonw.h"
 #include "metrics.h"
 #include "netmask.h"
 #include "sha256.h"
@@ -293,14 +295,159 @@ test_response_render(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"error\":\"method_not_allowed\""));
 	resp_reset(&r);
 
-	json_object *o = resp_ok(&r);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-	json_object_object_add(o, "page", json_object_new_string("a/b"));
+	struct jsonw *o = resp_ok(&r);
+	jw_str(o, "page", "a/b");
 	CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
 	CU_ASSERT_STRING_EQUAL(body, "{\"ok\":true,\"page\":\"a/b\"}");	/* no \/ */
 	CU_ASSERT_EQUAL(len, strlen(body));
 	CU_ASSERT_PTR_NULL(strstr(head, "Allow:"));
+	CU_ASSERT_STRING_EQUAL(head, "Status: 200 OK\r\nContent-Type: "
+	    "application/json; charset=utf-8\r\nCache-Control: no-store\r\n"
+	    "X-Request-Id: x\r\nContent-Length: 24\r\n\r\n");
+	/* A header block that does not fit is refused, not cut. */
+	CU_ASSERT_EQUAL(resp_render(&r, "x", head, 60, &body, &len), -1);
 	resp_reset(&r);
+
+	/* An answer too big for its buffer: a fixed 500, never a cut one. */
+	o = resp_ok(&r);
+	for (int i = 0; i < 2 * LIM_ANSWER / 16; i++)
+		jw_str(o, "k", "0123456789abcdef");
+	CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
+	CU_ASSERT_EQUAL(r.status, 500);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"error\":\"internal_error\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Status: 500 Internal Server Error\r\n"));
+	resp_reset(&r);
+
+	/* Plain text (/metrics) keeps its own type. */
+	resp_text(&r, "text/plain; version=0.0.4", strdup("a 1\n"), 4);
+	CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
+	CU_ASSERT_EQUAL(len, 4);
+	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Content-Type: text/plain; version=0.0.4\r\n"));
+	resp_reset(&r);
+}
+
+/* Parse what jw wrote with json-c; NULL (and a failed assert) if it is not JSON. */
+static json_object *
+jw_parsed(struct jsonw *w)
+{
+	const char *text;
+	size_t len;
+	json_object *o = NULL;
+	char msg[LIM_ERRMSG];
+
+	text = jw_finish(w, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_EQUAL(strlen(text), len);
+	CU_ASSERT_EQUAL(jsonio_parse_object(text, len, &o, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	return o;
+}
+
+static void
+test_json_writer(void)
+{
+	struct jsonw w;
+	json_object *o, *v, *in;
+	const char *text;
+	char s[4], all[256];
+	size_t len, i;
+	int b;
+
+	/* Every single byte as a value: valid JSON, and back as it was (UTF-8) or U+FFFD. */
+	for (b = 1; b < 256; b++) {
+		s[0] = (char)b;
+		jw_init(&w);
+		jw_strn(&w, "v", s, 1);
+		o = jw_parsed(&w);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		CU_ASSERT_TRUE(json_object_object_get_ex(o, "v", &v));
+		if (b < 0x80) {
+			CU_ASSERT(json_object_get_string_len(v) == 1 &&
+			    json_object_get_string(v)[0] == (char)b);
+		} else {
+			CU_ASSERT_STRING_EQUAL(json_object_get_string(v), "\xef\xbf\xbd");
+		}
+		json_object_put(o);
+	}
+	/* All of ASCII in one key and one value, NUL included (length given). */
+	for (i = 0; i < 128; i++)
+		all[i] = (char)i;
+	jw_init(&w);
+	jw_strn(&w, "all", all, 128);
+	/* json-c itself: jsonio refuses \u0000 on purpose. */
+	o = json_tokener_parse(jw_finish(&w, &len));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_TRUE(json_object_object_get_ex(o, "all", &v));
+	CU_ASSERT_EQUAL(json_object_get_string_len(v), 128);
+	CU_ASSERT_EQUAL(memcmp(json_object_get_string(v), all, 128), 0);
+	json_object_put(o);
+
+	/* Exact text: short escapes, \u00XX, UTF-8 kept, U+2028 escaped, bad bytes replaced. */
+	jw_init(&w);
+	jw_str(&w, "a\"b", "q\"\\/\n\r\t\x01\x1f\x7f");
+	jw_str(&w, "zh", "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80");
+	jw_str(&w, "ls", "a\xe2\x80\xa8" "b\xe2\x80\xa9");
+	jw_str(&w, "bad", "\xc0\xaf\xed\xa0\x80x\xe4\xb8");
+	text = jw_finish(&w, &len);
+	CU_ASSERT_STRING_EQUAL(text, "{\"a\\\"b\":\"q\\\"\\\\/\\n\\r\\t\\u0001\\u001f\x7f\","
+	    "\"zh\":\"\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80\","
+	    "\"ls\":\"a\\u2028b\\u2029\","
+	    "\"bad\":\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffdx\\ufffd\\ufffd\"}");
+
+	/* Numbers at their ends, booleans, nesting, and what the parser makes of them. */
+	jw_init(&w);
+	jw_int(&w, "min", LLONG_MIN);
+	jw_int(&w, "max", LLONG_MAX);
+	jw_int(&w, "zero", 0);
+	jw_uint(&w, "u", ULLONG_MAX);
+	jw_bool(&w, "t", true);
+	jw_open(&w, "credits");
+	jw_int(&w, "T1", 3);
+	jw_open(&w, "inner");
+	jw_close(&w);
+	jw_bool(&w, "f", false);
+	jw_close(&w);
+	jw_str(&w, "after", "");
+	jw_open(&w, "left open");
+	jw_int(&w, "n", -7);
+	text = jw_finish(&w, &len);
+	CU_ASSERT_STRING_EQUAL(text, "{\"min\":-9223372036854775808,"
+	    "\"max\":9223372036854775807,\"zero\":0,\"u\":18446744073709551615,"
+	    "\"t\":true,\"credits\":{\"T1\":3,\"inner\":{},\"f\":false},"
+	    "\"after\":\"\",\"left open\":{\"n\":-7}}");
+	in = json_tokener_parse(text);
+	CU_ASSERT_PTR_NOT_NULL(in);
+	CU_ASSERT_TRUE(json_object_object_get_ex(in, "min", &v) &&
+	    json_object_get_int64(v) == LLONG_MIN);
+	CU_ASSERT_TRUE(json_object_object_get_ex(in, "credits", &v) &&
+	    json_object_object_length(v) == 3);
+	json_object_put(in);
+
+	/* Too deep, or a close with nothing open: the text is void. */
+	jw_init(&w);
+	for (i = 0; i < LIM_ANSWER_DEPTH; i++)
+		jw_open(&w, "d");
+	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));
+	CU_ASSERT_EQUAL(len, 0);
+	jw_init(&w);
+	jw_close(&w);
+	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));
+
+	/* Filled to the byte: fits with its NUL, one more does not. */
+	char big[LIM_ANSWER];
+	size_t room = LIM_ANSWER - 1 - strlen("{\"k\":\"\"}");
+	memset(big, 'x', sizeof(big));
+	jw_init(&w);
+	jw_strn(&w, "k", big, room);
+	CU_ASSERT_PTR_NOT_NULL(text = jw_finish(&w, &len));
+	CU_ASSERT_EQUAL(len, LIM_ANSWER - 1);
+	jw_init(&w);
+	jw_strn(&w, "k", big, room + 1);
+	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));
+	/* A writer used again starts clean. */
+	jw_init(&w);
+	jw_str(&w, "k", "v");
+	CU_ASSERT_STRING_EQUAL(jw_finish(&w, &len), "{\"k\":\"v\"}");
 }
 
 static void
@@ -343,6 +490,21 @@ test_error_table(void)
 				    wxerr_code((enum wx_err)f));
 	}
 	CU_ASSERT_EQUAL(wxerr_status((enum wx_err)999), 500);
+
+	/* Every error's status has its own status line in the header block. */
+	for (int e = WX_OK + 1; e < WX__MAX; e++) {
+		struct response r = { 0 };
+		char head[512], want[16];
+		const char *body;
+		size_t len;
+
+		resp_error(&r, (enum wx_err)e, NULL);
+		CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
+		snprintf(want, sizeof(want), "Status: %d ", wxerr_status((enum wx_err)e));
+		CU_ASSERT_EQUAL(strncmp(head, want, strlen(want)), 0);
+		CU_ASSERT_EQUAL(r.status, wxerr_status((enum wx_err)e));
+		resp_reset(&r);
+	}
 }
 
 static void
@@ -569,6 +731,7 @@ main(void)
 		{ "JSON syntax", test_json_syntax_ok },
 		{ "JSON depth", test_json_depth },
 		{ "response render", test_response_render },
+		{ "JSON writer", test_json_writer },
 		{ "error table", test_error_table },
 		{ "send errcodes", test_send_errcodes },
 		{ "WeChat answers", test_wechat_parse },

@@ -1,0 +1,48 @@
+/*
+ * jsonw.h: the writer of wxsub's own answers. Compact JSON appended to a
+ * fixed buffer, one object member at a time, every string escaped
+ * (quotes, backslash, controls, U+2028/U+2029) and any byte that is not
+ * UTF-8 written as U+FFFD: nothing a caller or WeChat sent can break the
+ * encoding. Answers are small and flat, and building them as json-c
+ * objects cost more than the rest of a /record; input is still parsed
+ * with json-c (jsonio.h). Something that does not fit makes the whole
+ * text void, never a truncated answer.
+ */
+#ifndef WX_JSONW_H
+#define WX_JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "wxlimits.h"
+
+struct jsonw {
+	char		 buf[LIM_ANSWER];
+	size_t		 len;
+	unsigned	 depth;		/* objects open */
+	bool		 comma;		/* the next member needs one */
+	bool		 full;		/* something did not fit */
+};
+
+/* Start a text: "{". */
+void		 jw_init(struct jsonw *);
+
+/* Members of the innermost open object; key is escaped like a value. */
+void		 jw_str(struct jsonw *, const char *key, const char *val);
+void		 jw_strn(struct jsonw *, const char *key, const char *val,
+		    size_t n);
+void		 jw_int(struct jsonw *, const char *key, long long);
+void		 jw_uint(struct jsonw *, const char *key, unsigned long long);
+void		 jw_bool(struct jsonw *, const char *key, bool);
+
+/* "key":{ ... }: at most LIM_ANSWER_DEPTH objects deep. */
+void		 jw_open(struct jsonw *, const char *key);
+void		 jw_close(struct jsonw *);
+
+/*
+ * Close what is open and return the text (NUL-terminated, owned by w)
+ * and its length; NULL when it did not fit.
+ */
+const char	*jw_finish(struct jsonw *, size_t *len);
+
+#endif
