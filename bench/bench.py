@@ -72,7 +72,8 @@ def start_floor_lighttpd(tmp, floor, procs, redis_port, send_url):
     "bin-path" => "%(floor)s", "socket" => "%(d)s/%(mode)s.sock",
     "max-procs" => %(procs)d, "check-local" => "disable",
     "bin-environment" => ( "FLOOR_MODE" => "%(mode)s",
-      "FLOOR_REDIS_PORT" => "%(rp)d", "FLOOR_URL" => "%(url)s" ) ))"""
+      "FLOOR_REDIS_PORT" => "%(rp)d", "FLOOR_URL" => "%(url)s",
+      "GNUTLS_NO_IMPLICIT_INIT" => "1" ) ))"""
                        % dict(mode=mode, floor=floor, d=d, procs=procs,
                               rp=redis_port, url=send_url))
     conf = os.path.join(d, "lighttpd.conf")
@@ -128,6 +129,25 @@ def rss_kb(pids):
         hwm = re.search(r"VmHWM:\s+(\d+)", st)
         if rss and hwm:         # not a process on its way out
             out[pid] = (int(rss.group(1)), int(hwm.group(1)))
+    return out
+
+
+def floor_rss(floor):
+    """RSS (kB) of the floor processes by mode: the memory baseline."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if os.path.realpath("/proc/%s/exe" % p) != floor:
+                continue
+            with open("/proc/%s/environ" % p, "rb") as f:
+                env = f.read().split(b"\0")
+            mode = [e[11:].decode() for e in env
+                    if e.startswith(b"FLOOR_MODE=")][0]
+        except (OSError, IndexError):
+            continue
+        out.setdefault(mode, []).extend(rss_kb([int(p)]).values())
     return out
 
 
@@ -206,24 +226,34 @@ def main():
                  env.api_key)]
         if args.only_record:
             plan = plan[:2]
-        for name, port, path, body, key in plan:
-            # warm up, then two measured runs; keep the median (best of 2).
+        for pair in (plan[0:2], plan[2:4]):
+            if not pair:
+                continue
+            # Warm both up, then measure floor, wxsub, floor, wxsub: the
+            # two sides of a ratio see the same drift of a shared machine.
+            # Each keeps the better of its two runs.
             # The warm-up starts with a burst at --burst (4) x the
             # concurrency: mod_fcgid grows its pool only when a request
             # finds no idle process (after sleeping a second), so at the
             # measured concurrency alone it settles below it and keeps
             # stalling (docs/deploy.md); the burst fills it to
             # FcgidMaxProcessesPerClass. Harmless for the others.
-            if args.burst > 1:
-                wrk(port, path, body, 2, args.connections * args.burst, key,
-                    tmp)
-            wrk(port, path, body, 2, args.connections, key, tmp)
-            a = wrk(port, path, body, args.seconds, args.connections, key, tmp)
-            b = wrk(port, path, body, args.seconds, args.connections, key, tmp)
-            runs[name] = a if a["rps"] >= b["rps"] else b
-            print("%-12s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  non-2xx %d"
-                  % (name, runs[name]["rps"], runs[name]["p50"],
-                     runs[name]["p99"], runs[name]["errors"]), flush=True)
+            for name, port, path, body, key in pair:
+                if args.burst > 1:
+                    wrk(port, path, body, 2, args.connections * args.burst,
+                        key, tmp)
+                wrk(port, path, body, 2, args.connections, key, tmp)
+            for _ in range(2):
+                for name, port, path, body, key in pair:
+                    r = wrk(port, path, body, args.seconds, args.connections,
+                            key, tmp)
+                    if name not in runs or r["rps"] > runs[name]["rps"]:
+                        runs[name] = r
+            for name, _, _, _, _ in pair:
+                print("%-12s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  "
+                      "non-2xx %d" % (name, runs[name]["rps"],
+                                      runs[name]["p50"], runs[name]["p99"],
+                                      runs[name]["errors"]), flush=True)
 
         pids = env.fcgi_pids()
         if args.server in ("apache-cgi", "apache-cgid"):
@@ -253,7 +283,13 @@ def main():
                   % (name, r["rps"], r["p50"], r["p99"], ratio))
         if args.only_record or not pids:
             return
+        base = floor_rss(floor)
         print()
+        print("baseline, the floors' processes (same libraries, same "
+              "environment): " + ", ".join(
+                  "floor/%s %s MB" % (mode, "/".join(
+                      "%.1f" % (r[0] / 1024) for r in sorted(rs)))
+                  for mode, rs in sorted(base.items())))
         print("wxsub processes: RSS before -> after %d more requests "
               "(peak VmHWM after):" % done)
         for pid in sorted(before):

@@ -70,28 +70,43 @@ rewind_body(void *arg, curl_off_t offset, int origin)
 struct upstream *
 up_new(void)
 {
-	static int global_done;
-	struct upstream *u;
+	return calloc(1, sizeof(struct upstream));
+}
 
+/*
+ * libcurl, its TLS library and the handle are set up at the first call,
+ * not at start: a process that never calls WeChat (one that only records,
+ * say) never pays for them, about 2.5 MB of resident memory. 0, or -1
+ * when something could not be made (tried again at the next call).
+ */
+static int
+ready(struct upstream *u)
+{
+	static int global_done;
+
+	if (u->h != NULL)
+		return 0;
 	if (!global_done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-			return NULL;
+			return -1;
 		global_done = 1;
 	}
-	if ((u = calloc(1, sizeof(*u))) == NULL)
-		return NULL;
-	u->buf = malloc(LIM_UPSTREAM_BODY + 1);
-	u->h = curl_easy_init();
-	u->json_hdr = curl_slist_append(NULL,
-	    "Content-Type: application/json; charset=utf-8");
-	/* No 100-continue round trip: WeChat's answers are immediate. */
-	if (u->json_hdr != NULL)
-		u->json_hdr = curl_slist_append(u->json_hdr, "Expect:");
-	if (u->buf == NULL || u->h == NULL || u->json_hdr == NULL) {
-		up_free(u);
-		return NULL;
+	if (u->buf == NULL && (u->buf = malloc(LIM_UPSTREAM_BODY + 1)) == NULL)
+		return -1;
+	if (u->json_hdr == NULL) {
+		struct curl_slist *l = curl_slist_append(NULL,
+		    "Content-Type: application/json; charset=utf-8");
+		/* No 100-continue round trip: WeChat's answers are immediate. */
+		struct curl_slist *both = l != NULL ?
+		    curl_slist_append(l, "Expect:") : NULL;
+		if (both == NULL) {
+			curl_slist_free_all(l);
+			return -1;
+		}
+		u->json_hdr = both;
 	}
-	return u;
+	u->h = curl_easy_init();
+	return u->h != NULL ? 0 : -1;
 }
 
 void
@@ -113,9 +128,14 @@ up_call(struct upstream *u, const char *url, const char *json,
 	long connect_ms = timeout_ms < CONNECT_MS_MAX ? timeout_ms : CONNECT_MS_MAX;
 	struct timespec t0, t1;
 	CURLcode rc;
-	CURL *h = u->h;
+	CURL *h;
 
 	memset(res, 0, sizeof(*res));
+	if (ready(u) != 0) {
+		snprintf(res->err, sizeof(res->err), "libcurl could not be set up");
+		return WX_UPSTREAM;
+	}
+	h = u->h;
 	u->len = 0;
 	u->overflow = 0;
 

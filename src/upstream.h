@@ -1,8 +1,10 @@
 /*
  * upstream.h: HTTP calls to WeChat over one libcurl handle per process,
- * reused so connections stay alive across requests. Explicit connect and
- * total time limits; TLS verification stays on. URLs carry secrets and
- * tokens in their query: this module never logs a URL.
+ * reused so connections stay alive across requests, and made at the
+ * first call (a process that never calls WeChat never sets up TLS).
+ * Explicit connect and total time limits; TLS verification stays on.
+ * URLs carry secrets and tokens in their query: this module never logs
+ * a URL.
  */
 #ifndef WX_UPSTREAM_H
 #define WX_UPSTREAM_H
