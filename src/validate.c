@@ -294,7 +294,22 @@ val_utf8_chars(const char *s, size_t len)
 	if (s == NULL)
 		return len == 0 ? 0 : (size_t)-1;
 	while (i < len) {
-		/* Most text is ASCII: take it without a decode call. */
+		/*
+		 * Most text is ASCII: eight bytes at a time while none has its
+		 * high bit set or is NUL (a NUL byte turns to 0xFF below: the
+		 * lowest one cannot borrow from a lower byte, those are >= 1).
+		 */
+		if (len - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if (((w | (w - 0x0101010101010101ULL)) &
+			    0x8080808080808080ULL) == 0) {
+				i += 8;
+				n += 8;
+				continue;
+			}
+		}
 		if (p[i] - 1u < 0x7Fu) {
 			i++;
 			n++;

@@ -129,6 +129,31 @@ test_utf8_chars(void)
 	CU_ASSERT_EQUAL(val_utf8_chars(NULL, 3), (size_t)-1);
 	/* len, not the NUL, ends the string. */
 	CU_ASSERT_EQUAL(val_utf8_chars("abcdef", 2), 2);
+
+	/*
+	 * The eight-bytes-at-a-time path: a NUL, a stray continuation byte,
+	 * 0xFF, the ASCII ends or a character at every offset of a 24-byte run.
+	 */
+	for (size_t at = 0; at < 24; at++) {
+		char b[32];
+
+		memset(b, 'a', sizeof(b));
+		b[at] = '\0';
+		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), (size_t)-1);
+		b[at] = (char)0x80;
+		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), (size_t)-1);
+		b[at] = (char)0xff;
+		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), (size_t)-1);
+		b[at] = 0x7f;
+		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), 24);
+		b[at] = 0x01;
+		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), 24);
+		if (at + 3 <= 24) {
+			memcpy(b + at, ZH, 3);
+			CU_ASSERT_EQUAL(val_utf8_chars(b, 24), 22);
+			CU_ASSERT_EQUAL(val_utf8_chars(b, at + 2), (size_t)-1);
+		}
+	}
 }
 
 static void
