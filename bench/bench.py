@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """wxsub benchmark: figures, not a test. Run by hand (as root, after make):
 
-    python3 bench/bench.py [--seconds 10] [--connections 32] [--procs 4]
-                           [--requests 100000] [--only-record] [--burst 4]
+    python3 bench/bench.py [--seconds 5] [--pairs 5] [--connections 32]
+                           [--procs 4] [--requests 100000] [--only-record]
+                           [--burst 4]
                            [--server lighttpd|apache|apache-proxy-fcgi|
                                      apache-cgi|apache-htaccess-fcgid|...]
 
@@ -13,16 +14,23 @@ One run measures, on this machine and in this run:
                 WeChat stand-in
   /send         wxsub sending through the stand-in
 each behind lighttpd with the same number of FastCGI processes (wxsub from
-the shipped apache/lighttpd-wxsub.conf, the floors from the same shape),
-driven by wrk. --server puts wxsub behind another deploy kit of
-tests/e2e/harness.py instead (apache: the shipped wxsub-fcgid.conf and its
-process pool; apache-proxy-fcgi: --procs processes from
+the shipped apache/lighttpd-wxsub.conf, the floors from the same shape and
+environment), driven by wrk. --server puts wxsub behind another deploy kit
+of tests/e2e/harness.py instead (apache: the shipped wxsub-fcgid.conf and
+its process pool; apache-proxy-fcgi: --procs processes from
 wxsub-spawn-fcgi; apache-cgi: one process per request); the floors stay
 on lighttpd as the baseline. --only-record measures floor/redis and
-/record only (no /send, no memory run): the quick comparison of kits. It prints requests/s, p50 and p99, the ratios to the
-floors, and the resident memory of the wxsub processes before and after
---requests more requests. Targets: /record >= 0.9 x its floor, /send >=
-0.8 x its floor, RSS < 10 MB with no growth.
+/record only (no /send, no memory run): the quick comparison of kits.
+
+Each route is measured in --pairs pairs of runs, floor and wxsub back to
+back in ABBA order, so both sides of a ratio see the same drift of a
+shared machine; the ratio is the median of the pairs' ratios, printed with
+their range. Each run also counts the CPU time the whole machine spent
+(every process and the kernel) per request: the ratio of those is the
+steadier figure when, as here, the cores are saturated. Then the resident
+memory of the wxsub processes before and after --requests more requests,
+with the floors' processes as the baseline. Targets: /record >= 0.9 x its
+floor, /send >= 0.8 x its floor, RSS < 10 MB with no growth.
 """
 
 import argparse
@@ -103,8 +111,10 @@ def wrk(port, path, body_lua, seconds, conns, api_key=None, tmp="/tmp"):
     if api_key:
         cmd += ["-H", "Authorization: Bearer %s" % api_key]
     cmd.append("http://127.0.0.1:%d" % port)
+    cpu0 = machine_cpu()
     out = subprocess.run(cmd, capture_output=True, text=True,
                          check=True).stdout
+    cpu = machine_cpu() - cpu0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -114,7 +124,23 @@ def wrk(port, path, body_lua, seconds, conns, api_key=None, tmp="/tmp"):
         v, unit = float(m.group(1)), m.group(2)
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
     return dict(rps=rps, p50=lat(50), p99=lat(99), total=total,
-                errors=int(non2xx.group(1)) if non2xx else 0)
+                errors=int(non2xx.group(1)) if non2xx else 0,
+                cpu_us=cpu * 1e6 / max(total, 1))
+
+
+def machine_cpu():
+    """CPU seconds the whole machine has spent busy (every process and
+    the kernel, all cores): what a request costs, wrk's share included."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(v[:8]) - v[3] - v[4]         # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def rss_kb(pids):
@@ -171,7 +197,10 @@ def preload(env):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=5,
+                    help="length of each measured run")
+    ap.add_argument("--pairs", type=int, default=5,
+                    help="measured floor/wxsub pairs per route")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--procs", type=int, default=4,
                     help="FastCGI processes of the floors (the shipped "
@@ -217,7 +246,7 @@ def main():
                      '"data":{"thing1":"bench","time3":"2026-11-29 10:30"}}\''
                      % TPL)
         script = env.script
-        runs = {}
+        runs, ratios, cpu_ratios = {}, {}, {}
         plan = [("floor/redis", fport, "/floor/redis", "'{}'", None),
                 ("/record", env.http_port, script + "/record", record_body,
                  env.api_key),
@@ -229,9 +258,10 @@ def main():
         for pair in (plan[0:2], plan[2:4]):
             if not pair:
                 continue
-            # Warm both up, then measure floor, wxsub, floor, wxsub: the
-            # two sides of a ratio see the same drift of a shared machine.
-            # Each keeps the better of its two runs.
+            # Warm both up, then --pairs measured pairs, floor and wxsub
+            # back to back, in ABBA order: both sides of a ratio see the
+            # same drift of a shared machine. Each pair gives a ratio;
+            # the median of those is the figure.
             # The warm-up starts with a burst at --burst (4) x the
             # concurrency: mod_fcgid grows its pool only when a request
             # finds no idle process (after sleeping a second), so at the
@@ -243,17 +273,28 @@ def main():
                     wrk(port, path, body, 2, args.connections * args.burst,
                         key, tmp)
                 wrk(port, path, body, 2, args.connections, key, tmp)
-            for _ in range(2):
-                for name, port, path, body, key in pair:
-                    r = wrk(port, path, body, args.seconds, args.connections,
-                            key, tmp)
-                    if name not in runs or r["rps"] > runs[name]["rps"]:
-                        runs[name] = r
-            for name, _, _, _, _ in pair:
+            got = {name: [] for name, _, _, _, _ in pair}
+            for i in range(args.pairs):
+                for name, port, path, body, key in \
+                        (pair if i % 2 == 0 else pair[::-1]):
+                    got[name].append(wrk(port, path, body, args.seconds,
+                                         args.connections, key, tmp))
+            floor_name, name = pair[0][0], pair[1][0]
+            ratios[name] = [w["rps"] / f["rps"]
+                            for f, w in zip(got[floor_name], got[name])]
+            cpu_ratios[name] = [f["cpu_us"] / w["cpu_us"]
+                                for f, w in zip(got[floor_name], got[name])]
+            for n in (floor_name, name):
+                rs = got[n]
+                runs[n] = dict(rps=median([r["rps"] for r in rs]),
+                               p50=median([r["p50"] for r in rs]),
+                               p99=median([r["p99"] for r in rs]),
+                               cpu_us=median([r["cpu_us"] for r in rs]),
+                               errors=sum(r["errors"] for r in rs))
                 print("%-12s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  "
-                      "non-2xx %d" % (name, runs[name]["rps"],
-                                      runs[name]["p50"], runs[name]["p99"],
-                                      runs[name]["errors"]), flush=True)
+                      "%5.1f us CPU/request  non-2xx %d"
+                      % (n, runs[n]["rps"], runs[n]["p50"], runs[n]["p99"],
+                         runs[n]["cpu_us"], runs[n]["errors"]), flush=True)
 
         pids = env.fcgi_pids()
         if args.server in ("apache-cgi", "apache-cgid"):
@@ -269,18 +310,20 @@ def main():
 
         print()
         print("| run (wxsub behind %s) | req/s | p50 ms | p99 ms | "
-              "ratio to floor |" % args.server)
-        print("|---|---|---|---|---|")
-        for name, floor_name in [("floor/redis", None), ("/record",
-                                 "floor/redis"), ("floor/send", None),
-                                 ("/send", "floor/send")]:
+              "CPU us/req | ratio to floor: req/s, median of %d pairs "
+              "(range) | ratio: CPU per request |"
+              % (args.server, args.pairs))
+        print("|---|---|---|---|---|---|---|")
+        for name in ("floor/redis", "/record", "floor/send", "/send"):
             if name not in runs:
                 continue
             r = runs[name]
-            ratio = ("%.2f" % (r["rps"] / runs[floor_name]["rps"])
-                     if floor_name else "")
-            print("| %s | %.0f | %.2f | %.2f | %s |"
-                  % (name, r["rps"], r["p50"], r["p99"], ratio))
+            rr, cr = ratios.get(name), cpu_ratios.get(name)
+            print("| %s | %.0f | %.2f | %.2f | %.1f | %s | %s |"
+                  % (name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
+                     "%.2f (%.2f-%.2f)" % (median(rr), min(rr), max(rr))
+                     if rr else "",
+                     "%.2f" % median(cr) if cr else ""))
         if args.only_record or not pids:
             return
         base = floor_rss(floor)

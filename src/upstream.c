@@ -18,8 +18,7 @@
 struct upstream {
 	CURL		*h;
 	struct curl_slist *json_hdr;
-	const char	*out;		/* the body being sent (UP_NO_RESEND) */
-	size_t		 out_len, out_pos;
+	int		 sends;		/* requests put on the wire this call */
 	char		*buf;		/* LIM_UPSTREAM_BODY + 1 */
 	size_t		 len;
 	int		 overflow;
@@ -40,31 +39,20 @@ collect(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static size_t
-feed(char *buf, size_t size, size_t nmemb, void *arg)
-{
-	struct upstream *u = arg;
-	size_t n = size * nmemb;
-
-	if (n > u->out_len - u->out_pos)
-		n = u->out_len - u->out_pos;
-	memcpy(buf, u->out + u->out_pos, n);
-	u->out_pos += n;
-	return n;
-}
-
 /*
- * libcurl rewinds the body only to send it again. Once any of it went
- * out, refuse: the transfer then fails instead of repeating the send.
+ * Called by libcurl each time a request is about to go out on a
+ * connection. libcurl sends a request again by itself when a reused
+ * connection dies before any answer; a subscribe message may have been
+ * delivered by then, so for UP_NO_RESEND a second time aborts the call.
+ * (The body stays in POSTFIELDS: it leaves in one write with the headers.)
  */
 static int
-rewind_body(void *arg, curl_off_t offset, int origin)
+once(void *arg, char *ip, char *local_ip, int port, int local_port)
 {
 	struct upstream *u = arg;
 
-	if (offset != 0 || origin != SEEK_SET || u->out_pos != 0)
-		return CURL_SEEKFUNC_CANTSEEK;
-	return CURL_SEEKFUNC_OK;
+	(void)ip; (void)local_ip; (void)port; (void)local_port;
+	return ++u->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 struct upstream *
@@ -152,20 +140,11 @@ up_call(struct upstream *u, const char *url, const char *json,
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "wxsub/" PACKAGE_VERSION);
-	if (json != NULL && resend == UP_NO_RESEND) {
-		u->out = json;
-		u->out_len = strlen(json);
-		u->out_pos = 0;
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, feed);
-		curl_easy_setopt(h, CURLOPT_READDATA, u);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, rewind_body);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, u);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)u->out_len);
-	} else if (json != NULL) {
+	u->sends = 0;
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
+	    resend == UP_NO_RESEND ? once : NULL);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, u);
+	if (json != NULL) {
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
@@ -186,7 +165,7 @@ up_call(struct upstream *u, const char *url, const char *json,
 		snprintf(res->err, sizeof(res->err), "%s",
 		    u->overflow ? "answer too large" :
 		    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" :
-		    rc == CURLE_SEND_FAIL_REWIND ?
+		    rc == CURLE_ABORTED_BY_CALLBACK && u->sends > 1 ?
 		    "connection lost before an answer (not resent)" :
 		    curl_easy_strerror(rc));
 		return WX_UPSTREAM;

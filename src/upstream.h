@@ -37,7 +37,8 @@ enum up_resend {
  * saying why (time-out, refused, reset, answer larger than
  * LIM_UPSTREAM_BODY). libcurl resends a request whose kept-alive
  * connection died before any answer; UP_NO_RESEND makes that a failure
- * instead, since WeChat may have delivered the first copy.
+ * instead ("not resent"), since WeChat may have delivered the first copy.
+ * A body leaves in one write with the headers.
  */
 enum wx_err	 up_call(struct upstream *, const char *url, const char *json,
 		    enum up_resend, long timeout_ms, struct up_result *res);
