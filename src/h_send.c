@@ -8,6 +8,7 @@
  *   -> keep, return or clear the credit and release the lock (one more).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,25 +59,29 @@ enum_field(json_object *body, const char *key, const char *const *set,
 }
 
 /*
- * Turn the caller's data ({"k":"v"} or {"k":{"value":"v"}}) into WeChat's
- * shape, checking each key and value. WX_INVALID_DATA names the key.
+ * Take the caller's data ({"k":"v"} or {"k":{"value":"v"}}) as items
+ * (*out, malloc'd, pointing into in), checking each key and value.
+ * WX_INVALID_DATA names the key.
  */
 static enum wx_err
-build_data(json_object *in, json_object **out, char *msg, size_t msglen)
+build_data(json_object *in, struct wx_item **out, size_t *n, char *msg,
+    size_t msglen)
 {
 	char why[128];
-	json_object *d;
+	size_t count = (size_t)json_object_object_length(in);
+	struct wx_item *d;
 
-	if ((*out = d = json_object_new_object()) == NULL)
-		return WX_INTERNAL;
-	if (json_object_object_length(in) == 0) {
+	*n = 0;
+	if (count == 0) {
+		*out = NULL;
 		snprintf(msg, msglen, "data: at least one value is required");
 		return WX_BAD_REQUEST;
 	}
+	if ((*out = d = calloc(count, sizeof(*d))) == NULL)
+		return WX_INTERNAL;
 	json_object_object_foreach(in, key, val) {
 		const char *s;
 		size_t len;
-		json_object *item;
 
 		if (!val_data_key(key)) {
 			size_t klen = strlen(key);
@@ -106,10 +111,12 @@ build_data(json_object *in, json_object **out, char *msg, size_t msglen)
 			snprintf(msg, msglen, "data.%s: %s", key, why);
 			return WX_INVALID_DATA;
 		}
-		if ((item = json_object_new_object()) == NULL)
+		if (*n == count)	/* json-c's count was wrong: never */
 			return WX_INTERNAL;
-		json_object_object_add(item, "value", json_object_new_string_len(s, (int)len));
-		json_object_object_add(d, key, item);
+		d[*n].key = key;
+		d[*n].value = s;
+		d[*n].len = len;
+		(*n)++;
 	}
 	return WX_OK;
 }
@@ -117,7 +124,7 @@ build_data(json_object *in, json_object **out, char *msg, size_t msglen)
 /* Everything from the body, checked; msg says what is wrong. */
 static enum wx_err
 parse_send(struct app *a, json_object *body, struct wx_message *m,
-    json_object **data, char *msg, size_t msglen)
+    struct wx_item **data, char *msg, size_t msglen)
 {
 	const struct config *c = &a->cfg;
 	json_object *din;
@@ -163,7 +170,7 @@ parse_send(struct app *a, json_object *body, struct wx_message *m,
 		    "is required");
 		return WX_BAD_REQUEST;
 	}
-	return build_data(din, data, msg, msglen);
+	return build_data(din, data, &m->ndata, msg, msglen);
 }
 
 static void
@@ -245,7 +252,7 @@ h_send(struct app *a, struct request *r, struct response *resp)
 	struct wx_answer ans = { 0 };
 	struct send_claim c;
 	char msg[LIM_ERRMSG], key[LIM_KEY], lkey[LIM_KEY], lval[24];
-	json_object *data = NULL;
+	struct wx_item *data = NULL;
 	enum send_end end = SEND_KEEP;
 	bool longterm, claimed = false;
 	uint64_t msgid = 0;
@@ -303,5 +310,5 @@ done:
 	    a->cfg.subscribe_ttl, c.pttl) != WX_OK && end != SEND_KEEP)
 		log_error("could not %s the credit after a failed send",
 		    end == SEND_CLEAR ? "clear" : "give back");
-	json_object_put(data);
+	free(data);
 }

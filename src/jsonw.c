@@ -10,7 +10,7 @@
 static bool
 room(struct jsonw *w, size_t n)
 {
-	if (w->full || n >= sizeof(w->buf) - w->len) {
+	if (w->full || n >= w->cap - w->len) {
 		w->full = true;
 		return false;
 	}
@@ -106,13 +106,15 @@ digits(char d[24], unsigned long long v)
 }
 
 void
-jw_init(struct jsonw *w)
+jw_init(struct jsonw *w, char *buf, size_t cap)
 {
+	w->buf = buf;
+	w->cap = cap;
 	w->len = 0;
 	w->full = false;
 	w->comma = false;
 	w->depth = 1;
-	w->buf[w->len++] = '{';
+	put_char(w, '{');
 }
 
 void
@@ -161,7 +163,7 @@ jw_bool(struct jsonw *w, const char *key, bool v)
 void
 jw_open(struct jsonw *w, const char *key)
 {
-	if (w->depth >= LIM_ANSWER_DEPTH) {
+	if (w->depth >= LIM_JSONW_DEPTH) {
 		w->full = true;
 		return;
 	}

@@ -39,7 +39,7 @@ resp_ok(struct response *r)
 	r->status = 200;
 	r->err = WX_OK;
 	r->has_body = true;
-	jw_init(&r->body);
+	jw_init(&r->body, r->json, sizeof(r->json));
 	jw_bool(&r->body, "ok", true);
 	return &r->body;
 }
@@ -57,7 +57,7 @@ set_error(struct response *r, enum wx_err e, const char *msg, bool has_errcode,
 	r->status = wxerr_status(e);
 	r->err = e;
 	r->has_body = true;
-	jw_init(&r->body);
+	jw_init(&r->body, r->json, sizeof(r->json));
 	jw_bool(&r->body, "ok", false);
 	jw_str(&r->body, "error", wxerr_code(e));
 	jw_str(&r->body, "message", msg != NULL ? msg : wxerr_text(e));

@@ -16,7 +16,8 @@ struct response {
 	int		 status;
 	enum wx_err	 err;		/* WX_OK on success */
 	bool		 has_body;	/* body holds an answer */
-	struct jsonw	 body;
+	struct jsonw	 body;		/* writes into json */
+	char		 json[LIM_ANSWER];
 	char		 allow[32];	/* for 405 */
 	char		*text;		/* owned; a non-JSON body (/metrics) */
 	size_t		 text_len;

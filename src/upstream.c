@@ -93,8 +93,20 @@ ready(struct upstream *u)
 		}
 		u->json_hdr = both;
 	}
-	u->h = curl_easy_init();
-	return u->h != NULL ? 0 : -1;
+	if ((u->h = curl_easy_init()) == NULL)
+		return -1;
+	/* What never changes is set once: each setopt copies or parses. */
+	curl_easy_setopt(u->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(u->h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(u->h, CURLOPT_WRITEDATA, u);
+	curl_easy_setopt(u->h, CURLOPT_PREREQDATA, u);
+	curl_easy_setopt(u->h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(u->h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(u->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(u->h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(u->h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(u->h, CURLOPT_USERAGENT, "wxsub/" PACKAGE_VERSION);
+	return 0;
 }
 
 void
@@ -127,23 +139,13 @@ up_call(struct upstream *u, const char *url, const char *json,
 	u->len = 0;
 	u->overflow = 0;
 
-	/* Options persist on the handle; reset only what varies per call. */
+	/* Options persist on the handle (ready() set the fixed ones). */
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, u);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "wxsub/" PACKAGE_VERSION);
 	u->sends = 0;
 	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
 	    resend == UP_NO_RESEND ? once : NULL);
-	curl_easy_setopt(h, CURLOPT_PREREQDATA, u);
 	if (json != NULL) {
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);

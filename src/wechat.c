@@ -2,11 +2,13 @@
  * wechat.c: requests to and answers from the WeChat API.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
 #include "jsonio.h"
+#include "jsonw.h"
 #include "log.h"
 #include "wechat.h"
 
@@ -89,17 +91,17 @@ enum wx_err
 wechat_parse(const char *body, size_t len, json_object **out,
     struct wx_answer *ans)
 {
-	struct json_tokener *tok;
+	static struct json_tokener *tok;	/* one per process, reset per answer */
 	json_object *o, *ec, *em;
 	char msg[161];
 
 	*out = NULL;
-	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL) {
+	if (tok == NULL && (tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL) {
 		snprintf(ans->why, sizeof(ans->why), "out of memory");
 		return WX_INTERNAL;
 	}
+	json_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, body, (int)len);
-	json_tokener_free(tok);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		snprintf(ans->why, sizeof(ans->why), "answer is not a JSON object");
@@ -218,31 +220,50 @@ enum wx_err
 wechat_send(struct upstream *up, const struct config *c, const char *token,
     const struct wx_message *m, uint64_t *msgid, struct wx_answer *ans)
 {
-	char url[LIM_URL + LIM_TOKEN + 8];
-	json_object *req = NULL, *o = NULL, *v;
+	char url[LIM_URL + LIM_TOKEN + 8], *text = NULL;
+	json_object *o = NULL, *v;
+	const char *body = NULL;
 	struct up_result res;
+	struct jsonw w;
 	enum wx_err err = WX_INTERNAL;
+	bool page = m->page != NULL && m->page[0] != '\0';
+	size_t cap, i, len;
 	int n;
 
 	memset(ans, 0, sizeof(*ans));
 	*msgid = 0;
+	/* Sized for the worst escapes: the writer can then never run out. */
+	cap = 256 + JW_STRING_MAX(strlen(m->openid)) +
+	    JW_STRING_MAX(strlen(m->template_id)) +
+	    (page ? JW_STRING_MAX(strlen(m->page)) : 0) +
+	    JW_STRING_MAX(strlen(m->mp_state)) + JW_STRING_MAX(strlen(m->lang));
+	for (i = 0; i < m->ndata; i++)
+		cap += 16 + JW_STRING_MAX(strlen(m->data[i].key)) +
+		    JW_STRING_MAX(m->data[i].len);
 	n = snprintf(url, sizeof(url), "%s%s", c->send_url, token);
-	if (n < 0 || (size_t)n >= sizeof(url) ||
-	    (req = json_object_new_object()) == NULL) {
+	if (n >= 0 && (size_t)n < sizeof(url) && (text = malloc(cap)) != NULL) {
+		jw_init(&w, text, cap);
+		jw_str(&w, "touser", m->openid);
+		jw_str(&w, "template_id", m->template_id);
+		if (page)
+			jw_str(&w, "page", m->page);
+		jw_open(&w, "data");
+		for (i = 0; i < m->ndata; i++) {
+			jw_open(&w, m->data[i].key);
+			jw_strn(&w, "value", m->data[i].value, m->data[i].len);
+			jw_close(&w);
+		}
+		jw_close(&w);
+		jw_str(&w, "miniprogram_state", m->mp_state);
+		jw_str(&w, "lang", m->lang);
+		body = jw_finish(&w, &len);
+	}
+	if (body == NULL) {
 		snprintf(ans->why, sizeof(ans->why), "cannot build the send request");
 		goto out;
 	}
-	json_object_object_add(req, "touser", json_object_new_string(m->openid));
-	json_object_object_add(req, "template_id",
-	    json_object_new_string(m->template_id));
-	if (m->page != NULL && m->page[0] != '\0')
-		json_object_object_add(req, "page", json_object_new_string(m->page));
-	json_object_object_add(req, "data", json_object_get(m->data));
-	json_object_object_add(req, "miniprogram_state",
-	    json_object_new_string(m->mp_state));
-	json_object_object_add(req, "lang", json_object_new_string(m->lang));
 
-	if (up_call(up, url, jsonio_text(req, NULL), UP_NO_RESEND, c->timeout_ms,
+	if (up_call(up, url, body, UP_NO_RESEND, c->timeout_ms,
 	    &res) != WX_OK) {
 		snprintf(ans->why, sizeof(ans->why), "send: %s", res.err);
 		err = WX_UPSTREAM;
@@ -263,7 +284,7 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 		*msgid = json_object_get_uint64(v);
 	err = WX_OK;
 out:
-	json_object_put(req);
+	free(text);
 	json_object_put(o);
 	return err;
 }

@@ -34,13 +34,21 @@ struct wx_token {
 enum wx_err	 wechat_token(struct upstream *, const struct config *,
 		    bool force, struct wx_token *, struct wx_answer *ans);
 
+/* One data value: "key":{"value":"..."} in the message WeChat gets. */
+struct wx_item {
+	const char	*key;
+	const char	*value;		/* value[0..len), checked UTF-8 */
+	size_t		 len;
+};
+
 struct wx_message {
 	const char	*openid;
 	const char	*template_id;
 	const char	*page;		/* NULL: none */
 	const char	*mp_state;
 	const char	*lang;
-	json_object	*data;		/* {"key":{"value":"..."}}, borrowed */
+	const struct wx_item *data;	/* data[0..ndata), borrowed */
+	size_t		 ndata;
 };
 
 /*

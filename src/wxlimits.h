@@ -27,7 +27,7 @@
 #define LIM_UPSTREAM_BODY	65536	/* a WeChat answer */
 #define LIM_ERRMSG		256	/* an error message we return or log */
 #define LIM_ANSWER		8192	/* a JSON answer we write */
-#define LIM_ANSWER_DEPTH	4	/* objects nested in it */
+#define LIM_JSONW_DEPTH		4	/* objects nested in a JSON text we write */
 #define LIM_CONF_LINE		2048	/* one config line */
 #define LIM_CONF_FILE		(256 * 1024)	/* a config file */
 

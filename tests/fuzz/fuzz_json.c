@@ -136,7 +136,8 @@ params(void *ctx)
 static void
 check_writer(const char *b, size_t n)
 {
-	static struct jsonw w;
+	static char buf[LIM_ANSWER];
+	struct jsonw w;
 	json_tokener *tok;
 	json_object *o, *v = NULL;
 	const char *text;
@@ -148,7 +149,7 @@ check_writer(const char *b, size_t n)
 		abort();
 	memcpy(key, b, n);		/* the bytes as a key, too: up to a NUL */
 	key[n] = '\0';
-	jw_init(&w);
+	jw_init(&w, buf, sizeof(buf));
 	jw_strn(&w, "k", b, n);
 	jw_open(&w, "o");
 	jw_strn(&w, key, "v", 1);

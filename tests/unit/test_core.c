@@ -346,6 +346,7 @@ jw_parsed(struct jsonw *w)
 static void
 test_json_writer(void)
 {
+	static char wbuf[LIM_ANSWER];
 	struct jsonw w;
 	json_object *o, *v, *in;
 	const char *text;
@@ -356,7 +357,7 @@ test_json_writer(void)
 	/* Every single byte as a value: valid JSON, and back as it was (UTF-8) or U+FFFD. */
 	for (b = 1; b < 256; b++) {
 		s[0] = (char)b;
-		jw_init(&w);
+		jw_init(&w, wbuf, sizeof(wbuf));
 		jw_strn(&w, "v", s, 1);
 		o = jw_parsed(&w);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -372,7 +373,7 @@ test_json_writer(void)
 	/* All of ASCII in one key and one value, NUL included (length given). */
 	for (i = 0; i < 128; i++)
 		all[i] = (char)i;
-	jw_init(&w);
+	jw_init(&w, wbuf, sizeof(wbuf));
 	jw_strn(&w, "all", all, 128);
 	/* json-c itself: jsonio refuses \u0000 on purpose. */
 	o = json_tokener_parse(jw_finish(&w, &len));
@@ -383,7 +384,7 @@ test_json_writer(void)
 	json_object_put(o);
 
 	/* Exact text: short escapes, \u00XX, UTF-8 kept, U+2028 escaped, bad bytes replaced. */
-	jw_init(&w);
+	jw_init(&w, wbuf, sizeof(wbuf));
 	jw_str(&w, "a\"b", "q\"\\/\n\r\t\x01\x1f\x7f");
 	jw_str(&w, "zh", "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80");
 	jw_str(&w, "ls", "a\xe2\x80\xa8" "b\xe2\x80\xa9");
@@ -395,7 +396,7 @@ test_json_writer(void)
 	    "\"bad\":\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffdx\\ufffd\\ufffd\"}");
 
 	/* Numbers at their ends, booleans, nesting, and what the parser makes of them. */
-	jw_init(&w);
+	jw_init(&w, wbuf, sizeof(wbuf));
 	jw_int(&w, "min", LLONG_MIN);
 	jw_int(&w, "max", LLONG_MAX);
 	jw_int(&w, "zero", 0);
@@ -424,12 +425,12 @@ test_json_writer(void)
 	json_object_put(in);
 
 	/* Too deep, or a close with nothing open: the text is void. */
-	jw_init(&w);
-	for (i = 0; i < LIM_ANSWER_DEPTH; i++)
+	jw_init(&w, wbuf, sizeof(wbuf));
+	for (i = 0; i < LIM_JSONW_DEPTH; i++)
 		jw_open(&w, "d");
 	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));
 	CU_ASSERT_EQUAL(len, 0);
-	jw_init(&w);
+	jw_init(&w, wbuf, sizeof(wbuf));
 	jw_close(&w);
 	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));
 
@@ -437,15 +438,31 @@ test_json_writer(void)
 	char big[LIM_ANSWER];
 	size_t room = LIM_ANSWER - 1 - strlen("{\"k\":\"\"}");
 	memset(big, 'x', sizeof(big));
-	jw_init(&w);
+	jw_init(&w, wbuf, sizeof(wbuf));
 	jw_strn(&w, "k", big, room);
 	CU_ASSERT_PTR_NOT_NULL(text = jw_finish(&w, &len));
 	CU_ASSERT_EQUAL(len, LIM_ANSWER - 1);
-	jw_init(&w);
+	jw_init(&w, wbuf, sizeof(wbuf));
 	jw_strn(&w, "k", big, room + 1);
 	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));
+	/* JW_STRING_MAX holds the worst string: every byte an escape. */
+	char ctl[40], small[JW_STRING_MAX(40) + 2 + 4 + 1];	/* {"k": } NUL */
+	memset(ctl, 0x01, sizeof(ctl));
+	jw_init(&w, small, sizeof(small) - 1);
+	jw_strn(&w, "", ctl, sizeof(ctl));	/* key "" : 2 bytes + ':' */
+	CU_ASSERT_PTR_NOT_NULL(jw_finish(&w, &len));
+	CU_ASSERT_EQUAL(len, 1 + 2 + 1 + 6 * 40 + 2 + 1);
+	/* No room even for "{": void, and nothing written past cap. */
+	small[0] = 'x';
+	jw_init(&w, small, 1);
+	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));
+	CU_ASSERT_EQUAL(small[0], 'x');
+	jw_init(&w, small, 2);
+	CU_ASSERT_PTR_NULL(jw_finish(&w, &len));	/* "{}" and its NUL: 3 */
+	jw_init(&w, small, 3);
+	CU_ASSERT_STRING_EQUAL(jw_finish(&w, &len), "{}");
 	/* A writer used again starts clean. */
-	jw_init(&w);
+	jw_init(&w, wbuf, sizeof(wbuf));
 	jw_str(&w, "k", "v");
 	CU_ASSERT_STRING_EQUAL(jw_finish(&w, &len), "{\"k\":\"v\"}");
 }
