@@ -247,10 +247,14 @@ def main():
                      % TPL)
         script = env.script
         runs, ratios, cpu_ratios = {}, {}, {}
-        plan = [("floor/redis", fport, "/floor/redis", "'{}'", None),
+        # A floor gets the very request its route gets (body, api key),
+        # reads it whole and ignores it: the web server and wrk do the
+        # same work on both sides of a ratio.
+        plan = [("floor/redis", fport, "/floor/redis", record_body,
+                 env.api_key),
                 ("/record", env.http_port, script + "/record", record_body,
                  env.api_key),
-                ("floor/send", fport, "/floor/send", "'{}'", None),
+                ("floor/send", fport, "/floor/send", send_body, env.api_key),
                 ("/send", env.http_port, script + "/send", send_body,
                  env.api_key)]
         if args.only_record:
@@ -277,8 +281,11 @@ def main():
             for i in range(args.pairs):
                 for name, port, path, body, key in \
                         (pair if i % 2 == 0 else pair[::-1]):
-                    got[name].append(wrk(port, path, body, args.seconds,
-                                         args.connections, key, tmp))
+                    r = wrk(port, path, body, args.seconds,
+                            args.connections, key, tmp)
+                    got[name].append(r)
+                    print("  pair %d  %-12s %9.0f req/s  %6.1f us CPU/request"
+                          % (i + 1, name, r["rps"], r["cpu_us"]), flush=True)
             floor_name, name = pair[0][0], pair[1][0]
             ratios[name] = [w["rps"] / f["rps"]
                             for f, w in zip(got[floor_name], got[name])]

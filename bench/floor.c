@@ -39,9 +39,11 @@ main(void)
 	if (rc == NULL || rc->err)
 		return 1;
 	if (send) {
+		/* The header lines wxsub sends, so WeChat's side parses as much. */
 		struct curl_slist *hdr = curl_slist_append(NULL,
-		    "Content-Type: application/json");
+		    "Content-Type: application/json; charset=utf-8");
 		h = curl_easy_init();
+		curl_easy_setopt(h, CURLOPT_USERAGENT, "wxsub/floor");
 		curl_easy_setopt(h, CURLOPT_URL, url);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
