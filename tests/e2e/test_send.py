@@ -4,7 +4,7 @@ import threading
 import time
 
 from harness import (E2ECase, TIMEOUT_MS, TOKEN_KEY, TPL1, TPL2, TPL_LONG,
-                     TPL_UNKNOWN, openid)
+                     TPL_UNKNOWN, openid, wait_until)
 
 
 class SendTests(E2ECase):
@@ -286,6 +286,32 @@ class SendTests(E2ECase):
                 self.assertIsNone(self.env.redis("GET", TOKEN_KEY))
 
     # -- long-term --------------------------------------------------------------------
+
+    def test_lock_released_and_answers_in_step(self):
+        """Back-to-back sends to one user, each followed by a read of the
+        credit: every send releases the user's lock (a successful one and
+        one WeChat refuses), and each answer counts what the one before
+        left."""
+        oid = openid("nowait")
+        self.env.give_credit(oid, TPL1, 6)
+        for i in range(6):
+            with self.subTest(i=i):
+                self.assertOk(self.env.send(oid, TPL1))
+                j = self.assertOk(self.env.get(
+                    "/subscriptions?openId=%s&templateId=%s" % (oid, TPL1)))
+                self.assertEqual(j["credits"], {TPL1: 5 - i})
+        wait_until(lambda: not self.env.redis("KEYS", "WXSUB:sendlock:*"),
+                   2, what="the send lock released")
+        self.assertError(self.env.send(oid, TPL1), 409, "not_subscribed")
+        # a long-term send that WeChat refuses keeps its marker: same path
+        self.assertOk(self.env.record(oid, TPL_LONG))
+        self.env.fault("send", "errcode", errcode=47003)
+        self.assertError(self.env.send(oid, TPL_LONG, {"thing1": "x"}), 400,
+                         "invalid_data", errcode=47003)
+        wait_until(lambda: not self.env.redis("KEYS", "WXSUB:sendlock:*"),
+                   2, what="the send lock released after a refusal")
+        self.assertEqual(self.env.redis("GET", "SUBSCRIBE:%s:%s"
+                                        % (TPL_LONG, oid)), "1")
 
     def test_long_term_sends_without_spending(self):
         oid = openid("lt")
