@@ -216,22 +216,14 @@ out:
 	return err;
 }
 
-enum wx_err
-wechat_send(struct upstream *up, const struct config *c, const char *token,
-    const struct wx_message *m, uint64_t *msgid, struct wx_answer *ans)
+char *
+wechat_message_text(const struct wx_message *m, size_t *len)
 {
-	char url[LIM_URL + LIM_TOKEN + 8], *text = NULL;
-	json_object *o = NULL, *v;
-	const char *body = NULL;
-	struct up_result res;
-	struct jsonw w;
-	enum wx_err err = WX_INTERNAL;
 	bool page = m->page != NULL && m->page[0] != '\0';
-	size_t cap, i, len;
-	int n;
+	struct jsonw w;
+	size_t cap, i;
+	char *text;
 
-	memset(ans, 0, sizeof(*ans));
-	*msgid = 0;
 	/* Sized for the worst escapes: the writer can then never run out. */
 	cap = 256 + JW_STRING_MAX(strlen(m->openid)) +
 	    JW_STRING_MAX(strlen(m->template_id)) +
@@ -240,30 +232,50 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 	for (i = 0; i < m->ndata; i++)
 		cap += 16 + JW_STRING_MAX(strlen(m->data[i].key)) +
 		    JW_STRING_MAX(m->data[i].len);
-	n = snprintf(url, sizeof(url), "%s%s", c->send_url, token);
-	if (n >= 0 && (size_t)n < sizeof(url) && (text = malloc(cap)) != NULL) {
-		jw_init(&w, text, cap);
-		jw_str(&w, "touser", m->openid);
-		jw_str(&w, "template_id", m->template_id);
-		if (page)
-			jw_str(&w, "page", m->page);
-		jw_open(&w, "data");
-		for (i = 0; i < m->ndata; i++) {
-			jw_open(&w, m->data[i].key);
-			jw_strn(&w, "value", m->data[i].value, m->data[i].len);
-			jw_close(&w);
-		}
+	if ((text = malloc(cap)) == NULL)
+		return NULL;
+	jw_init(&w, text, cap);
+	jw_str(&w, "touser", m->openid);
+	jw_str(&w, "template_id", m->template_id);
+	if (page)
+		jw_str(&w, "page", m->page);
+	jw_open(&w, "data");
+	for (i = 0; i < m->ndata; i++) {
+		jw_open(&w, m->data[i].key);
+		jw_strn(&w, "value", m->data[i].value, m->data[i].len);
 		jw_close(&w);
-		jw_str(&w, "miniprogram_state", m->mp_state);
-		jw_str(&w, "lang", m->lang);
-		body = jw_finish(&w, &len);
 	}
-	if (body == NULL) {
+	jw_close(&w);
+	jw_str(&w, "miniprogram_state", m->mp_state);
+	jw_str(&w, "lang", m->lang);
+	if (jw_finish(&w, len) == NULL) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+enum wx_err
+wechat_send(struct upstream *up, const struct config *c, const char *token,
+    const struct wx_message *m, uint64_t *msgid, struct wx_answer *ans)
+{
+	char url[LIM_URL + LIM_TOKEN + 8], *text = NULL;
+	json_object *o = NULL, *v;
+	struct up_result res;
+	enum wx_err err = WX_INTERNAL;
+	size_t len;
+	int n;
+
+	memset(ans, 0, sizeof(*ans));
+	*msgid = 0;
+	n = snprintf(url, sizeof(url), "%s%s", c->send_url, token);
+	if (n < 0 || (size_t)n >= sizeof(url) ||
+	    (text = wechat_message_text(m, &len)) == NULL) {
 		snprintf(ans->why, sizeof(ans->why), "cannot build the send request");
 		goto out;
 	}
 
-	if (up_call(up, url, body, UP_NO_RESEND, c->timeout_ms,
+	if (up_call(up, url, text, UP_NO_RESEND, c->timeout_ms,
 	    &res) != WX_OK) {
 		snprintf(ans->why, sizeof(ans->why), "send: %s", res.err);
 		err = WX_UPSTREAM;

@@ -52,6 +52,12 @@ struct wx_message {
 };
 
 /*
+ * The JSON text subscribeMessage.send gets for m (malloc'd, the caller
+ * frees; NUL-terminated, *len bytes), or NULL when out of memory. Pure.
+ */
+char		*wechat_message_text(const struct wx_message *m, size_t *len);
+
+/*
  * Send one message with token. WX_OK with *msgid, or the mapped error
  * with ans filled (ans->errcode tells token rejection and 43108 apart).
  */

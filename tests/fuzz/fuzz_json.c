@@ -40,6 +40,7 @@
 #include "jsonio.h"
 #include "jsonw.h"
 #include "validate.h"
+#include "wechat.h"
 #include "log.h"
 
 #define FUZZ_MAX	16384	/* 16 KiB, well under http.maxBody */
@@ -180,6 +181,45 @@ check_writer(const char *b, size_t n)
 	    "jsonw passes wxsub's own strict check", NULL);
 	json_object_put(o);
 	json_tokener_free(tok);
+}
+
+/*
+ * The message WeChat gets, with the bytes as a data value and (up to a
+ * NUL) as the page: always one JSON object json-c reads back, UTF-8
+ * values byte for byte.
+ */
+static void
+check_message(const char *b, size_t n)
+{
+	char *page = malloc(n + 1), *msg;
+	struct wx_item item = { "thing1", b, n };
+	struct wx_message m = { .openid = "oFUZZ", .template_id = "TPL",
+		.mp_state = "formal", .lang = "zh_CN", .data = &item, .ndata = 1 };
+	json_tokener *tok = json_tokener_new();
+	json_object *o, *v;
+	size_t len;
+
+	if (page == NULL || tok == NULL)
+		abort();
+	memcpy(page, b, n);
+	page[n] = '\0';
+	m.page = page;
+	msg = wechat_message_text(&m, &len);
+	check(msg != NULL && strlen(msg) == len, "the message is written", NULL);
+	o = json_tokener_parse_ex(tok, msg, (int)len);
+	check(o != NULL && tok->char_offset == (int)len &&
+	    json_object_object_get_ex(o, "data", &v) &&
+	    json_object_object_get_ex(v, "thing1", &v) &&
+	    json_object_object_get_ex(v, "value", &v), "the message is JSON",
+	    NULL);
+	if (val_utf8(b, n))
+		check((size_t)json_object_get_string_len(v) == n &&
+		    memcmp(json_object_get_string(v), b, n) == 0,
+		    "the message keeps UTF-8 values as they are", NULL);
+	json_object_put(o);
+	json_tokener_free(tok);
+	free(msg);
+	free(page);
 }
 
 static size_t
@@ -569,6 +609,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	check_writer((const char *)data + 1, size - 1);
+	check_message((const char *)data + 1, size - 1);
 
 	fake_env(&f);
 	io.ctx = &f;

@@ -553,6 +553,70 @@ test_send_errcodes(void)
 }
 
 static void
+test_wechat_message(void)
+{
+	/* A CJK value, a value with a quote, a backslash and a line break,
+	 * a page with a query, and bytes that are not UTF-8. */
+	const struct wx_item items[] = {
+		{ "thing1", "\xe6\x84\x8f\xe8\xa7\x81\xe6\x8f\x90\xe9\x86\x92", 12 },
+		{ "thing2", "a\"b\\c\nd", 7 },
+		{ "time3", "2026-11-29 10:30xx", 16 },	/* len counts, not the NUL */
+		{ "thing4", "\xff\xfe", 2 },
+	};
+	struct wx_message m = {
+		.openid = "oABCDEFGHIJKLMNOPQRSTUVWXYZ1", .template_id = "TPL_1",
+		.page = "pages/a/b?id=7&x=/", .mp_state = "formal", .lang = "zh_CN",
+		.data = items, .ndata = 4,
+	};
+	json_object *o, *d, *v, *val;
+	size_t len;
+	char *text = wechat_message_text(&m, &len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_EQUAL(strlen(text), len);
+	CU_ASSERT_STRING_EQUAL(text, "{\"touser\":\"oABCDEFGHIJKLMNOPQRSTUVWXYZ1\","
+	    "\"template_id\":\"TPL_1\",\"page\":\"pages/a/b?id=7&x=/\","
+	    "\"data\":{\"thing1\":{\"value\":\"\xe6\x84\x8f\xe8\xa7\x81\xe6\x8f\x90\xe9\x86\x92\"},"
+	    "\"thing2\":{\"value\":\"a\\\"b\\\\c\\nd\"},"
+	    "\"time3\":{\"value\":\"2026-11-29 10:30\"},"
+	    "\"thing4\":{\"value\":\"\\ufffd\\ufffd\"}},"
+	    "\"miniprogram_state\":\"formal\",\"lang\":\"zh_CN\"}");
+	o = json_tokener_parse(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_TRUE(json_object_object_get_ex(o, "data", &d));
+	CU_ASSERT_EQUAL(json_object_object_length(d), 4);
+	CU_ASSERT_TRUE(json_object_object_get_ex(d, "thing2", &v) &&
+	    json_object_object_get_ex(v, "value", &val));
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(val), "a\"b\\c\nd");
+	json_object_put(o);
+	free(text);
+
+	/* No page, no data: the members WeChat needs, nothing empty. */
+	m.page = "";
+	m.ndata = 0;
+	text = wechat_message_text(&m, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_PTR_NULL(strstr(text, "\"page\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"data\":{}"));
+	free(text);
+
+	/* The worst escapes still fit the size it computes: 200 control bytes. */
+	char ctl[200];
+	struct wx_item big = { "thing1", ctl, sizeof(ctl) };
+	memset(ctl, 0x01, sizeof(ctl));
+	m.data = &big;
+	m.ndata = 1;
+	m.page = "\x02\x03";
+	text = wechat_message_text(&m, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"page\":\"\\u0002\\u0003\""));
+	o = json_tokener_parse(text);
+	CU_ASSERT_PTR_NOT_NULL(o);
+	json_object_put(o);
+	free(text);
+}
+
+static void
 test_wechat_parse(void)
 {
 	struct wx_answer ans = { 0 };
@@ -752,6 +816,7 @@ main(void)
 		{ "error table", test_error_table },
 		{ "send errcodes", test_send_errcodes },
 		{ "WeChat answers", test_wechat_parse },
+		{ "WeChat message", test_wechat_message },
 		{ "Redis keys", test_keys },
 		{ "api keys", test_auth },
 		{ "networks", test_netmask },
