@@ -14,6 +14,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "unit.h"
+
 /*
  * By path, not "config.h": under automake -I. comes first and names
  * autoconf's generated config.h, not ours.
@@ -1199,10 +1201,7 @@ test_load(void)
 int
 main(void)
 {
-	static const struct {
-		const char	*name;
-		CU_TestFunc	 fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "defaults", test_defaults },
 		{ "minimal file", test_minimal },
 		{ "full file, every key", test_full },
@@ -1228,25 +1227,6 @@ main(void)
 		{ "buffer bound", test_big_buffer },
 		{ "conf_load", test_load },
 	};
-	CU_pSuite	 suite;
-	unsigned	 failures, failed;
-	size_t		 i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	if ((suite = CU_add_suite("config", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	/* CU_basic_run_tests() succeeds even when asserts fail. */
-	failures = CU_get_number_of_failures();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures || failed ? 1 : 0;
-fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run("config", tests, sizeof(tests) / sizeof(tests[0]));
 }

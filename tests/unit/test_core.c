@@ -9,6 +9,8 @@
 
 #include <CUnit/Basic.h>
 
+#include "unit.h"
+
 #include "auth.h"
 #include "config.h"
 #include "jsonio.h"
@@ -801,7 +803,7 @@ test_sha256_and_sessions(void)
 int
 main(void)
 {
-	static const struct { const char *name; void (*fn)(void); } tests[] = {
+	static const struct unit_test tests[] = {
 		{ "route table", test_route_table },
 		{ "route paths", test_route_paths },
 		{ "request parse", test_request_parse },
@@ -824,18 +826,6 @@ main(void)
 		{ "metrics table", test_metrics_table },
 		{ "sha256, session shape", test_sha256_and_sessions },
 	};
-	CU_pSuite s;
-	unsigned failures;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("core", NULL, NULL);
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		CU_add_test(s, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	/* CU_basic_run_tests succeeds even when asserts fail. */
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return unit_run("core", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <CUnit/Basic.h>
+
+#include "unit.h"
 #include <CUnit/CUnit.h>
 
 #include "wxlimits.h"
@@ -834,10 +836,7 @@ test_utf8_cut(void)
 int
 main(void)
 {
-	static const struct {
-		const char	*name;
-		CU_TestFunc	 fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "utf8 valid", test_utf8_valid },
 		{ "utf8 invalid", test_utf8_invalid },
 		{ "utf8 chars", test_utf8_chars },
@@ -867,27 +866,6 @@ main(void)
 		{ "why UTF-8 cut", test_why_utf8_cut },
 		{ "utf8 cut for messages", test_utf8_cut },
 	};
-	CU_pSuite	suite;
-	unsigned	failures, failed;
-	size_t		i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("validate", NULL, NULL);
-	if (suite == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	/* CU_basic_run_tests() succeeds even when asserts fail. */
-	failures = CU_get_number_of_failures();
-	failed = CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures != 0 || failed != 0;
-fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run("validate", tests, sizeof(tests) / sizeof(tests[0]));
 }
