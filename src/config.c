@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "netmask.h"
+#include "pct.h"
 #include "wxlimits.h"
 #include "log.h"
 
@@ -290,46 +291,6 @@ word_index(const char *const *words, const char *s)
 		if (strcmp(words[i], s) == 0)
 			return i;
 	return -1;
-}
-
-static int
-hexval(char ch)
-{
-	if (is_digit(ch))
-		return ch - '0';
-	ch = lower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
-/*
- * Percent-decode s into dst[size]. Returns -1 on a malformed escape, on
- * %00 (a NUL cannot travel in a C string) or when it does not fit.
- */
-static int
-pct_decode(char *dst, size_t size, const char *s)
-{
-	size_t	 n = 0;
-	int	 hi, lo;
-
-	for (; *s != '\0'; s++) {
-		char	 ch = *s;
-
-		if (ch == '%') {
-			hi = hexval(s[1]);
-			lo = hi < 0 ? -1 : hexval(s[2]);
-			if (lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			ch = (char)(hi << 4 | lo);
-			s += 2;
-		}
-		if (n + 1 >= size)
-			return -1;
-		dst[n++] = ch;
-	}
-	dst[n] = '\0';
-	return 0;
 }
 
 static char *
@@ -766,7 +727,7 @@ valid_ipv6(const char *s)
 	for (n = 0; s[n] != '\0'; n++) {
 		if (s[n] == ':')
 			colon = true;
-		else if (hexval(s[n]) < 0 && s[n] != '.')
+		else if (pct_hex((unsigned char)s[n]) < 0 && s[n] != '.')
 			return false;
 	}
 	return colon && n < sizeof(((struct redis_addr *)0)->host);
@@ -796,11 +757,13 @@ parse_redis_tcp(char *s, struct redis_addr *a)
 			return "write user:password@ or :password@ before "
 			    "the host";
 		*colon++ = '\0';
-		if (pct_decode(a->user, sizeof(a->user), s) == -1)
+		if (pct_decode(s, strlen(s), false, a->user,
+		    sizeof(a->user)) == -1)
 			return "the user is malformed or too long";
 		if (*colon == '\0')
 			return "the password is empty";
-		if (pct_decode(a->password, sizeof(a->password), colon) == -1)
+		if (pct_decode(colon, strlen(colon), false, a->password,
+		    sizeof(a->password)) == -1)
 			return "the password is malformed or too long";
 	}
 	if (strpbrk(host, "?#") != NULL)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pct.h"
 #include "request.h"
 #include "validate.h"
 
@@ -120,47 +121,6 @@ req_is_json(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decode src[0..len) into out; -1 on a bad escape, a NUL or overflow. */
-static int
-pct_decode(const char *src, size_t len, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	if (outlen == 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)src[i];
-		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval((unsigned char)src[i + 1]);
-			lo = hexval((unsigned char)src[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = hi * 16 + lo;
-			i += 2;
-		} else if (c == '+')
-			c = ' ';
-		if (c == 0 || o + 1 >= outlen)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int
 req_query(const char *query, const char *name, char *out, size_t outlen)
 {
@@ -177,7 +137,7 @@ req_query(const char *query, const char *name, char *out, size_t outlen)
 			if (found)
 				return -1;	/* a repeated name is ambiguous */
 			val = p + nlen + 1;
-			if (pct_decode(val, plen - nlen - 1, out, outlen) != 0) {
+			if (pct_decode(val, plen - nlen - 1, true, out, outlen) != 0) {
 				if (outlen > 0)
 					out[0] = '\0';	/* never half a value */
 				return -1;

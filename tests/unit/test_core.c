@@ -17,6 +17,7 @@
 #include "jsonw.h"
 #include "metrics.h"
 #include "netmask.h"
+#include "pct.h"
 #include "sha256.h"
 #include "session.h"
 #include "request.h"
@@ -343,6 +344,32 @@ jw_parsed(struct jsonw *w)
 	CU_ASSERT_EQUAL(jsonio_parse_object(text, len, &o, msg, sizeof(msg)), WX_OK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	return o;
+}
+
+static void
+test_pct(void)
+{
+	char out[8];
+
+	CU_ASSERT_EQUAL(pct_decode("a%2Fb%2fc+d", 11, true, out, sizeof(out)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "a/b/c d");
+	CU_ASSERT_EQUAL(pct_decode("p+w%40", 6, false, out, sizeof(out)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "p+w@");
+	/* Only len bytes count; an exact fit, and one byte more. */
+	CU_ASSERT_EQUAL(pct_decode("1234567xyz", 7, false, out, sizeof(out)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "1234567");
+	CU_ASSERT_EQUAL(pct_decode("12345678", 8, false, out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(pct_decode("", 0, false, out, 0), -1);
+	/* Bad or cut escapes, and NUL in either form. */
+	CU_ASSERT_EQUAL(pct_decode("%zz", 3, false, out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(pct_decode("a%4", 3, false, out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(pct_decode("a%41", 3, false, out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(pct_decode("a%00b", 5, true, out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(pct_decode("a\0b", 3, true, out, sizeof(out)), -1);
+	CU_ASSERT_EQUAL(pct_hex('F'), 15);
+	CU_ASSERT_EQUAL(pct_hex('a'), 10);
+	CU_ASSERT_EQUAL(pct_hex('g'), -1);
+	CU_ASSERT_EQUAL(pct_hex(0xC3), -1);
 }
 
 static void
@@ -809,6 +836,7 @@ main(void)
 		{ "request parse", test_request_parse },
 		{ "request refusals", test_request_refusals },
 		{ "query strings", test_query },
+		{ "percent-decoding", test_pct },
 		{ "content type", test_content_type },
 		{ "strict JSON", test_json_strict },
 		{ "JSON syntax", test_json_syntax_ok },
