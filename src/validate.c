@@ -435,28 +435,37 @@ chk_number(const uint32_t *c, size_t n)
 	return digits > 0 && points <= 1 ? NULL : R_NUMBER;
 }
 
-/* letter: ASCII letters only; fullwidth and accented letters are not. */
-static const char *
-chk_letter(const uint32_t *c, size_t n)
+/* Are all of c[0..n) in the class? The rule of the one-class types. */
+static bool
+every(const uint32_t *c, size_t n, bool (*in_class)(uint32_t))
 {
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		if (!is_alpha(c[i]))
-			return R_LETTER;
-	return NULL;
+		if (!in_class(c[i]))
+			return false;
+	return true;
+}
+
+/* letter: ASCII letters only; fullwidth and accented letters are not. */
+static const char *
+chk_letter(const uint32_t *c, size_t n)
+{
+	return every(c, n, is_alpha) ? NULL : R_LETTER;
 }
 
 /* symbol: every character passes is_symbol() (see there). */
 static const char *
 chk_symbol(const uint32_t *c, size_t n)
 {
-	size_t	i;
+	return every(c, n, is_symbol) ? NULL : R_SYMBOL;
+}
 
-	for (i = 0; i < n; i++)
-		if (!is_symbol(c[i]))
-			return R_SYMBOL;
-	return NULL;
+/* Printable ASCII but space: a letter, a digit or punctuation. */
+static bool
+is_graph(uint32_t c)
+{
+	return is_alnum(c) || is_punct(c);
 }
 
 /*
@@ -466,12 +475,7 @@ chk_symbol(const uint32_t *c, size_t n)
 static const char *
 chk_charstr(const uint32_t *c, size_t n)
 {
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (!is_alnum(c[i]) && !is_punct(c[i]))
-			return R_CHARSTR;
-	return NULL;
+	return every(c, n, is_graph) ? NULL : R_CHARSTR;
 }
 
 /*
@@ -806,12 +810,7 @@ chk_name(const uint32_t *c, size_t n)
 static const char *
 chk_phrase(const uint32_t *c, size_t n)
 {
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (!is_cjk(c[i]))
-			return R_PHRASE;
-	return NULL;
+	return every(c, n, is_cjk) ? NULL : R_PHRASE;
 }
 
 /*
