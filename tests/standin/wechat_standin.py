@@ -331,6 +331,15 @@ def wxerr(code, msg):
     return {"errcode": code, "errmsg": "%s rid: %s" % (msg, rid())}
 
 
+def json_object_body(body):
+    """The body as a JSON object, or None (WeChat then answers 47001)."""
+    try:
+        o = json.loads(body)
+    except ValueError:
+        return None
+    return o if isinstance(o, dict) else None
+
+
 def first(q, name):
     v = q.get(name)
     return v[0] if v else None
@@ -606,11 +615,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _stable_token(self, body):
         st = self.server.state
-        try:
-            b = json.loads(body)
-        except ValueError:
-            return wxerr(47001, "data format error")
-        if not isinstance(b, dict):
+        b = json_object_body(body)
+        if b is None:
             return wxerr(47001, "data format error")
         fr = b.get("force_refresh")
         if fr is not None and not isinstance(fr, bool):
@@ -703,11 +709,8 @@ class Handler(BaseHTTPRequestHandler):
                          " or not latest")
         if bad == 42001:
             return wxerr(42001, "access_token expired")
-        try:
-            m = json.loads(body)
-        except ValueError:
-            return wxerr(47001, "data format error")
-        if not isinstance(m, dict):
+        m = json_object_body(body)
+        if m is None:
             return wxerr(47001, "data format error")
         touser = m.get("touser")
         if not isinstance(touser, str) or not OPENID_RE.match(touser):
