@@ -110,6 +110,7 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	    "{\"ok\":false,\"error\":\"internal_error\","
 	    "\"message\":\"the answer did not fit\"}";
 	char length[24], *d = length + sizeof(length);
+	const char *line;
 	size_t o = 0, n;
 	bool ok;
 
@@ -122,8 +123,10 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 		*body = oom;
 		*bodylen = sizeof(oom) - 1;
 	}
-	if (status_line(r->status) == NULL)
+	if ((line = status_line(r->status)) == NULL) {
 		r->status = 500;
+		line = status_line(500);
+	}
 	/* Built by hand: this runs for every answer, snprintf costs more. */
 	*--d = '\0';
 	n = *bodylen;
@@ -131,7 +134,7 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 		*--d = (char)('0' + n % 10);
 		n /= 10;
 	} while (n > 0);
-	ok = headlen > 0 && cat(head, headlen, &o, status_line(r->status)) &&
+	ok = headlen > 0 && cat(head, headlen, &o, line) &&
 	    cat(head, headlen, &o, "Content-Type: ") &&
 	    cat(head, headlen, &o, r->text != NULL ? r->ctype :
 	    "application/json; charset=utf-8") &&
