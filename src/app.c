@@ -133,14 +133,16 @@ prepare(struct app *a, const struct io *io, struct request *r,
 void
 app_serve(struct app *a, const struct io *io)
 {
-	struct request r = { 0 };
-	struct response resp = { 0 };
+	struct request r;
+	struct response resp;
 	const struct route *rt = NULL;
 	char msg[2 * LIM_ERRMSG], head[512];
 	const char *body;
 	size_t bodylen;
 	enum wx_err err;
 
+	req_init(&r);
+	resp_init(&resp);
 	msg[0] = '\0';
 	err = prepare(a, io, &r, &resp, &rt, msg, sizeof(msg));
 	if (err == WX_OK)

@@ -278,11 +278,24 @@ req_parse(struct request *r, req_params_fn params_of, void *ctx,
 }
 
 void
+req_init(struct request *r)
+{
+	r->method = M_OTHER;
+	r->route[0] = r->query[0] = r->content_type[0] = '\0';
+	r->content_length = -1;
+	r->auth[0] = r->reqid[0] = r->remote[0] = '\0';
+	r->body = NULL;
+	r->body_len = 0;
+	r->json = NULL;
+	r->who = WHO_NONE;
+	r->openid[0] = r->session_hash[0] = '\0';
+}
+
+void
 req_reset(struct request *r)
 {
 	free(r->body);
 	if (r->json != NULL)
 		json_object_put(r->json);
-	memset(r, 0, sizeof(*r));
-	r->content_length = -1;
+	req_init(r);
 }

@@ -54,7 +54,12 @@ enum wx_err	 req_parse(struct request *r, req_params_fn, void *ctx,
 /* "GET", "POST", ...; "-" for a method wxsub does not serve. */
 const char	*req_method_name(enum method);
 
-/* Free what r owns and zero it. */
+/*
+ * An empty request. Field by field, not memset: the struct is 3 KB of
+ * buffers that need only their first byte cleared, on every request.
+ */
+void		 req_init(struct request *r);
+/* Free what r owns and make it empty again. */
 void		 req_reset(struct request *r);
 
 /*

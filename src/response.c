@@ -150,16 +150,21 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 }
 
 void
-resp_reset(struct response *r)
+resp_init(struct response *r)
 {
-	/* Field by field: the body buffer is large and needs no clearing. */
-	free(r->text);
 	r->text = NULL;
 	r->text_len = 0;
 	r->ctype = NULL;
 	r->status = 0;
 	r->err = WX_OK;
 	r->has_body = false;
-	r->body.len = 0;
+	memset(&r->body, 0, sizeof(r->body));	/* small; json[] is not */
 	r->allow[0] = '\0';
+}
+
+void
+resp_reset(struct response *r)
+{
+	free(r->text);
+	resp_init(r);
 }

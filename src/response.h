@@ -46,6 +46,12 @@ void		 resp_error_wx(struct response *, enum wx_err, const char *msg,
 int		 resp_render(struct response *, const char *reqid,
 		    char *head, size_t headlen, const char **body, size_t *bodylen);
 
+/*
+ * An empty response. Field by field: the body buffer is large and needs
+ * no clearing, and this runs for every request.
+ */
+void		 resp_init(struct response *);
+/* Free what it owns and make it empty again. */
 void		 resp_reset(struct response *);
 
 #endif
