@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "num.h"
 #include "validate.h"
 
 /* Room for n more bytes, and the NUL jw_finish adds? Else the text is void. */
@@ -92,19 +93,6 @@ member(struct jsonw *w, const char *key)
 	w->comma = true;
 }
 
-/* The decimal digits of v, into the end of d[24]; returns the first. */
-static char *
-digits(char d[24], unsigned long long v)
-{
-	char *p = d + 24;
-
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	return p;
-}
-
 void
 jw_init(struct jsonw *w, char *buf, size_t cap)
 {
@@ -133,24 +121,21 @@ jw_strn(struct jsonw *w, const char *key, const char *val, size_t n)
 void
 jw_uint(struct jsonw *w, const char *key, unsigned long long v)
 {
-	char d[24], *p = digits(d, v);
+	char d[NUM_DEC_MAX];
+	size_t n = num_u64(d, v);
 
 	member(w, key);
-	put(w, p, (size_t)(d + sizeof(d) - p));
+	put(w, d, n);
 }
 
 void
 jw_int(struct jsonw *w, const char *key, long long v)
 {
-	/* The magnitude as unsigned: -LLONG_MIN does not fit a long long. */
-	unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v :
-	    (unsigned long long)v;
-	char d[24], *p = digits(d, m);
+	char d[NUM_DEC_MAX];
+	size_t n = num_i64(d, v);
 
 	member(w, key);
-	if (v < 0)
-		put_char(w, '-');
-	put(w, p, (size_t)(d + sizeof(d) - p));
+	put(w, d, n);
 }
 
 void

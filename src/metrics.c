@@ -68,9 +68,16 @@ metrics_request(const char *route, int status)
 void
 metrics_send(const char *outcome, long errcode)
 {
-	char f[FIELD_LEN];
+	/* Outcomes are static strings; as with routes, the last name is kept. */
+	static const char *last_outcome;
+	static long last_errcode;
+	static char f[FIELD_LEN];
 
-	snprintf(f, sizeof(f), "s|%s|%ld", outcome, errcode);
+	if (outcome != last_outcome || errcode != last_errcode || f[0] == '\0') {
+		snprintf(f, sizeof(f), "s|%s|%ld", outcome, errcode);
+		last_outcome = outcome;
+		last_errcode = errcode;
+	}
 	metrics_add(f, 1);
 }
 

@@ -20,6 +20,7 @@ enum metric_hist { HIST_REDIS, HIST_WECHAT, HIST__MAX };
 void	metrics_add(const char *field, long long n);
 /* route: a string that lives as long as the process (a route's path). */
 void	metrics_request(const char *route, int status);
+/* outcome: likewise a string that lives as long as the process. */
 void	metrics_send(const char *outcome, long errcode);
 void	metrics_count(const char *name);
 void	metrics_observe(enum metric_hist, double seconds);

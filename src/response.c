@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "num.h"
 #include "response.h"
 
 /* The status line; NULL for a status wxsub never answers with. */
@@ -109,9 +110,9 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	static const char oom[] =
 	    "{\"ok\":false,\"error\":\"internal_error\","
 	    "\"message\":\"the answer did not fit\"}";
-	char length[24], *d = length + sizeof(length);
+	char length[NUM_DEC_MAX];
 	const char *line;
-	size_t o = 0, n;
+	size_t o = 0;
 	bool ok;
 
 	if (r->text != NULL) {
@@ -128,12 +129,7 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 		line = status_line(500);
 	}
 	/* Built by hand: this runs for every answer, snprintf costs more. */
-	*--d = '\0';
-	n = *bodylen;
-	do {
-		*--d = (char)('0' + n % 10);
-		n /= 10;
-	} while (n > 0);
+	num_u64(length, *bodylen);
 	ok = headlen > 0 && cat(head, headlen, &o, line) &&
 	    cat(head, headlen, &o, "Content-Type: ") &&
 	    cat(head, headlen, &o, r->text != NULL ? r->ctype :
@@ -144,7 +140,7 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	    (r->allow[0] == '\0' || (cat(head, headlen, &o, "\r\nAllow: ") &&
 	    cat(head, headlen, &o, r->allow))) &&
 	    cat(head, headlen, &o, "\r\nContent-Length: ") &&
-	    cat(head, headlen, &o, d) &&
+	    cat(head, headlen, &o, length) &&
 	    cat(head, headlen, &o, "\r\n\r\n");
 	return ok ? 0 : -1;
 }

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "num.h"
 #include "store.h"
 
 /* Short limits: a Redis that does not answer must cost well under 1 s. */
@@ -45,8 +46,6 @@ struct store {
 	char			 sha[SCRIPT__MAX][41];	/* "" until loaded */
 	bool			 fresh;	/* connected during this call */
 	bool			 down_logged;
-	long			 ttl;	/* ttl_text is its decimal form */
-	char			 ttl_text[24];
 };
 
 /* Compare-and-delete: the seed's release script. */
@@ -149,33 +148,47 @@ store_free(struct store *s)
 	free(s);
 }
 
+/*
+ * parts[0..n) end to end into out: keys are built on every /record and
+ * /send, with plain copies rather than snprintf. -1 (out "") when they
+ * do not fit: a key is never cut.
+ */
+static int
+join(char *out, size_t outlen, const char *const *parts, size_t n)
+{
+	size_t o = 0, len, i;
+
+	if (outlen == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		len = strlen(parts[i]);
+		if (len >= outlen - o) {
+			out[0] = '\0';
+			return -1;
+		}
+		memcpy(out + o, parts[i], len);
+		o += len;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int
 store_key_sub(const struct config *c, const char *tpl, const char *openid,
     char *out, size_t outlen)
 {
-	/* Built on every /record and /send: plain copies, not snprintf. */
-	size_t a = strlen(c->sub_prefix), b = strlen(tpl), d = strlen(openid);
+	const char *parts[] = { c->sub_prefix, tpl, ":", openid };
 
-	if (outlen == 0 || a + b + 1 + d >= outlen) {
-		if (outlen > 0)
-			out[0] = '\0';
-		return -1;
-	}
-	memcpy(out, c->sub_prefix, a);
-	memcpy(out + a, tpl, b);
-	out[a + b] = ':';
-	memcpy(out + a + b + 1, openid, d + 1);
-	return 0;
+	return join(out, outlen, parts, 4);
 }
 
 int
 store_key(const struct config *c, const char *what, const char *id,
     char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "%s%s%s%s", c->prefix, what,
-	    id ? ":" : "", id ? id : "");
+	const char *parts[] = { c->prefix, what, ":", id };
 
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	return join(out, outlen, parts, id != NULL ? 4 : 2);
 }
 
 static void
@@ -239,18 +252,14 @@ connect_now(struct store *s)
 static int
 put_header(char *buf, size_t buflen, size_t *o, char kind, size_t n)
 {
-	char digits[24];
-	size_t d = 0;
+	char digits[NUM_DEC_MAX];
+	size_t d = num_u64(digits, n);
 
-	do {
-		digits[d++] = (char)('0' + n % 10);
-		n /= 10;
-	} while (n > 0);
 	if (d + 3 > buflen - *o)
 		return -1;
 	buf[(*o)++] = kind;
-	while (d > 0)
-		buf[(*o)++] = digits[--d];
+	memcpy(buf + *o, digits, d);
+	*o += d;
 	buf[(*o)++] = '\r';
 	buf[(*o)++] = '\n';
 	return 0;
@@ -435,14 +444,14 @@ eval_keys(struct store *s, enum script sc, const char *const *keys,
     size_t n, const char *const *args, size_t nargs)
 {
 	const char *argv[3 + 2 * LIM_TEMPLATES + 8];
-	char nkeys[16];
+	char nkeys[NUM_DEC_MAX];
 	size_t argc = 0, i;
 	redisReply *r;
 	int attempt;
 
 	if (n + nargs + 3 > sizeof(argv) / sizeof(argv[0]))
 		return NULL;
-	snprintf(nkeys, sizeof(nkeys), "%zu", n);
+	num_u64(nkeys, n);
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = s->sha[sc];
 	argv[argc++] = nkeys;
@@ -531,10 +540,10 @@ out:
 enum wx_err
 store_token_set(struct store *s, const char *tok, long ttl)
 {
-	char ex[24];
+	char ex[NUM_DEC_MAX];
 	redisReply *r;
 
-	snprintf(ex, sizeof(ex), "%ld", ttl);
+	num_i64(ex, ttl);
 	r = command(s, "SET", s->cfg->token_key, tok, "EX", ex, NULL);
 
 	if (r == NULL)
@@ -565,11 +574,11 @@ enum wx_err
 store_lock(struct store *s, const char *key, const char *val, long ms,
     bool *got)
 {
-	char px[24];
+	char px[NUM_DEC_MAX];
 	redisReply *r;
 
 	*got = false;
-	snprintf(px, sizeof(px), "%ld", ms);
+	num_i64(px, ms);
 	r = command(s, "SET", key, val, "NX", "PX", px, NULL);
 	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;
@@ -592,10 +601,10 @@ copy_bulk(const redisReply *e, char *out, size_t outlen)
 enum wx_err
 store_note_set(struct store *s, const char *key, const char *val, long ms)
 {
-	char px[24];
+	char px[NUM_DEC_MAX];
 	redisReply *r;
 
-	snprintf(px, sizeof(px), "%ld", ms);
+	num_i64(px, ms);
 	if ((r = command(s, "SET", key, val, "PX", px, NULL)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
@@ -633,11 +642,11 @@ credit_add_script(struct store *s, const char *const *keys, const bool *marker,
     size_t n, long ttl, long long *counts)
 {
 	const char *args[1 + LIM_TEMPLATES];
-	char ttlbuf[24];
+	char ttlbuf[NUM_DEC_MAX];
 	redisReply *r;
 	size_t i;
 
-	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	num_i64(ttlbuf, ttl);
 	args[0] = ttlbuf;
 	for (i = 0; i < n; i++)
 		args[1 + i] = marker[i] ? "m" : "c";
@@ -667,7 +676,7 @@ enum wx_err
 store_credit_add(struct store *s, const char *const *keys, const bool *marker,
     size_t n, long ttl, long long *counts)
 {
-	char buf[LIM_RESP], *ttlbuf = s->ttl_text;
+	char buf[LIM_RESP], ttlbuf[NUM_DEC_MAX];
 	redisReply *rep[2 * LIM_TEMPLATES];
 	size_t i, o = 0, nrep = 0, at;
 	enum wx_err err = WX_OK;
@@ -675,10 +684,7 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 
 	if (n == 0 || n > LIM_TEMPLATES)
 		return WX_INTERNAL;
-	if (ttl != s->ttl || ttlbuf[0] == '\0') {	/* it is the config's */
-		snprintf(s->ttl_text, sizeof(s->ttl_text), "%ld", ttl);
-		s->ttl = ttl;
-	}
+	num_i64(ttlbuf, ttl);
 	for (i = 0; i < n && fit == 0; i++) {
 		const char *set[] = { "SET", keys[i], "1", "EX", ttlbuf };
 		const char *incr[] = { "INCRBY", keys[i], "1" };
@@ -716,7 +722,7 @@ enum wx_err
 store_send_begin(struct store *s, const char *lock, const char *lockval,
     long lockms, const char *credit, bool longterm, struct send_claim *c)
 {
-	char ms[24];
+	char ms[NUM_DEC_MAX];
 	const char *keys[3] = { lock, credit, s->cfg->token_key };
 	const char *args[3] = { lockval, ms, longterm ? "1" : "0" };
 	const redisReply *e;
@@ -725,7 +731,7 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	memset(c, 0, sizeof(*c));
 	c->state = SEND_BUSY;
 	c->pttl = c->token_ttl = -1;
-	snprintf(ms, sizeof(ms), "%ld", lockms);
+	num_i64(ms, lockms);
 	if ((r = eval_keys(s, SCRIPT_SEND_BEGIN, keys, 3, args, 3)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
@@ -763,13 +769,13 @@ store_send_end(struct store *s, const char *lock, const char *lockval,
 	static const char *const modes[] = {
 		[SEND_KEEP] = "k", [SEND_RETURN] = "r", [SEND_CLEAR] = "c",
 	};
-	char ttlbuf[24], pttlbuf[24];
+	char ttlbuf[NUM_DEC_MAX], pttlbuf[NUM_DEC_MAX];
 	const char *keys[2] = { lock, credit };
 	const char *args[4] = { lockval, modes[how], ttlbuf, pttlbuf };
 	redisReply *r;
 
-	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
-	snprintf(pttlbuf, sizeof(pttlbuf), "%lld", pttl);
+	num_i64(ttlbuf, ttl);
+	num_i64(pttlbuf, pttl);
 	if ((r = eval_keys(s, SCRIPT_SEND_END, keys, 2, args, 4)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
@@ -835,12 +841,12 @@ enum wx_err
 store_session_put(struct store *s, const char *key, const char *hash,
     const char *openid, const char *session_key, const char *unionid, long ttl)
 {
-	char ttlbuf[24];
+	char ttlbuf[NUM_DEC_MAX];
 	redisReply *r;
 	const char *keys[1] = { key };
 	const char *args[5] = { hash, openid, session_key, unionid, ttlbuf };
 
-	snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	num_i64(ttlbuf, ttl);
 	if ((r = eval_keys(s, SCRIPT_SESSION_PUT, keys, 1, args, 5)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
@@ -870,7 +876,7 @@ store_hash_add(struct store *s, const char *key, const char *const *fields,
     const long long *deltas, size_t n)
 {
 	const char **argv;
-	char (*nums)[24];
+	char (*nums)[NUM_DEC_MAX];
 	const char *keys[1] = { key };
 	redisReply *r = NULL;
 	enum wx_err err = WX_INTERNAL;
@@ -888,7 +894,7 @@ store_hash_add(struct store *s, const char *key, const char *const *fields,
 	argv[argc++] = "1";
 	argv[argc++] = keys[0];
 	for (i = 0; i < n; i++) {
-		snprintf(nums[i], sizeof(nums[i]), "%lld", deltas[i]);
+		num_i64(nums[i], deltas[i]);
 		argv[argc++] = fields[i];
 		argv[argc++] = nums[i];
 	}

@@ -263,17 +263,17 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 	json_object *o = NULL, *v;
 	struct up_result res;
 	enum wx_err err = WX_INTERNAL;
-	size_t len;
-	int n;
+	size_t len, ulen = strlen(c->send_url), tlen = strlen(token);
 
 	memset(ans, 0, sizeof(*ans));
 	*msgid = 0;
-	n = snprintf(url, sizeof(url), "%s%s", c->send_url, token);
-	if (n < 0 || (size_t)n >= sizeof(url) ||
+	if (ulen + tlen >= sizeof(url) ||
 	    (text = wechat_message_text(m, &len)) == NULL) {
 		snprintf(ans->why, sizeof(ans->why), "cannot build the send request");
 		goto out;
 	}
+	memcpy(url, c->send_url, ulen);
+	memcpy(url + ulen, token, tlen + 1);
 
 	if (up_call(up, url, text, UP_NO_RESEND, c->timeout_ms,
 	    &res) != WX_OK) {

@@ -17,6 +17,7 @@
 #include "jsonw.h"
 #include "metrics.h"
 #include "netmask.h"
+#include "num.h"
 #include "pct.h"
 #include "sha256.h"
 #include "session.h"
@@ -344,6 +345,26 @@ jw_parsed(struct jsonw *w)
 	CU_ASSERT_EQUAL(jsonio_parse_object(text, len, &o, msg, sizeof(msg)), WX_OK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	return o;
+}
+
+static void
+test_num(void)
+{
+	char out[NUM_DEC_MAX], ref[64];
+	const long long v[] = { 0, 7, -7, 10, 99, -100, 123456789, LLONG_MAX,
+	    LLONG_MIN, LLONG_MIN + 1 };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(ref, sizeof(ref), "%lld", v[i]);
+		CU_ASSERT_EQUAL(num_i64(out, v[i]), strlen(ref));
+		CU_ASSERT_STRING_EQUAL(out, ref);
+	}
+	CU_ASSERT_EQUAL(num_u64(out, ULLONG_MAX), 20);
+	CU_ASSERT_STRING_EQUAL(out, "18446744073709551615");
+	CU_ASSERT_EQUAL(num_u64(out, 1000), 4);
+	CU_ASSERT_STRING_EQUAL(out, "1000");
+	/* The widest value fills the buffer exactly, NUL included. */
+	CU_ASSERT_EQUAL(num_i64(out, LLONG_MIN) + 1, NUM_DEC_MAX);
 }
 
 static void
@@ -836,6 +857,7 @@ main(void)
 		{ "request parse", test_request_parse },
 		{ "request refusals", test_request_refusals },
 		{ "query strings", test_query },
+		{ "decimal text", test_num },
 		{ "percent-decoding", test_pct },
 		{ "content type", test_content_type },
 		{ "strict JSON", test_json_strict },
