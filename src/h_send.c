@@ -5,7 +5,8 @@
  *   -> take the user's send lock, spend a credit atomically and read the
  *   cached token (one Redis round trip) -> subscribeMessage.send
  *   (renewing a refused token once, retrying 43108 after pauses)
- *   -> keep, return or clear the credit and release the lock (one more).
+ *   -> keep, return or clear the credit and release the lock (one more;
+ *   after a send that went through, written and not waited for).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,8 +307,8 @@ fail:
 	else
 		resp_error(resp, err, msg[0] ? msg : NULL);
 done:
-	if (claimed && store_send_end(a->st, lkey, lval, key, end,
-	    a->cfg.subscribe_ttl, c.pttl) != WX_OK && end != SEND_KEEP)
+	if (claimed && store_send_end(a->st, lkey, lval, &c, key, end,
+	    a->cfg.subscribe_ttl) != WX_OK && end != SEND_KEEP)
 		log_error("could not %s the credit after a failed send",
 		    end == SEND_CLEAR ? "clear" : "give back");
 	free(data);

@@ -46,6 +46,7 @@ struct store {
 	char			 sha[SCRIPT__MAX][41];	/* "" until loaded */
 	bool			 fresh;	/* connected during this call */
 	bool			 down_logged;
+	int			 unread;	/* replies owed (store_send_end) */
 };
 
 /* Compare-and-delete: the seed's release script. */
@@ -137,6 +138,34 @@ drop(struct store *s)
 	if (s->ctx != NULL)
 		redisFree(s->ctx);
 	s->ctx = NULL;
+	s->unread = 0;
+}
+
+/*
+ * Read the replies owed for commands that were not waited for, before
+ * the connection's next command (replies come in order). A connection
+ * that fails here is dropped, to be reopened by the caller; a lock whose
+ * release went unconfirmed still runs out with its life.
+ */
+static void
+settle(struct store *s)
+{
+	redisReply *r;
+	void *reply;
+
+	while (s->ctx != NULL && s->unread > 0) {
+		if (redisGetReply(s->ctx, &reply) != REDIS_OK) {
+			log_warn("redis: a send lock's release went unconfirmed: %s",
+			    s->ctx->errstr);
+			drop(s);
+			return;
+		}
+		r = reply;
+		if (r->type == REDIS_REPLY_ERROR)
+			log_warn("redis refused a send lock's release: %.200s", r->str);
+		freeReplyObject(r);
+		s->unread--;
+	}
 }
 
 void
@@ -330,6 +359,7 @@ exec_raw(struct store *s, const char *buf, size_t len, size_t n,
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		s->fresh = false;
+		settle(s);
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return -1;
 		t0 = seconds();
@@ -367,6 +397,7 @@ exec_argv(struct store *s, size_t argc, const char **argv)
 	/* Too big for the stack: hiredis formats it. */
 	for (attempt = 0; attempt < 2; attempt++) {
 		s->fresh = false;
+		settle(s);
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return NULL;
 		t0 = seconds();
@@ -731,6 +762,8 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	memset(c, 0, sizeof(*c));
 	c->state = SEND_BUSY;
 	c->pttl = c->token_ttl = -1;
+	c->lock_ms = lockms;
+	c->asked = seconds();
 	num_i64(ms, lockms);
 	if ((r = eval_keys(s, SCRIPT_SEND_BEGIN, keys, 3, args, 3)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
@@ -762,9 +795,35 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	return WX_OK;
 }
 
+/*
+ * DEL the lock, written but not waited for (settle() reads the reply).
+ * -1 when it could not be written: the connection is dropped.
+ */
+static int
+release_unawaited(struct store *s, const char *lock)
+{
+	const char *argv[2] = { "DEL", lock };
+	char buf[LIM_RESP];
+	size_t len = 0;
+	int done = 0;
+
+	settle(s);
+	if (s->ctx == NULL || resp_append(buf, sizeof(buf), &len, 2, argv) != 0 ||
+	    redisAppendFormattedCommand(s->ctx, buf, len) != REDIS_OK)
+		return -1;
+	while (!done)
+		if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
+			note_down(s, s->ctx->errstr);
+			return -1;
+		}
+	s->unread++;
+	return 0;
+}
+
 enum wx_err
 store_send_end(struct store *s, const char *lock, const char *lockval,
-    const char *credit, enum send_end how, long ttl, long long pttl)
+    const struct send_claim *c, const char *credit, enum send_end how,
+    long ttl)
 {
 	static const char *const modes[] = {
 		[SEND_KEEP] = "k", [SEND_RETURN] = "r", [SEND_CLEAR] = "c",
@@ -774,8 +833,17 @@ store_send_end(struct store *s, const char *lock, const char *lockval,
 	const char *args[4] = { lockval, modes[how], ttlbuf, pttlbuf };
 	redisReply *r;
 
+	/*
+	 * Half the life: Redis times the lock on its own clock, from when
+	 * the SET reached it; this side timed it from before it was sent.
+	 * Past that, only the script's compare may delete it.
+	 */
+	if (how == SEND_KEEP &&
+	    (seconds() - c->asked) * 1000.0 < (double)c->lock_ms / 2)
+		return release_unawaited(s, lock) == 0 ? WX_OK :
+		    WX_REDIS_UNAVAILABLE;
 	num_i64(ttlbuf, ttl);
-	num_i64(pttlbuf, pttl);
+	num_i64(pttlbuf, c->pttl);
 	if ((r = eval_keys(s, SCRIPT_SEND_END, keys, 2, args, 4)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);

@@ -82,22 +82,30 @@ struct send_claim {
 	long long	 pttl;		/* the credit's life before, ms (-1: none) */
 	char		 token[LIM_TOKEN];	/* "" when none is cached */
 	long long	 token_ttl;
+	long		 lock_ms;	/* the lock's life */
+	double		 asked;		/* when it was asked for (monotonic s) */
 };
 enum wx_err	 store_send_begin(struct store *, const char *lock,
 		    const char *lockval, long lockms, const char *credit,
 		    bool longterm, struct send_claim *);
 
 /*
- * The end of a send, in one round trip: keep the credit spent (sent),
- * give it back (a failure that did not consume it: a key gone at zero
- * comes back with ttl seconds when ttl > 0, else with the life it had,
- * pttl ms, such as a seed key's 30 days), or clear it (43101); then
- * release the lock if it is still ours.
+ * The end of a claimed send: keep the credit spent (sent), give it back
+ * (a failure that did not consume it: a key gone at zero comes back with
+ * ttl seconds when ttl > 0, else with the life it had, such as a seed
+ * key's 30 days), or clear it (43101); then release the lock if it is
+ * still ours.
+ *
+ * The common end, a credit kept while the lock is surely still ours
+ * (held for less than half its life, timed from before it was asked
+ * for), is a plain DEL that is not waited for: its reply is read before
+ * the connection's next command. Every other end is one script, waited
+ * for, that compares the lock's value before deleting it.
  */
 enum send_end { SEND_KEEP, SEND_RETURN, SEND_CLEAR };
 enum wx_err	 store_send_end(struct store *, const char *lock,
-		    const char *lockval, const char *credit, enum send_end,
-		    long ttl, long long pttl);
+		    const char *lockval, const struct send_claim *,
+		    const char *credit, enum send_end, long ttl);
 /* Current counts of n keys (0 when absent or not a number). */
 enum wx_err	 store_credit_get(struct store *, const char *const *keys,
 		    size_t n, long long *counts);

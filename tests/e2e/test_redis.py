@@ -62,3 +62,23 @@ class RedisDownTests(E2ECase):
                              "no FastCGI process was restarted")
         log = self.env.wxsub_log()
         self.assertIn("redis", log.lower())
+
+    def test_restart_with_lock_releases_owed(self):
+        """A send's lock release is not waited for: its reply is read
+        before the process's next command. Redis restarting in between
+        must cost nothing: every process answers the next request."""
+        for i in range(8):          # reach every process
+            oid = openid("owed", i)
+            self.env.give_credit(oid, TPL1)
+            self.assertOk(self.env.send(oid, TPL1))
+        self.env.stop_redis()
+        self.env.start_redis()      # same port, empty
+        for i in range(8):
+            with self.subTest(i=i):
+                oid = openid("owed2", i)
+                j = self.assertOk(self.env.record(oid, TPL1))
+                self.assertEqual(j["credits"], {TPL1: 1})
+                self.env.quota(oid, TPL1, 1)
+                self.assertOk(self.env.send(oid, TPL1))
+                self.assertIsNone(self.env.credit(oid, TPL1))
+        self.assertFalse(self.env.redis("KEYS", "WXSUB:sendlock:*"))

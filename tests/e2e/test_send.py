@@ -313,6 +313,41 @@ class SendTests(E2ECase):
         self.assertEqual(self.env.redis("GET", "SUBSCRIBE:%s:%s"
                                         % (TPL_LONG, oid)), "1")
 
+    def calls(self, command):
+        """How many times Redis ran command (scripts' calls included)
+        since its stats were reset."""
+        for line in self.env.redis("INFO", "commandstats").splitlines():
+            if line.startswith("cmdstat_%s:" % command):
+                return int(line.split("calls=")[1].split(",")[0])
+        return 0
+
+    def test_release_after_a_send_is_a_plain_del(self):
+        """A send that went through costs Redis one script (the claim) and
+        a plain DEL of the user's lock, not waited for; one that gives the
+        credit back (or clears it) ends with a second script, which
+        compares the lock's value before deleting it."""
+        oid = openid("reldel")
+        self.env.give_credit(oid, TPL1, 3)
+        self.warm_token()
+        self.env.redis("CONFIG", "RESETSTAT")
+        self.assertOk(self.env.send(oid, TPL1))
+        wait_until(lambda: not self.env.redis("KEYS", "WXSUB:sendlock:*"),
+                   2, what="the send lock released")
+        self.assertEqual(self.calls("evalsha"), 1)
+        self.assertEqual(self.calls("del"), 1, "the credit was decremented, "
+                         "so the one DEL is the lock's")
+        self.assertEqual(self.env.credit(oid, TPL1), 2)
+        for errcode, left in ((47003, 2), (43101, None)):
+            with self.subTest(errcode=errcode):
+                self.env.redis("CONFIG", "RESETSTAT")
+                self.env.fault("send", "errcode", errcode=errcode)
+                r = self.env.send(oid, TPL1)
+                self.assertEqual(r.status // 100, 4, r)
+                self.assertFalse(self.env.redis("KEYS", "WXSUB:sendlock:*"),
+                                 "released before the answer")
+                self.assertEqual(self.calls("evalsha"), 2)
+                self.assertEqual(self.env.credit(oid, TPL1), left)
+
     def test_long_term_sends_without_spending(self):
         oid = openid("lt")
         self.assertOk(self.env.record(oid, TPL_LONG))
