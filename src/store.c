@@ -47,6 +47,7 @@ struct store {
 	bool			 fresh;	/* connected during this call */
 	bool			 down_logged;
 	int			 unread;	/* replies owed (store_send_end) */
+	bool			 held;	/* a command in the buffer, not sent */
 };
 
 /* Compare-and-delete: the seed's release script. */
@@ -139,26 +140,28 @@ drop(struct store *s)
 		redisFree(s->ctx);
 	s->ctx = NULL;
 	s->unread = 0;
+	s->held = false;
 }
 
 /*
- * Read the replies owed for commands that were not waited for, before
- * the connection's next command (replies come in order). A connection
- * that fails here is dropped, to be reopened by the caller; a lock whose
- * release went unconfirmed still runs out with its life.
+ * Read the replies owed for commands that were not waited for (replies
+ * come in order, so before the next command's own), sending first what
+ * is held. -1 when the connection failed: the caller drops it; a lock
+ * whose release went unconfirmed still runs out with its life.
  */
-static void
-settle(struct store *s)
+static int
+owed(struct store *s)
 {
 	redisReply *r;
 	void *reply;
 
-	while (s->ctx != NULL && s->unread > 0) {
+	s->held = false;	/* redisGetReply writes everything first */
+	while (s->unread > 0) {
 		if (redisGetReply(s->ctx, &reply) != REDIS_OK) {
 			log_warn("redis: a send lock's release went unconfirmed: %s",
 			    s->ctx->errstr);
-			drop(s);
-			return;
+			s->unread = 0;
+			return -1;
 		}
 		r = reply;
 		if (r->type == REDIS_REPLY_ERROR)
@@ -166,6 +169,7 @@ settle(struct store *s)
 		freeReplyObject(r);
 		s->unread--;
 	}
+	return 0;
 }
 
 void
@@ -173,6 +177,7 @@ store_free(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_flush(s);		/* a held release must not wait for its life */
 	drop(s);
 	free(s);
 }
@@ -359,11 +364,12 @@ exec_raw(struct store *s, const char *buf, size_t len, size_t n,
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		s->fresh = false;
-		settle(s);
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return -1;
 		t0 = seconds();
-		if (redisAppendFormattedCommand(s->ctx, buf, len) == REDIS_OK)
+		/* What is held goes out in the same write, its reply first. */
+		if (redisAppendFormattedCommand(s->ctx, buf, len) == REDIS_OK &&
+		    owed(s) == 0)
 			while (got < n && redisGetReply(s->ctx, &reply) == REDIS_OK)
 				out[got++] = reply;
 		metrics_observe(HIST_REDIS, seconds() - t0);
@@ -397,7 +403,8 @@ exec_argv(struct store *s, size_t argc, const char **argv)
 	/* Too big for the stack: hiredis formats it. */
 	for (attempt = 0; attempt < 2; attempt++) {
 		s->fresh = false;
-		settle(s);
+		if (s->ctx != NULL && owed(s) != 0)
+			drop(s);
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return NULL;
 		t0 = seconds();
@@ -796,28 +803,44 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 }
 
 /*
- * DEL the lock, written but not waited for (settle() reads the reply).
- * -1 when it could not be written: the connection is dropped.
+ * DEL the lock, held in the connection's buffer to go out with the next
+ * command or at store_flush; its reply is read then (owed()). -1 when
+ * there is no connection to hold it on (the lock runs out with its life).
  */
 static int
-release_unawaited(struct store *s, const char *lock)
+release_held(struct store *s, const char *lock)
 {
 	const char *argv[2] = { "DEL", lock };
 	char buf[LIM_RESP];
 	size_t len = 0;
-	int done = 0;
 
-	settle(s);
 	if (s->ctx == NULL || resp_append(buf, sizeof(buf), &len, 2, argv) != 0 ||
 	    redisAppendFormattedCommand(s->ctx, buf, len) != REDIS_OK)
 		return -1;
+	s->unread++;
+	s->held = true;
+	return 0;
+}
+
+bool
+store_held(const struct store *s)
+{
+	return s != NULL && s->held;
+}
+
+void
+store_flush(struct store *s)
+{
+	int done = 0;
+
+	if (s == NULL || !s->held || s->ctx == NULL)
+		return;
+	s->held = false;
 	while (!done)
 		if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
 			note_down(s, s->ctx->errstr);
-			return -1;
+			return;
 		}
-	s->unread++;
-	return 0;
 }
 
 enum wx_err
@@ -840,7 +863,7 @@ store_send_end(struct store *s, const char *lock, const char *lockval,
 	 */
 	if (how == SEND_KEEP &&
 	    (seconds() - c->asked) * 1000.0 < (double)c->lock_ms / 2)
-		return release_unawaited(s, lock) == 0 ? WX_OK :
+		return release_held(s, lock) == 0 ? WX_OK :
 		    WX_REDIS_UNAVAILABLE;
 	num_i64(ttlbuf, ttl);
 	num_i64(pttlbuf, c->pttl);

@@ -554,7 +554,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"/send", "/record", "/login", "/subscriptions"
 	};
 	struct fake f;
-	struct io io = { params, body_read, answer_write, NULL };
+	struct io io = { .params = params, .read = body_read,
+	    .write = answer_write };
 	char clen[24], msg[LIM_ERRMSG], *query = NULL;
 	json_object *o = NULL, *v;
 	const char *s;
