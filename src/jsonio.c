@@ -16,7 +16,7 @@
  * inside strings. It also refuses \u0000, which no field of ours may
  * hold and which would cut keys and values short as C strings. No
  * allocation; nesting is bounded by LIM_JSON_DEPTH.
- * (UTF-8 is checked by json-c's tokener afterwards.)
+ * (UTF-8 is checked before it, by val_utf8, over the whole body.)
  */
 struct lex {
 	const unsigned char	*p, *end;
@@ -242,8 +242,11 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 		return WX_INTERNAL;
 	}
 	json_tokener_reset(tok);
-	/* json-c is lenient by default (single quotes, trailing commas). */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/*
+	 * json-c is lenient by default (single quotes, trailing commas).
+	 * Its UTF-8 check would repeat val_utf8's, byte by byte.
+	 */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
