@@ -85,10 +85,6 @@ read_body(struct app *a, const struct io *io, struct request *r, char *msg,
 		return WX_MEDIA_TYPE;
 	}
 	want = r->content_length >= 0 ? (size_t)r->content_length : max + 1;
-	/* A body still on its way: the held release must not wait for it. */
-	if (store_held(a->st) && io->at_hand != NULL &&
-	    (r->content_length < 0 || io->at_hand(io->ctx) < want))
-		store_flush(a->st);
 	if ((r->body = malloc(want + 1)) == NULL)
 		return WX_INTERNAL;
 	while (got < want && (n = io->read(io->ctx, r->body + got, want - got)) > 0)
@@ -168,21 +164,10 @@ app_serve(struct app *a, const struct io *io)
 	log_set_reqid(NULL);
 }
 
-bool
-app_holding(const struct app *a)
-{
-	return store_held(a->st);
-}
-
-void
-app_flush(struct app *a)
-{
-	store_flush(a->st);
-}
-
 void
 app_after(struct app *a)
 {
+	store_flush(a->st);
 	if (!a->cfg_ok)
 		return;
 	token_refresh_ahead(&a->tok);

@@ -30,8 +30,6 @@ struct io {
 	req_params_fn	 params;			/* the CGI parameters */
 	size_t		(*read)(void *ctx, char *buf, size_t n);	/* body */
 	int		(*write)(void *ctx, const char *buf, size_t n);	/* answer */
-	/* Body bytes that can be read without waiting; NULL: all of them. */
-	size_t		(*at_hand)(void *ctx);
 	void		*ctx;
 };
 
@@ -47,15 +45,11 @@ void	app_free(struct app *);
 /* Serve one request end to end. */
 void	app_serve(struct app *, const struct io *);
 
-/* Work that should not delay an answer (refreshing the token ahead). */
-void	app_after(struct app *);
-
 /*
- * A send lock's release is held to travel with the process's next Redis
- * command (store.h). The loop asks whether one is held and sends it
- * before waiting for a request that is not already there.
+ * Once the answer is out: first what the store holds (a send lock's
+ * release, store.h), then work that should not delay an answer
+ * (refreshing the token ahead, adding the counts to the fleet's).
  */
-bool	app_holding(const struct app *);
-void	app_flush(struct app *);
+void	app_after(struct app *);
 
 #endif

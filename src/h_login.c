@@ -43,7 +43,6 @@ h_login(struct app *a, struct request *r, struct response *resp)
 		resp_error(resp, WX_BAD_REQUEST, "code: the code from wx.login is required");
 		return;
 	}
-	store_flush(a->st);	/* WeChat may be slow: nothing held meanwhile */
 	if ((err = wechat_login(a->up, &a->cfg, code, &l, &ans)) != WX_OK) {
 		log_warn("login failed: %s", ans.why);
 		snprintf(msg, sizeof(msg), "%s", wxerr_text(err));

@@ -6,7 +6,8 @@
  *   cached token (one Redis round trip) -> subscribeMessage.send
  *   (renewing a refused token once, retrying 43108 after pauses)
  *   -> keep, return or clear the credit and release the lock (one more;
- *   after a send that went through, written and not waited for).
+ *   after a send that went through, a DEL sent once the answer is out
+ *   and not waited for).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,8 +188,7 @@ pause_ms(long ms)
  * in one round trip. WeChat refuses concurrent sends to one user
  * (43108), so ours take turns: while another send to this user runs,
  * wait, bounded by that send's own limits. The first pauses are short:
- * a send that went through releases its lock with its process's next
- * Redis command, a millisecond later at most.
+ * a send that went through releases its lock just after its answer.
  */
 static enum wx_err
 claim(struct app *a, const struct wx_message *m, const char *credit,

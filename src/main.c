@@ -8,11 +8,6 @@
  */
 #include <fcgiapp.h>
 
-#include <sys/epoll.h>
-#include <sys/ioctl.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,11 +21,6 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
-
-/* How long a held lock release waits for the next request to take it. */
-#define HOLD_MS		1
-/* The listening socket web servers hand a FastCGI responder. */
-#define LISTEN_FD	0
 
 static volatile sig_atomic_t stopping;
 
@@ -64,62 +54,6 @@ fcgi_write(void *ctx, const char *buf, size_t n)
 {
 	return FCGX_PutStr(buf, (int)n, ((FCGX_Request *)ctx)->out) == (int)n ?
 	    0 : -1;
-}
-
-/*
- * Body bytes readable without waiting: what libfcgi has buffered and
- * what waits in the socket, less the framing of a record and of the end
- * record (so a body missing its last bytes never looks complete).
- */
-static size_t
-fcgi_at_hand(void *ctx)
-{
-	FCGX_Request *r = ctx;
-	size_t n = (size_t)(r->in->stop - r->in->rdNext);
-	int queued = 0;
-
-	if (ioctl(r->ipcFd, FIONREAD, &queued) == 0 && queued > 16)
-		n += (size_t)queued - 16;
-	return n;
-}
-
-/*
- * Waiting for requests. The listener is non-blocking and watched with
- * EPOLLEXCLUSIVE: where processes share it (spawn-fcgi), one of them
- * wakes per connection, and one that loses the race to accept goes back
- * to waiting instead of blocking in accept() with a release held.
- * -1 when that cannot be set up: then nothing is ever held.
- */
-static int
-listener_init(void)
-{
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
-	int ep, fl = fcntl(LISTEN_FD, F_GETFL);
-
-	if (fl < 0 || (ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		return -1;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, LISTEN_FD, &ev) != 0 ||
-	    fcntl(LISTEN_FD, F_SETFL, fl | O_NONBLOCK) != 0) {
-		close(ep);
-		return -1;
-	}
-	return ep;
-}
-
-/*
- * Until a connection waits (or a signal comes): accept found none. A
- * lock release held for the next request's first Redis command waits
- * HOLD_MS at most for it, then goes out alone before the process sleeps.
- */
-static void
-await_request(struct app *a, int ep)
-{
-	struct epoll_event ev;
-
-	if (app_holding(a) && epoll_wait(ep, &ev, 1, HOLD_MS) > 0)
-		return;
-	app_flush(a);
-	(void)epoll_wait(ep, &ev, 1, -1);
 }
 
 /* Plain CGI: the process environment and stdio. */
@@ -187,7 +121,6 @@ main(void)
 	char path[LIM_PATH];
 	const char *env;
 	struct sigaction sa;
-	int ep, rc;
 	locale_t cloc;
 
 	env = getenv("WXSUB_CONFIG");
@@ -230,24 +163,11 @@ main(void)
 		return 1;
 	}
 	io = (struct io){ .params = fcgi_params, .read = fcgi_read,
-	    .write = fcgi_write, .at_hand = fcgi_at_hand, .ctx = &req };
-	ep = listener_init();
-	while (!stopping) {
-		/* Under load a connection is already waiting: no wait at all. */
-		rc = FCGX_Accept_r(&req);
-		if (rc == -EAGAIN && ep >= 0) {
-			await_request(&app, ep);
-			continue;
-		}
-		if (rc == -EINTR)
-			continue;
-		if (rc < 0)
-			break;
+	    .write = fcgi_write, .ctx = &req };
+	while (!stopping && FCGX_Accept_r(&req) >= 0) {
 		app_serve(&app, &io);
 		FCGX_Finish_r(&req);	/* the answer is out before the work below */
 		app_after(&app);
-		if (ep < 0)
-			app_flush(&app);
 	}
 	app_free(&app);
 	return 0;

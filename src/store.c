@@ -803,9 +803,10 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 }
 
 /*
- * DEL the lock, held in the connection's buffer to go out with the next
- * command or at store_flush; its reply is read then (owed()). -1 when
- * there is no connection to hold it on (the lock runs out with its life).
+ * DEL the lock, held in the connection's buffer until store_flush or the
+ * next command; its reply is read with the next command's (owed()). -1
+ * when there is no connection to hold it on (the lock then runs out with
+ * its life).
  */
 static int
 release_held(struct store *s, const char *lock)
@@ -820,12 +821,6 @@ release_held(struct store *s, const char *lock)
 	s->unread++;
 	s->held = true;
 	return 0;
-}
-
-bool
-store_held(const struct store *s)
-{
-	return s != NULL && s->held;
 }
 
 void

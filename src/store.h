@@ -98,22 +98,18 @@ enum wx_err	 store_send_begin(struct store *, const char *lock,
  *
  * The common end, a credit kept while the lock is surely still ours
  * (held for less than half its life, timed from before it was asked
- * for), is a plain DEL that is held: it goes out with the connection's
- * next command, in the same write (under load Redis wakes once for
- * both), or at store_flush; its reply is read then. Every other end is
- * one script, waited for, that compares the lock's value first.
+ * for), is a plain DEL that is held, not sent: store_flush sends it,
+ * which the responder does as soon as the answer is out (app_after), so
+ * it is off the answer's path; any command before that takes it along
+ * in the same write. Its reply is read with the next command's. Every
+ * other end is one script, waited for, that compares the lock's value
+ * first.
  */
 enum send_end { SEND_KEEP, SEND_RETURN, SEND_CLEAR };
 enum wx_err	 store_send_end(struct store *, const char *lock,
 		    const char *lockval, const struct send_claim *,
 		    const char *credit, enum send_end, long ttl);
-/*
- * Whether a command is held for the next one (above), and send it now:
- * the caller does before anything that may wait without Redis (the next
- * request, a call to WeChat, a body still on its way), so a lock is
- * never kept while the process waits.
- */
-bool		 store_held(const struct store *);
+/* Send what is held (above), without waiting for a reply. */
 void		 store_flush(struct store *);
 
 /* Current counts of n keys (0 when absent or not a number). */

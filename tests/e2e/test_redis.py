@@ -64,10 +64,10 @@ class RedisDownTests(E2ECase):
         self.assertIn("redis", log.lower())
 
     def test_restart_with_lock_releases_held(self):
-        """A send's lock release travels with the process's next Redis
-        command (or goes out alone when no request follows), and its reply
-        is read then. Redis restarting in between must cost nothing: every
-        process answers the next request."""
+        """A send's lock release is written once its answer is out, and
+        its reply is read with the process's next command. Redis restarting
+        in between must cost nothing: every process answers the next
+        request."""
         for i in range(8):          # reach every process
             oid = openid("owed", i)
             self.env.give_credit(oid, TPL1)

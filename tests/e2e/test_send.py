@@ -323,11 +323,11 @@ class SendTests(E2ECase):
 
     def test_release_after_a_send_is_a_plain_del(self):
         """A send that went through costs Redis one script (the claim) and
-        a plain DEL of the user's lock, held to travel with the process's
-        next command, or sent alone within a millisecond when none comes
-        (well inside the lock's 4 s life); one that gives the credit back
-        (or clears it) ends with a second script, which compares the
-        lock's value before deleting it, before the answer."""
+        a plain DEL of the user's lock, written once the answer is out and
+        not waited for (so the test waits a little, well inside the lock's
+        4 s life); one that gives the credit back (or clears it) ends with
+        a second script, which compares the lock's value before deleting
+        it, before the answer."""
         oid = openid("reldel")
         self.env.give_credit(oid, TPL1, 3)
         self.warm_token()
