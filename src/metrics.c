@@ -46,39 +46,42 @@ metrics_add(const char *field, long long n)
 	deltas[nfields++] = n;
 }
 
+/*
+ * The field "kind|s|n", kept between calls: s is a string that lives as
+ * long as the process (a route's path, an outcome's code), and a process
+ * mostly counts the same thing the same way, so formatting is rare.
+ */
+struct last_field {
+	const char	*s;
+	long		 n;
+	char		 f[FIELD_LEN];
+};
+
+static const char *
+field_of(struct last_field *l, char kind, const char *s, long n)
+{
+	if (s != l->s || n != l->n || l->f[0] == '\0') {
+		snprintf(l->f, sizeof(l->f), "%c|%s|%ld", kind, s, n);
+		l->s = s;
+		l->n = n;
+	}
+	return l->f;
+}
+
 void
 metrics_request(const char *route, int status)
 {
-	/*
-	 * Routes are the routing table's own strings, and a process mostly
-	 * answers the same route the same way: the last name is kept.
-	 */
-	static const char *last_route;
-	static int last_status;
-	static char f[FIELD_LEN];
+	static struct last_field last;
 
-	if (route != last_route || status != last_status || f[0] == '\0') {
-		snprintf(f, sizeof(f), "r|%s|%d", route, status);
-		last_route = route;
-		last_status = status;
-	}
-	metrics_add(f, 1);
+	metrics_add(field_of(&last, 'r', route, status), 1);
 }
 
 void
 metrics_send(const char *outcome, long errcode)
 {
-	/* Outcomes are static strings; as with routes, the last name is kept. */
-	static const char *last_outcome;
-	static long last_errcode;
-	static char f[FIELD_LEN];
+	static struct last_field last;
 
-	if (outcome != last_outcome || errcode != last_errcode || f[0] == '\0') {
-		snprintf(f, sizeof(f), "s|%s|%ld", outcome, errcode);
-		last_outcome = outcome;
-		last_errcode = errcode;
-	}
-	metrics_add(f, 1);
+	metrics_add(field_of(&last, 's', outcome, errcode), 1);
 }
 
 void
