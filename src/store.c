@@ -47,7 +47,6 @@ struct store {
 	bool			 fresh;	/* connected during this call */
 	bool			 down_logged;
 	int			 unread;	/* replies owed (store_send_end) */
-	bool			 held;	/* a command in the buffer, not sent */
 };
 
 /* Compare-and-delete: the seed's release script. */
@@ -140,13 +139,12 @@ drop(struct store *s)
 		redisFree(s->ctx);
 	s->ctx = NULL;
 	s->unread = 0;
-	s->held = false;
 }
 
 /*
  * Read the replies owed for commands that were not waited for (replies
- * come in order, so before the next command's own), sending first what
- * is held. -1 when the connection failed: the caller drops it; a lock
+ * come in order, so before the next command's own); redisGetReply sends
+ * first whatever is still in the buffer. -1 when the connection failed: the caller drops it; a lock
  * whose release went unconfirmed still runs out with its life.
  */
 static int
@@ -155,7 +153,6 @@ owed(struct store *s)
 	redisReply *r;
 	void *reply;
 
-	s->held = false;	/* redisGetReply writes everything first */
 	while (s->unread > 0) {
 		if (redisGetReply(s->ctx, &reply) != REDIS_OK) {
 			log_warn("redis: a send lock's release went unconfirmed: %s",
@@ -819,7 +816,6 @@ release_held(struct store *s, const char *lock)
 	    redisAppendFormattedCommand(s->ctx, buf, len) != REDIS_OK)
 		return -1;
 	s->unread++;
-	s->held = true;
 	return 0;
 }
 
@@ -828,9 +824,12 @@ store_flush(struct store *s)
 {
 	int done = 0;
 
-	if (s == NULL || !s->held || s->ctx == NULL)
+	/*
+	 * Every held command owes a reply; what was sent already is no longer
+	 * in hiredis' buffer, and redisBufferWrite then writes nothing.
+	 */
+	if (s == NULL || s->unread == 0 || s->ctx == NULL)
 		return;
-	s->held = false;
 	while (!done)
 		if (redisBufferWrite(s->ctx, &done) != REDIS_OK) {
 			note_down(s, s->ctx->errstr);
