@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "join.h"
 #include "num.h"
 #include "response.h"
 
@@ -89,19 +90,6 @@ resp_error_wx(struct response *r, enum wx_err e, const char *msg, long errcode)
 	set_error(r, e, msg, true, errcode);
 }
 
-/* Append s to head; false once it does not fit. */
-static bool
-cat(char *head, size_t headlen, size_t *o, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= headlen - *o)
-		return false;
-	memcpy(head + *o, s, n + 1);
-	*o += n;
-	return true;
-}
-
 int
 resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
     const char **body, size_t *bodylen)
@@ -111,9 +99,8 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	    "{\"ok\":false,\"error\":\"internal_error\","
 	    "\"message\":\"the answer did not fit\"}";
 	char length[NUM_DEC_MAX];
-	const char *line;
-	size_t o = 0;
-	bool ok;
+	const char *line, *parts[12];
+	size_t n = 0;
 
 	if (r->text != NULL) {
 		*body = r->text;
@@ -130,19 +117,19 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	}
 	/* Built by hand: this runs for every answer, snprintf costs more. */
 	num_u64(length, *bodylen);
-	ok = headlen > 0 && cat(head, headlen, &o, line) &&
-	    cat(head, headlen, &o, "Content-Type: ") &&
-	    cat(head, headlen, &o, r->text != NULL ? r->ctype :
-	    "application/json; charset=utf-8") &&
-	    cat(head, headlen, &o, "\r\nCache-Control: no-store\r\n"
-	    "X-Request-Id: ") &&
-	    cat(head, headlen, &o, reqid) &&
-	    (r->allow[0] == '\0' || (cat(head, headlen, &o, "\r\nAllow: ") &&
-	    cat(head, headlen, &o, r->allow))) &&
-	    cat(head, headlen, &o, "\r\nContent-Length: ") &&
-	    cat(head, headlen, &o, length) &&
-	    cat(head, headlen, &o, "\r\n\r\n");
-	return ok ? 0 : -1;
+	parts[n++] = line;
+	parts[n++] = "Content-Type: ";
+	parts[n++] = r->text != NULL ? r->ctype : "application/json; charset=utf-8";
+	parts[n++] = "\r\nCache-Control: no-store\r\nX-Request-Id: ";
+	parts[n++] = reqid;
+	if (r->allow[0] != '\0') {
+		parts[n++] = "\r\nAllow: ";
+		parts[n++] = r->allow;
+	}
+	parts[n++] = "\r\nContent-Length: ";
+	parts[n++] = length;
+	parts[n++] = "\r\n\r\n";
+	return join(head, headlen, parts, n);
 }
 
 void

@@ -11,6 +11,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "join.h"
 #include "log.h"
 #include "metrics.h"
 #include "num.h"
@@ -177,31 +178,6 @@ store_free(struct store *s)
 	store_flush(s);		/* a held release must not wait for its life */
 	drop(s);
 	free(s);
-}
-
-/*
- * parts[0..n) end to end into out: keys are built on every /record and
- * /send, with plain copies rather than snprintf. -1 (out "") when they
- * do not fit: a key is never cut.
- */
-static int
-join(char *out, size_t outlen, const char *const *parts, size_t n)
-{
-	size_t o = 0, len, i;
-
-	if (outlen == 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		len = strlen(parts[i]);
-		if (len >= outlen - o) {
-			out[0] = '\0';
-			return -1;
-		}
-		memcpy(out + o, parts[i], len);
-		o += len;
-	}
-	out[o] = '\0';
-	return 0;
 }
 
 int

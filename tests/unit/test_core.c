@@ -17,6 +17,7 @@
 #include "jsonw.h"
 #include "metrics.h"
 #include "netmask.h"
+#include "join.h"
 #include "num.h"
 #include "pct.h"
 #include "sha256.h"
@@ -365,6 +366,21 @@ test_num(void)
 	CU_ASSERT_STRING_EQUAL(out, "1000");
 	/* The widest value fills the buffer exactly, NUL included. */
 	CU_ASSERT_EQUAL(num_i64(out, LLONG_MIN) + 1, NUM_DEC_MAX);
+}
+
+static void
+test_join(void)
+{
+	const char *parts[] = { "ab", "", "cde" };
+	char out[6];
+
+	CU_ASSERT_EQUAL(join(out, sizeof(out), parts, 3), 0);	/* exact fit */
+	CU_ASSERT_STRING_EQUAL(out, "abcde");
+	CU_ASSERT_EQUAL(join(out, 5, parts, 3), -1);		/* never cut */
+	CU_ASSERT_STRING_EQUAL(out, "");
+	CU_ASSERT_EQUAL(join(out, sizeof(out), parts, 0), 0);
+	CU_ASSERT_STRING_EQUAL(out, "");
+	CU_ASSERT_EQUAL(join(out, 0, parts, 0), -1);
 }
 
 static void
@@ -858,6 +874,7 @@ main(void)
 		{ "request refusals", test_request_refusals },
 		{ "query strings", test_query },
 		{ "decimal text", test_num },
+		{ "strings joined", test_join },
 		{ "percent-decoding", test_pct },
 		{ "content type", test_content_type },
 		{ "strict JSON", test_json_strict },
