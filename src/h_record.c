@@ -72,48 +72,6 @@ add_pick(struct picks *ps, const char *id, const char *status, size_t cap,
 	return WX_OK;
 }
 
-/* The explicit forms: templateId or templateIds. */
-static enum wx_err
-parse_explicit(json_object *body, struct picks *ps, char *msg, size_t msglen)
-{
-	json_object *arr;
-	const char *id;
-	enum wx_err err;
-	int t, ta;
-	size_t i, n;
-
-	t = jsonio_string(body, "templateId", &id, NULL);
-	ta = jsonio_array(body, "templateIds", &arr);
-	if (t < 0 || ta < 0 || (t == 1 && ta == 1)) {
-		snprintf(msg, msglen, t < 0 ? "templateId: must be a string" :
-		    ta < 0 ? "templateIds: must be an array of strings" :
-		    "give templateId or templateIds, not both");
-		return WX_BAD_REQUEST;
-	}
-	if (t == 1)
-		return add_pick(ps, id, "accept", LIM_PER_RECORD, msg, msglen);
-	if (ta != 1) {
-		snprintf(msg, msglen, "templateId: give templateId or templateIds");
-		return WX_BAD_REQUEST;
-	}
-	n = json_object_array_length(arr);
-	if (n == 0 || n > LIM_PER_RECORD) {
-		snprintf(msg, msglen, "templateIds: 1 to %d templates", LIM_PER_RECORD);
-		return WX_BAD_REQUEST;
-	}
-	for (i = 0; i < n; i++) {
-		json_object *v = json_object_array_get_idx(arr, i);
-		if (!json_object_is_type(v, json_type_string)) {
-			snprintf(msg, msglen, "templateIds: must be an array of strings");
-			return WX_BAD_REQUEST;
-		}
-		if ((err = add_pick(ps, json_object_get_string(v), "accept",
-		    LIM_PER_RECORD, msg, msglen)) != WX_OK)
-			return err;
-	}
-	return WX_OK;
-}
-
 /* The result object of wx.requestSubscribeMessage, as the front end got it. */
 static enum wx_err
 parse_result(json_object *body, struct picks *ps, char *msg, size_t msglen)
@@ -146,6 +104,49 @@ parse_result(json_object *body, struct picks *ps, char *msg, size_t msglen)
 		snprintf(msg, msglen, "templateId: give templateId, templateIds or "
 		    "the result of wx.requestSubscribeMessage");
 		return WX_BAD_REQUEST;
+	}
+	return WX_OK;
+}
+
+/*
+ * The explicit forms, templateId or templateIds, or when neither is there
+ * (JSON null counts as absent) the popup's result object.
+ */
+static enum wx_err
+parse_picks(json_object *body, struct picks *ps, char *msg, size_t msglen)
+{
+	json_object *arr;
+	const char *id;
+	enum wx_err err;
+	int t, ta;
+	size_t i, n;
+
+	t = jsonio_string(body, "templateId", &id, NULL);
+	ta = jsonio_array(body, "templateIds", &arr);
+	if (t == 0 && ta == 0)
+		return parse_result(body, ps, msg, msglen);
+	if (t < 0 || ta < 0 || (t == 1 && ta == 1)) {
+		snprintf(msg, msglen, t < 0 ? "templateId: must be a string" :
+		    ta < 0 ? "templateIds: must be an array of strings" :
+		    "give templateId or templateIds, not both");
+		return WX_BAD_REQUEST;
+	}
+	if (t == 1)
+		return add_pick(ps, id, "accept", LIM_PER_RECORD, msg, msglen);
+	n = json_object_array_length(arr);
+	if (n == 0 || n > LIM_PER_RECORD) {
+		snprintf(msg, msglen, "templateIds: 1 to %d templates", LIM_PER_RECORD);
+		return WX_BAD_REQUEST;
+	}
+	for (i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string)) {
+			snprintf(msg, msglen, "templateIds: must be an array of strings");
+			return WX_BAD_REQUEST;
+		}
+		if ((err = add_pick(ps, json_object_get_string(v), "accept",
+		    LIM_PER_RECORD, msg, msglen)) != WX_OK)
+			return err;
 	}
 	return WX_OK;
 }
@@ -196,14 +197,9 @@ h_record(struct app *a, struct request *r, struct response *resp)
 	struct jsonw *o;
 	enum wx_err err;
 	size_t i, n = 0;
-	int explicit_form;
 
-	/* Present and not null: JSON null counts as absent everywhere. */
-	explicit_form = json_object_object_get(r->json, "templateId") != NULL ||
-	    json_object_object_get(r->json, "templateIds") != NULL;
 	if ((err = record_openid(a, r, &openid, msg, sizeof(msg))) != WX_OK ||
-	    (err = explicit_form ? parse_explicit(r->json, &ps, msg, sizeof(msg)) :
-	    parse_result(r->json, &ps, msg, sizeof(msg))) != WX_OK) {
+	    (err = parse_picks(r->json, &ps, msg, sizeof(msg))) != WX_OK) {
 		resp_error(resp, err, msg);
 		return;
 	}

@@ -759,6 +759,11 @@ test_auth(void)
 	CU_ASSERT_FALSE(auth_equal("abc", "abd"));
 	CU_ASSERT_TRUE(auth_equal("abc", "abc"));
 	CU_ASSERT_FALSE(auth_equal("", "abc"));
+	/* Longer and shorter candidates walk round the stored key. */
+	CU_ASSERT_FALSE(auth_equal("abcabc", "abc"));
+	CU_ASSERT_FALSE(auth_equal("abcab", "abc"));
+	CU_ASSERT_FALSE(auth_equal("ab", "abc"));
+	CU_ASSERT_FALSE(auth_equal("abc", ""));
 	c.n_api_keys = 0;
 	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-0123456789"));
 }
