@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "handlers.h"
 #include "jsonio.h"
 #include "log.h"
@@ -175,14 +175,6 @@ parse_send(struct app *a, json_object *body, struct wx_message *m,
 	return build_data(din, data, &m->ndata, msg, msglen);
 }
 
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * Claim the user's send lock and one credit (and read the cached token)
  * in one round trip. WeChat refuses concurrent sends to one user
@@ -207,7 +199,7 @@ claim(struct app *a, const struct wx_message *m, const char *credit,
 			return err;
 		if (waited >= life)
 			return WX_UPSTREAM;
-		pause_ms(pause);
+		clock_sleep_ms(pause);
 		waited += pause;
 		pause = pause < 10 ? pause * 2 : 20;	/* 1, 2, 4, 8, 16, 20... */
 	}
@@ -242,7 +234,7 @@ deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
 			continue;
 		}
 		if (ans->errcode == 43108 && busy < BUSY_RETRIES) {
-			pause_ms(BUSY_PAUSE_MS * ++busy);
+			clock_sleep_ms(BUSY_PAUSE_MS * ++busy);
 			continue;
 		}
 		return err;

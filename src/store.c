@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
 #include "join.h"
 #include "log.h"
 #include "metrics.h"
@@ -113,15 +113,6 @@ static const char LUA_SEND_END[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "  redis.call('del', KEYS[1]) end "
     "return 1";
-
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct store *
 store_new(const struct config *cfg)
@@ -339,13 +330,13 @@ exec_raw(struct store *s, const char *buf, size_t len, size_t n,
 		s->fresh = false;
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return -1;
-		t0 = seconds();
+		t0 = clock_s();
 		/* What is held goes out in the same write, its reply first. */
 		if (redisAppendFormattedCommand(s->ctx, buf, len) == REDIS_OK &&
 		    owed(s) == 0)
 			while (got < n && redisGetReply(s->ctx, &reply) == REDIS_OK)
 				out[got++] = reply;
-		metrics_observe(HIST_REDIS, seconds() - t0);
+		metrics_observe(HIST_REDIS, clock_s() - t0);
 		if (got == n)
 			return 0;
 		bool again = worth_again(s, got > 0);
@@ -380,9 +371,9 @@ exec_argv(struct store *s, size_t argc, const char **argv)
 			drop(s);
 		if (s->ctx == NULL && connect_now(s) != 0)
 			return NULL;
-		t0 = seconds();
+		t0 = clock_s();
 		r = redisCommandArgv(s->ctx, (int)argc, argv, NULL);
-		metrics_observe(HIST_REDIS, seconds() - t0);
+		metrics_observe(HIST_REDIS, clock_s() - t0);
 		if (r != NULL)
 			return r;
 		if (!worth_again(s, false))
@@ -743,7 +734,7 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	c->state = SEND_BUSY;
 	c->pttl = c->token_ttl = -1;
 	c->lock_ms = lockms;
-	c->asked = seconds();
+	c->asked = clock_s();
 	num_i64(ms, lockms);
 	if ((r = eval_keys(s, SCRIPT_SEND_BEGIN, keys, 3, args, 3)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
@@ -832,7 +823,7 @@ store_send_end(struct store *s, const char *lock, const char *lockval,
 	 * Past that, only the script's compare may delete it.
 	 */
 	if (how == SEND_KEEP &&
-	    (seconds() - c->asked) * 1000.0 < (double)c->lock_ms / 2)
+	    (clock_s() - c->asked) * 1000.0 < (double)c->lock_ms / 2)
 		return release_held(s, lock) == 0 ? WX_OK :
 		    WX_REDIS_UNAVAILABLE;
 	num_i64(ttlbuf, ttl);

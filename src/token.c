@@ -3,8 +3,8 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -18,23 +18,6 @@ token_lock_ms(const struct config *c)
 {
 	/* The fetch is cut at timeout_ms; the lock outlives it by 2 s. */
 	return c->timeout_ms + 2000;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 static long
@@ -117,13 +100,13 @@ static enum wx_err
 wait_for(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
     char *msg, size_t msglen)
 {
-	long long deadline = now_ms() + token_lock_ms(ts->cfg) + 500;
+	long long deadline = clock_ms() + token_lock_ms(ts->cfg) + 500;
 	long long ttl;
 	enum wx_err err;
 	bool held;
 
-	while (now_ms() < deadline) {
-		sleep_ms(POLL_MS);
+	while (clock_ms() < deadline) {
+		clock_sleep_ms(POLL_MS);
 		if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
 			return err;
 		if (usable(out, failed))

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
 #include "wxlimits.h"
+#include "clock.h"
 #include "metrics.h"
 #include "upstream.h"
 
@@ -126,7 +126,7 @@ up_call(struct upstream *u, const char *url, const char *json,
     enum up_resend resend, long timeout_ms, struct up_result *res)
 {
 	long connect_ms = timeout_ms < CONNECT_MS_MAX ? timeout_ms : CONNECT_MS_MAX;
-	struct timespec t0, t1;
+	double t0;
 	CURLcode rc;
 	CURL *h;
 
@@ -155,11 +155,9 @@ up_call(struct upstream *u, const char *url, const char *json,
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	}
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = clock_s();
 	rc = curl_easy_perform(h);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	metrics_observe(HIST_WECHAT, (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	metrics_observe(HIST_WECHAT, clock_s() - t0);
 	u->buf[u->len] = '\0';
 	res->body = u->buf;
 	res->len = u->len;

@@ -12,6 +12,7 @@
 #include "unit.h"
 
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "jsonio.h"
 #include "jsonw.h"
@@ -366,6 +367,24 @@ test_num(void)
 	CU_ASSERT_STRING_EQUAL(out, "1000");
 	/* The widest value fills the buffer exactly, NUL included. */
 	CU_ASSERT_EQUAL(num_i64(out, LLONG_MIN) + 1, NUM_DEC_MAX);
+}
+
+/* The lock waits and the lock's release rule lean on these agreeing. */
+static void
+test_clock(void)
+{
+	long long m0 = clock_ms(), m1;
+	double s0 = clock_s(), s1;
+
+	clock_sleep_ms(30);
+	m1 = clock_ms();
+	s1 = clock_s();
+	CU_ASSERT(m1 - m0 >= 30);
+	CU_ASSERT(m1 - m0 < 1000);
+	CU_ASSERT(s1 - s0 >= 0.030);
+	/* The same clock in two units (the margin is for a busy machine). */
+	CU_ASSERT((s1 - s0) * 1000.0 - (double)(m1 - m0) < 50.0);
+	CU_ASSERT((double)(m1 - m0) - (s1 - s0) * 1000.0 < 50.0);
 }
 
 static void
@@ -880,6 +899,7 @@ main(void)
 		{ "query strings", test_query },
 		{ "decimal text", test_num },
 		{ "strings joined", test_join },
+		{ "monotonic clock", test_clock },
 		{ "percent-decoding", test_pct },
 		{ "content type", test_content_type },
 		{ "strict JSON", test_json_strict },
