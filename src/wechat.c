@@ -173,11 +173,9 @@ wechat_token(struct upstream *up, const struct config *c, bool force,
     struct wx_token *t, struct wx_answer *ans)
 {
 	char url[LIM_URL + 3 * LIM_SECRET + 128];
-	json_object *req = NULL, *o = NULL, *v;
+	json_object *req = NULL;
 	struct up_result res;
 	enum wx_err err = WX_TOKEN_UNAVAILABLE;
-	const char *s;
-	size_t len;
 
 	memset(ans, 0, sizeof(*ans));
 	memset(t, 0, sizeof(*t));
@@ -190,14 +188,31 @@ wechat_token(struct upstream *up, const struct config *c, bool force,
 		snprintf(ans->why, sizeof(ans->why), "token endpoint: %s", res.err);
 		goto out;
 	}
-	if (res.status != 200) {
+	err = wechat_read_token(res.status, res.body, res.len, t, ans);
+out:
+	json_object_put(req);
+	return err;
+}
+
+enum wx_err
+wechat_read_token(long status, const char *body, size_t len,
+    struct wx_token *t, struct wx_answer *ans)
+{
+	json_object *o = NULL, *v;
+	enum wx_err err = WX_TOKEN_UNAVAILABLE;
+	const char *s;
+	size_t slen;
+
+	memset(ans, 0, sizeof(*ans));
+	memset(t, 0, sizeof(*t));
+	if (status != 200) {
 		snprintf(ans->why, sizeof(ans->why), "token endpoint: HTTP %ld",
-		    res.status);
+		    status);
 		goto out;
 	}
-	if (wechat_parse(res.body, res.len, &o, ans) != WX_OK)
+	if (wechat_parse(body, len, &o, ans) != WX_OK)
 		goto out;
-	if (jsonio_string(o, "access_token", &s, &len) != 1 || !token_ok(s, len)) {
+	if (jsonio_string(o, "access_token", &s, &slen) != 1 || !token_ok(s, slen)) {
 		snprintf(ans->why, sizeof(ans->why), "token endpoint: no usable access_token");
 		goto out;
 	}
@@ -207,11 +222,10 @@ wechat_token(struct upstream *up, const struct config *c, bool force,
 		snprintf(ans->why, sizeof(ans->why), "token endpoint: bad expires_in");
 		goto out;
 	}
-	memcpy(t->token, s, len + 1);
+	memcpy(t->token, s, slen + 1);
 	t->expires_in = (long)json_object_get_int64(v);
 	err = WX_OK;
 out:
-	json_object_put(req);
 	json_object_put(o);
 	return err;
 }
@@ -260,7 +274,6 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
     const struct wx_message *m, uint64_t *msgid, struct wx_answer *ans)
 {
 	char url[LIM_URL + LIM_TOKEN + 8], *text = NULL;
-	json_object *o = NULL, *v;
 	struct up_result res;
 	enum wx_err err = WX_INTERNAL;
 	size_t len, ulen = strlen(c->send_url), tlen = strlen(token);
@@ -281,24 +294,32 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 		err = WX_UPSTREAM;
 		goto out;
 	}
-	if (res.status != 200) {
-		snprintf(ans->why, sizeof(ans->why), "send: HTTP %ld", res.status);
-		err = WX_UPSTREAM;
-		goto out;
+	err = wechat_read_send(res.status, res.body, res.len, msgid, ans);
+out:
+	free(text);
+	return err;
+}
+
+enum wx_err
+wechat_read_send(long status, const char *body, size_t len, uint64_t *msgid,
+    struct wx_answer *ans)
+{
+	json_object *o = NULL, *v;
+	enum wx_err err;
+
+	memset(ans, 0, sizeof(*ans));
+	*msgid = 0;
+	if (status != 200) {
+		snprintf(ans->why, sizeof(ans->why), "send: HTTP %ld", status);
+		return WX_UPSTREAM;
 	}
-	if ((err = wechat_parse(res.body, res.len, &o, ans)) != WX_OK) {
-		if (ans->has_errcode)
-			err = wechat_map_send(ans->errcode);
-		goto out;
-	}
+	if ((err = wechat_parse(body, len, &o, ans)) != WX_OK)
+		return ans->has_errcode ? wechat_map_send(ans->errcode) : err;
 	if (json_object_object_get_ex(o, "msgid", &v) &&
 	    json_object_is_type(v, json_type_int))
 		*msgid = json_object_get_uint64(v);
-	err = WX_OK;
-out:
-	free(text);
 	json_object_put(o);
-	return err;
+	return WX_OK;
 }
 
 /* Copy a string field that must match a character set; false if not. */
@@ -328,7 +349,6 @@ wechat_login(struct upstream *up, const struct config *c, const char *code,
 {
 	char url[LIM_URL + 3 * LIM_SECRET + 3 * LIM_ID + 128];
 	char *esc_secret = NULL, *esc_code = NULL;
-	json_object *o = NULL;
 	struct up_result res;
 	enum wx_err err = WX_UPSTREAM;
 	int n;
@@ -353,26 +373,36 @@ wechat_login(struct upstream *up, const struct config *c, const char *code,
 		snprintf(ans->why, sizeof(ans->why), "code2Session: %s", res.err);
 		goto out;
 	}
-	if (res.status != 200) {
-		snprintf(ans->why, sizeof(ans->why), "code2Session: HTTP %ld", res.status);
-		goto out;
+	err = wechat_read_login(res.status, res.body, res.len, l, ans);
+out:
+	curl_free(esc_secret);
+	curl_free(esc_code);
+	return err;
+}
+
+enum wx_err
+wechat_read_login(long status, const char *body, size_t len,
+    struct wx_login *l, struct wx_answer *ans)
+{
+	json_object *o = NULL;
+	enum wx_err err;
+
+	memset(ans, 0, sizeof(*ans));
+	memset(l, 0, sizeof(*l));
+	if (status != 200) {
+		snprintf(ans->why, sizeof(ans->why), "code2Session: HTTP %ld", status);
+		return WX_UPSTREAM;
 	}
-	if ((err = wechat_parse(res.body, res.len, &o, ans)) != WX_OK) {
-		if (ans->has_errcode)
-			err = wechat_map_login(ans->errcode);
-		goto out;
-	}
+	if ((err = wechat_parse(body, len, &o, ans)) != WX_OK)
+		return ans->has_errcode ? wechat_map_login(ans->errcode) : err;
+	err = WX_OK;
 	if (!take_id(o, "openid", l->openid, sizeof(l->openid), true) ||
 	    !take_id(o, "session_key", l->session_key, sizeof(l->session_key), true) ||
 	    !take_id(o, "unionid", l->unionid, sizeof(l->unionid), false)) {
 		snprintf(ans->why, sizeof(ans->why), "code2Session: incomplete answer");
+		memset(l, 0, sizeof(*l));
 		err = WX_UPSTREAM;
-		goto out;
 	}
-	err = WX_OK;
-out:
-	curl_free(esc_secret);
-	curl_free(esc_code);
 	json_object_put(o);
 	return err;
 }

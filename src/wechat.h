@@ -86,6 +86,19 @@ enum wx_err	 wechat_map_send(long errcode);
 bool		 wechat_token_rejected(long errcode);
 
 /*
+ * WeChat's answer to each call, its HTTP status and body as they came
+ * (body[0..len), need not end in NUL): what wechat_token, wechat_send and
+ * wechat_login do once the transfer is over, with the same results. No
+ * I/O; the fuzzer and the unit tests call them directly.
+ */
+enum wx_err	 wechat_read_token(long status, const char *body, size_t len,
+		    struct wx_token *, struct wx_answer *ans);
+enum wx_err	 wechat_read_send(long status, const char *body, size_t len,
+		    uint64_t *msgid, struct wx_answer *ans);
+enum wx_err	 wechat_read_login(long status, const char *body, size_t len,
+		    struct wx_login *, struct wx_answer *ans);
+
+/*
  * Parse a WeChat JSON answer: WX_OK when it is an object whose errcode is
  * absent, 0 or "ok"-like; *out holds the object (caller puts it).
  */

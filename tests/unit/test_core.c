@@ -727,6 +727,69 @@ test_wechat_parse(void)
 	CU_ASSERT_EQUAL(wechat_parse("[1]", 3, &o, &ans), WX_UPSTREAM);
 }
 
+/* The three answers, read as the calls read them. */
+static void
+test_wechat_read(void)
+{
+	static const char tok_ok[] = "{\"access_token\":\"AT-1_x.y~z*\","
+	    "\"expires_in\":7200}";
+	static const char tok_bad[] = "{\"access_token\":\"a b\",\"expires_in\":7200}";
+	static const char tok_long[] = "{\"access_token\":\"AT\",\"expires_in\":86401}";
+	static const char sent[] = "{\"errcode\":0,\"errmsg\":\"ok\","
+	    "\"msgid\":3248682510344192008}";
+	static const char refused[] = "{\"errcode\":43101,\"errmsg\":\"user refuse\"}";
+	static const char login[] = "{\"openid\":\"oABCDEFGHIJKLMNOPQRSTUVWXYZ1\","
+	    "\"session_key\":\"c2Vzc2lvbg==\"}";
+	static const char login_half[] = "{\"openid\":\"oABCDEFGHIJKLMNOPQRSTUVWXYZ1\"}";
+	static const char bad_code[] = "{\"errcode\":40029,\"errmsg\":\"invalid code\"}";
+	struct wx_answer ans;
+	struct wx_token t;
+	struct wx_login l;
+	uint64_t id;
+
+	CU_ASSERT_EQUAL(wechat_read_token(200, tok_ok, sizeof(tok_ok) - 1, &t,
+	    &ans), WX_OK);
+	CU_ASSERT_STRING_EQUAL(t.token, "AT-1_x.y~z*");
+	CU_ASSERT_EQUAL(t.expires_in, 7200);
+	/* Only the bytes given count: one short is not JSON. */
+	CU_ASSERT_EQUAL(wechat_read_token(200, tok_ok, sizeof(tok_ok) - 2, &t,
+	    &ans), WX_TOKEN_UNAVAILABLE);
+	CU_ASSERT_STRING_EQUAL(t.token, "");
+	CU_ASSERT_EQUAL(wechat_read_token(200, tok_bad, sizeof(tok_bad) - 1, &t,
+	    &ans), WX_TOKEN_UNAVAILABLE);	/* would break the URL */
+	CU_ASSERT_EQUAL(wechat_read_token(200, tok_long, sizeof(tok_long) - 1, &t,
+	    &ans), WX_TOKEN_UNAVAILABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans.why, "expires_in"));
+	CU_ASSERT_EQUAL(wechat_read_token(502, tok_ok, sizeof(tok_ok) - 1, &t,
+	    &ans), WX_TOKEN_UNAVAILABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans.why, "HTTP 502"));
+
+	CU_ASSERT_EQUAL(wechat_read_send(200, sent, sizeof(sent) - 1, &id, &ans),
+	    WX_OK);
+	CU_ASSERT_EQUAL(id, 3248682510344192008ULL);
+	CU_ASSERT_EQUAL(wechat_read_send(200, refused, sizeof(refused) - 1, &id,
+	    &ans), wechat_map_send(43101));
+	CU_ASSERT_TRUE(ans.has_errcode);
+	CU_ASSERT_EQUAL(ans.errcode, 43101);
+	CU_ASSERT_EQUAL(id, 0);
+	CU_ASSERT_EQUAL(wechat_read_send(500, sent, sizeof(sent) - 1, &id, &ans),
+	    WX_UPSTREAM);
+	CU_ASSERT_FALSE(ans.has_errcode);
+
+	CU_ASSERT_EQUAL(wechat_read_login(200, login, sizeof(login) - 1, &l, &ans),
+	    WX_OK);
+	CU_ASSERT_STRING_EQUAL(l.openid, "oABCDEFGHIJKLMNOPQRSTUVWXYZ1");
+	CU_ASSERT_STRING_EQUAL(l.session_key, "c2Vzc2lvbg==");
+	CU_ASSERT_STRING_EQUAL(l.unionid, "");
+	/* Half an answer leaves nothing behind, the openId included. */
+	CU_ASSERT_EQUAL(wechat_read_login(200, login_half, sizeof(login_half) - 1,
+	    &l, &ans), WX_UPSTREAM);
+	CU_ASSERT_STRING_EQUAL(l.openid, "");
+	CU_ASSERT_EQUAL(wechat_read_login(200, bad_code, sizeof(bad_code) - 1, &l,
+	    &ans), WX_INVALID_CODE);
+	CU_ASSERT_EQUAL(ans.errcode, 40029);
+}
+
 static void
 test_keys(void)
 {
@@ -910,6 +973,7 @@ main(void)
 		{ "error table", test_error_table },
 		{ "send errcodes", test_send_errcodes },
 		{ "WeChat answers", test_wechat_parse },
+		{ "WeChat answers read", test_wechat_read },
 		{ "WeChat message", test_wechat_message },
 		{ "Redis keys", test_keys },
 		{ "api keys", test_auth },
