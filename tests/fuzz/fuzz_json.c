@@ -7,18 +7,23 @@
  *               3 GET /subscriptions with the rest as QUERY_STRING
  *   byte & 4:   no CONTENT_LENGTH (the body is read to its end)
  *   byte & 8:   the body arrives in small pieces (read() gives 1..7 bytes)
+ *   byte & 16:  Redis is there (when FUZZ_REDIS_SOCKET names one)
  * Every request carries "Authorization: Bearer <the configured api key>".
  *
- * Redis is configured on a port where nothing listens and WeChat on
- * another, so every call out fails fast (redis_unavailable, upstream
- * error): what is fuzzed is the checking of what callers send and the
- * shape of every answer. The invariants: a CGI header block with the
- * status, the JSON content type, the request id and the right
- * Content-Length; a body that is one JSON object (RFC 8259, UTF-8) with
- * "ok" agreeing with the status; a body jsonio_parse_object refuses is a
- * 400 bad_request with the same message; nothing succeeds that needs
- * Redis or WeChat; and no 500. LeakSanitizer checks that requests free
- * what they take.
+ * WeChat is configured on a port where nothing listens, so every call to
+ * it fails fast (upstream error). Redis is either unreachable too, or,
+ * with FUZZ_REDIS_SOCKET (tests/fuzz/run starts a redis-server on a
+ * unix socket), a real one holding a valid token, so the handlers run
+ * past it: credits are recorded, read, claimed and given back. The
+ * invariants: a CGI header block with the status, the JSON content type,
+ * the request id and the right Content-Length; a body that is one JSON
+ * object (RFC 8259, UTF-8) with "ok" agreeing with the status; a body
+ * jsonio_parse_object refuses is a 400 bad_request with the same
+ * message; no 500; nothing succeeds that needs WeChat, nor, without
+ * Redis, anything that needs Redis. With Redis: a refusal (4xx) leaves
+ * Redis exactly as it was (DEBUG DIGEST before and after), and the
+ * credits a /record reports are the counts Redis holds. LeakSanitizer
+ * checks that requests free what they take.
  *
  * Byte-level mutation rarely turns one valid body into another of a
  * different shape ("x":"T" into "x":null takes several steps, each of
@@ -26,6 +31,7 @@
  * is parsed, one value is replaced (by null, another type, a known id),
  * deleted, wrapped or given a new sibling, and the result serialized.
  */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
 #include "app.h"
@@ -42,11 +49,14 @@
 #include "validate.h"
 #include "wechat.h"
 #include "log.h"
+#include "metrics.h"
+#include "store.h"
 
 #define FUZZ_MAX	16384	/* 16 KiB, well under http.maxBody */
 #define API_KEY		"fuzz-api-key-0123456789"
 
-static const char conf_text[] =
+/* printf format: the redis.url. */
+static const char conf_fmt[] =
 	"# written by fuzz_json.c\n"
 	"wechat.appid = wxfuzz0000000001\n"
 	"wechat.secret = x\n"
@@ -55,11 +65,13 @@ static const char conf_text[] =
 	"wechat.longTermTemplateIds = TPL_LONG_TERM_0001\n"
 	"wechat.apiBase = http://127.0.0.1:1\n"
 	"wechat.timeoutMs = 100\n"
-	"redis.url = redis://127.0.0.1:1/0\n"
+	"redis.url = %s\n"
 	"auth.apiKeys = " API_KEY "\n"
 	"log.level = error\n";
 
-static struct app	 app;
+static struct app	 app_down;	/* Redis unreachable */
+static struct app	 app_up;	/* the real Redis, when there is one */
+static redisContext	*rc;		/* the fuzzer's own look at it */
 
 struct fake {
 	const char	*method, *path, *query, *clen;
@@ -257,27 +269,82 @@ answer_write(void *ctx, const char *buf, size_t n)
 	return 0;
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+static void
+app_start(struct app *a, const char *redis_url)
 {
-	char path[] = "/tmp/fuzz_json.conf.XXXXXX";
-	int fd;
+	char path[] = "/tmp/fuzz_json.conf.XXXXXX", text[sizeof(conf_fmt) + 256];
+	int fd, n = snprintf(text, sizeof(text), conf_fmt, redis_url);
 
-	(void)argc;
-	(void)argv;
-	log_set_sink(sink, NULL);
-	if ((fd = mkstemp(path)) < 0 ||
-	    write(fd, conf_text, sizeof(conf_text) - 1) !=
-	    (ssize_t)(sizeof(conf_text) - 1) || close(fd) != 0) {
+	if (n < 0 || (size_t)n >= sizeof(text) || (fd = mkstemp(path)) < 0 ||
+	    write(fd, text, (size_t)n) != (ssize_t)n || close(fd) != 0) {
 		perror("fuzz_json: writing the configuration");
 		exit(1);
 	}
-	if (app_init(&app, path) != 0 || !app.cfg_ok) {
-		fprintf(stderr, "fuzz_json: app_init failed: %s\n", app.cfg_err);
+	if (app_init(a, path) != 0 || !a->cfg_ok) {
+		fprintf(stderr, "fuzz_json: app_init failed: %s\n", a->cfg_err);
 		unlink(path);
 		exit(1);
 	}
 	unlink(path);
+}
+
+static redisReply *
+redis(const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *r;
+
+	va_start(ap, fmt);
+	r = redisvCommand(rc, fmt, ap);
+	va_end(ap);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		fprintf(stderr, "fuzz_json: redis %s: %s\n", fmt,
+		    r != NULL ? r->str : rc->errstr);
+		abort();
+	}
+	return r;
+}
+
+/* An empty database but for a token with hours to live. */
+static void
+redis_reset(void)
+{
+	freeReplyObject(redis("FLUSHDB"));
+	freeReplyObject(redis("SET %s %s EX 7200", app_up.cfg.token_key,
+	    "FUZZ_ACCESS_TOKEN_0123456789"));
+}
+
+/* DEBUG DIGEST: a hash of every key, value and expiry. */
+static void
+redis_digest(char out[64])
+{
+	redisReply *r = redis("DEBUG DIGEST");
+
+	check(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING,
+	    "DEBUG DIGEST answers", NULL);
+	snprintf(out, 64, "%s", r->str);
+	freeReplyObject(r);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *sock = getenv("FUZZ_REDIS_SOCKET");
+	char url[256];
+
+	(void)argc;
+	(void)argv;
+	log_set_sink(sink, NULL);
+	app_start(&app_down, "redis://127.0.0.1:1/0");
+	if (sock != NULL && *sock != '\0') {
+		snprintf(url, sizeof(url), "unix://%s", sock);
+		app_start(&app_up, url);
+		if ((rc = redisConnectUnix(sock)) == NULL || rc->err) {
+			fprintf(stderr, "fuzz_json: no Redis at %s\n", sock);
+			exit(1);
+		}
+		redis_reset();
+	}
 	log_set_level(LOG_ERROR);
 	return 0;
 }
@@ -484,9 +551,10 @@ header(const char *head, size_t len, const char *name, size_t *vlen)
 	return NULL;
 }
 
-static void
-check_answer(const struct fake *f, int route, const char *req_msg,
-    bool req_parsed)
+/* The answer's status, once every rule for the answer's shape holds. */
+static int
+check_answer(const struct fake *f, int route, bool redis_up,
+    const char *req_msg, bool req_parsed)
 {
 	const char *sep, *body, *v;
 	size_t head_len, body_len, vlen;
@@ -534,16 +602,43 @@ check_answer(const struct fake *f, int route, const char *req_msg,
 		    json_object_is_type(message, json_type_string),
 		    "an error has \"error\" and \"message\"", f);
 	check(status != 500, "no internal error", f);
-	/* Redis and WeChat are unreachable: only /record may succeed
-	 * (when it has nothing to write). */
-	if (route != 1)
-		check(status != 200, "no success without Redis or WeChat", f);
+	/* WeChat is unreachable: /send and /login never succeed. Without
+	 * Redis, /record succeeds only when it has nothing to write. */
+	if (route == 0 || route == 2 || (route == 3 && !redis_up))
+		check(status != 200, "no success without WeChat (or Redis)", f);
 	/* What jsonio_parse_object refuses, the app refuses the same way. */
 	if (route != 3 && !req_parsed)
 		check(status == 400 &&
 		    strcmp(json_object_get_string(err), "bad_request") == 0 &&
 		    strcmp(json_object_get_string(message), req_msg) == 0,
 		    "a body that is not a JSON object is a 400 bad_request", f);
+	json_object_put(o);
+	return status;
+}
+
+/* The counts a successful /record reports are the ones Redis holds. */
+static void
+check_credits(const struct fake *f)
+{
+	const char *body = strstr(f->out, "\r\n\r\n") + 4, *openid;
+	json_object *o = NULL, *credits;
+	char key[LIM_KEY], msg[LIM_ERRMSG];
+	redisReply *r;
+
+	check(jsonio_parse_object(body, strlen(body), &o, msg, sizeof(msg)) ==
+	    WX_OK && jsonio_string(o, "openId", &openid, NULL) == 1 &&
+	    jsonio_object(o, "credits", &credits) == 1, "a /record answer has "
+	    "openId and credits", f);
+	json_object_object_foreach(credits, tpl, n) {
+		check(json_object_is_type(n, json_type_int) &&
+		    store_key_sub(&app_up.cfg, tpl, openid, key, sizeof(key)) == 0,
+		    "a credit is a count of a template", f);
+		r = redis("GET %s", key);
+		check(r->type == REDIS_REPLY_STRING &&
+		    strtoll(r->str, NULL, 10) == json_object_get_int64(n),
+		    "the credit reported is the one Redis holds", f);
+		freeReplyObject(r);
+	}
 	json_object_put(o);
 }
 
@@ -556,17 +651,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fake f;
 	struct io io = { .params = params, .read = body_read,
 	    .write = answer_write };
-	char clen[24], msg[LIM_ERRMSG], *query = NULL;
+	static unsigned long runs;
+	char clen[24], msg[LIM_ERRMSG], *query = NULL, before[64], after[64];
 	json_object *o = NULL, *v;
 	const char *s;
 	size_t len;
-	bool parsed;
-	int route;
+	bool parsed, up;
+	struct app *app;
+	int route, status;
 
 	if (size < 1 || size > FUZZ_MAX)
 		return 0;
 	memset(&f, 0, sizeof(f));
 	route = data[0] & 3;
+	up = rc != NULL && (data[0] & 16);
+	app = up ? &app_up : &app_down;
 	f.path = paths[route];
 	if (route == 3) {
 		/* An exact-size copy: ASan sees reads past the string. */
@@ -614,8 +713,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fake_env(&f);
 	io.ctx = &f;
-	app_serve(&app, &io);
-	check_answer(&f, route, msg, parsed);
+	if (up) {
+		if (++runs % 4096 == 0)
+			redis_reset();	/* a bounded database, a quick digest */
+		redis_digest(before);
+	}
+	app_serve(app, &io);
+	metrics_clear();	/* no flush of counts: the request's own writes */
+	app_after(app);
+	status = check_answer(&f, route, up, msg, parsed);
+	if (up && status >= 400 && status < 500) {
+		redis_digest(after);
+		check(strcmp(before, after) == 0, "a refusal changes nothing in "
+		    "Redis", &f);
+	}
+	if (up && route == 1 && status == 200)
+		check_credits(&f);
 	if (route != 3)
 		check(f.off == f.body_len, "the body is read whole", &f);
 
