@@ -194,23 +194,41 @@ out:
 	return err;
 }
 
+/*
+ * What every answer goes through first: a 200 holding a JSON object
+ * without an errcode, else the error (an errcode through map, when the
+ * call has a table). "what" names the call in the reason.
+ */
+static enum wx_err
+read_answer(const char *what, long status, const char *body, size_t len,
+    enum wx_err (*map)(long), json_object **o, struct wx_answer *ans)
+{
+	enum wx_err err;
+
+	memset(ans, 0, sizeof(*ans));
+	*o = NULL;
+	if (status != 200) {
+		snprintf(ans->why, sizeof(ans->why), "%s: HTTP %ld", what, status);
+		return WX_UPSTREAM;
+	}
+	if ((err = wechat_parse(body, len, o, ans)) != WX_OK && ans->has_errcode &&
+	    map != NULL)
+		err = map(ans->errcode);
+	return err;
+}
+
 enum wx_err
 wechat_read_token(long status, const char *body, size_t len,
     struct wx_token *t, struct wx_answer *ans)
 {
-	json_object *o = NULL, *v;
+	json_object *o, *v;
 	enum wx_err err = WX_TOKEN_UNAVAILABLE;
 	const char *s;
 	size_t slen;
 
-	memset(ans, 0, sizeof(*ans));
 	memset(t, 0, sizeof(*t));
-	if (status != 200) {
-		snprintf(ans->why, sizeof(ans->why), "token endpoint: HTTP %ld",
-		    status);
-		goto out;
-	}
-	if (wechat_parse(body, len, &o, ans) != WX_OK)
+	if (read_answer("token endpoint", status, body, len, NULL, &o, ans) !=
+	    WX_OK)
 		goto out;
 	if (jsonio_string(o, "access_token", &s, &slen) != 1 || !token_ok(s, slen)) {
 		snprintf(ans->why, sizeof(ans->why), "token endpoint: no usable access_token");
@@ -304,17 +322,13 @@ enum wx_err
 wechat_read_send(long status, const char *body, size_t len, uint64_t *msgid,
     struct wx_answer *ans)
 {
-	json_object *o = NULL, *v;
+	json_object *o, *v;
 	enum wx_err err;
 
-	memset(ans, 0, sizeof(*ans));
 	*msgid = 0;
-	if (status != 200) {
-		snprintf(ans->why, sizeof(ans->why), "send: HTTP %ld", status);
-		return WX_UPSTREAM;
-	}
-	if ((err = wechat_parse(body, len, &o, ans)) != WX_OK)
-		return ans->has_errcode ? wechat_map_send(ans->errcode) : err;
+	if ((err = read_answer("send", status, body, len, wechat_map_send, &o,
+	    ans)) != WX_OK)
+		return err;
 	if (json_object_object_get_ex(o, "msgid", &v) &&
 	    json_object_is_type(v, json_type_int))
 		*msgid = json_object_get_uint64(v);
@@ -384,18 +398,13 @@ enum wx_err
 wechat_read_login(long status, const char *body, size_t len,
     struct wx_login *l, struct wx_answer *ans)
 {
-	json_object *o = NULL;
+	json_object *o;
 	enum wx_err err;
 
-	memset(ans, 0, sizeof(*ans));
 	memset(l, 0, sizeof(*l));
-	if (status != 200) {
-		snprintf(ans->why, sizeof(ans->why), "code2Session: HTTP %ld", status);
-		return WX_UPSTREAM;
-	}
-	if ((err = wechat_parse(body, len, &o, ans)) != WX_OK)
-		return ans->has_errcode ? wechat_map_login(ans->errcode) : err;
-	err = WX_OK;
+	if ((err = read_answer("code2Session", status, body, len,
+	    wechat_map_login, &o, ans)) != WX_OK)
+		return err;
 	if (!take_id(o, "openid", l->openid, sizeof(l->openid), true) ||
 	    !take_id(o, "session_key", l->session_key, sizeof(l->session_key), true) ||
 	    !take_id(o, "unionid", l->unionid, sizeof(l->unionid), false)) {
