@@ -11,8 +11,9 @@ One Env is a private world on loopback, everything under a fresh temp dir:
                     of their install paths, plus the instance's own lines;
                     or one of the other deploy kits (DEPLOY_SERVERS):
                     apache/shared-hosting/.htaccess under mod_cgid or
-                    mod_fcgid, apache/wxsub-proxy-fcgi.conf with wxsub
-                    started by apache/wxsub-spawn-fcgi
+                    mod_fcgid, also through suEXEC (SUEXEC_KINDS),
+                    apache/wxsub-proxy-fcgi.conf with wxsub started by
+                    apache/wxsub-spawn-fcgi
   wxsub.conf        written here (api.md section 2), rewritable by tests
 
 The binary is $WXSUB_BINARY, by default cgi-bin/wxsub.fcgi of this
@@ -71,7 +72,14 @@ SHIPPED_USER_CONF = "/home/USER/etc/wxsub.conf"
 # classes that name them in SERVERS (test_deploy.py).
 SERVERS = ("lighttpd", "apache")
 DEPLOY_SERVERS = ("apache-cgi", "apache-cgid", "apache-htaccess-fcgid",
-                  "apache-proxy-fcgi")
+                  "apache-proxy-fcgi", "apache-suexec-fcgid",
+                  "apache-suexec-cgi")
+# The shared-hosting kit run through Apache's suEXEC (SuexecUserGroup):
+# the user's cgi-bin lies under suexec's compiled-in docroot, owned by
+# SUEXEC_USER (created if missing), and so is the config (0600).
+SUEXEC_KINDS = ("apache-suexec-fcgid", "apache-suexec-cgi")
+SUEXEC_BIN = "/usr/lib/apache2/suexec"
+SUEXEC_USER = "wxsubsx"
 ALL_SERVERS = SERVERS + DEPLOY_SERVERS
 APACHE_SERVERS = ("apache",) + DEPLOY_SERVERS
 SPAWN_PROCS = 4           # wxsub processes spawn-fcgi starts (proxy-fcgi)
@@ -96,6 +104,11 @@ APACHE_KIND_MODULES = {
                               ("fcgid_module", "mod_fcgid.so")],
     "apache-proxy-fcgi": [("proxy_module", "mod_proxy.so"),
                           ("proxy_fcgi_module", "mod_proxy_fcgi.so")],
+    "apache-suexec-fcgid": [("cgid_module", "mod_cgid.so"),
+                            ("fcgid_module", "mod_fcgid.so"),
+                            ("suexec_module", "mod_suexec.so")],
+    "apache-suexec-cgi": [("cgi_module", "mod_cgi.so"),
+                          ("suexec_module", "mod_suexec.so")],
 }
 
 # Stand-in identities and the templates of the default wxsub config.
@@ -363,6 +376,51 @@ class SetupError(Exception):
     pass
 
 
+_suexec_cache = {}
+
+
+def suexec_settings():
+    """What `suexec -V` says it was compiled with (AP_DOC_ROOT,
+    AP_UID_MIN, AP_LOG_EXEC, ...), values unquoted."""
+    if "settings" not in _suexec_cache:
+        st = os.stat(SUEXEC_BIN) if os.path.exists(SUEXEC_BIN) else None
+        if st is None or not st.st_mode & 0o4000 or st.st_uid != 0:
+            raise SetupError("no setuid-root %s: install "
+                             "apache2-suexec-pristine (scripts/deps)"
+                             % SUEXEC_BIN)
+        r = subprocess.run([SUEXEC_BIN, "-V"], capture_output=True,
+                           text=True, timeout=10)
+        out = {}
+        for m in re.finditer(r'-D (\w+)=("?)(.*?)\2$', r.stdout + r.stderr,
+                             re.M):
+            out[m.group(1)] = m.group(3)
+        if "AP_DOC_ROOT" not in out:
+            raise SetupError("%s -V: %r" % (SUEXEC_BIN, r.stdout + r.stderr))
+        _suexec_cache["settings"] = out
+    return _suexec_cache["settings"]
+
+
+def suexec_user():
+    """uid, gid of SUEXEC_USER, a system user created if missing (the
+    tests run as root on a throwaway machine); suexec refuses a uid or
+    gid below its AP_UID_MIN / AP_GID_MIN."""
+    try:
+        pw = pwd.getpwnam(SUEXEC_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group",
+                        "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", SUEXEC_USER],
+                       check=True, capture_output=True, timeout=30)
+        pw = pwd.getpwnam(SUEXEC_USER)
+    s = suexec_settings()
+    if pw.pw_uid < int(s.get("AP_UID_MIN", 0)) or \
+            pw.pw_gid < int(s.get("AP_GID_MIN", 0)):
+        raise SetupError("%s has uid/gid %d/%d, under suexec's minimum "
+                         "%s/%s" % (SUEXEC_USER, pw.pw_uid, pw.pw_gid,
+                                    s.get("AP_UID_MIN"), s.get("AP_GID_MIN")))
+    return pw.pw_uid, pw.pw_gid
+
+
 _live_envs = set()
 
 
@@ -403,6 +461,9 @@ class Env:
         self.redis = None
         self.config_text = None
         self.script = None   # URL of the script, routes are appended
+        self.user_cgi = None    # the user's cgi-bin (shared-hosting kinds)
+        self.suexec_root = None      # the user's "home" under suexec's docroot
+        self.suexec_log_start = None  # suexec's log size when we started
 
     # -- life ----------------------------------------------------------------
 
@@ -440,11 +501,16 @@ class Env:
         self.stop_redis()
         if self.tmp is not None:
             self._sweep()
+            self._copy_suexec_log()
             problems = self.check_logs()
             if problems or os.environ.get("E2E_KEEP"):
                 sys.stderr.write("e2e: kept %s\n" % self.tmp)
+                if self.suexec_root:
+                    sys.stderr.write("e2e: kept %s\n" % self.suexec_root)
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
+                if self.suexec_root:
+                    shutil.rmtree(self.suexec_root, ignore_errors=True)
         return problems
 
     def __enter__(self):
@@ -647,16 +713,21 @@ class Env:
 
     def write_config(self, overrides=None, text=None):
         """Write the wxsub config: the defaults with overrides, or text
-        as it is. Readable by www-data only through its group (0640)."""
+        as it is. Readable by www-data only through its group (0640);
+        under suEXEC owned by SUEXEC_USER, 0600 (README.txt's advice)."""
         self.config_text = text if text is not None else \
             self.render_config(overrides)
         tmp = self.conf_path + ".new"
         with open(tmp, "w") as f:
             f.write(self.config_text)
-        _, gid = _www_data()
-        if gid is not None:
-            os.chown(tmp, 0, gid)
-        os.chmod(tmp, 0o640)
+        if self.server in SUEXEC_KINDS:
+            os.chown(tmp, *suexec_user())
+            os.chmod(tmp, 0o600)
+        else:
+            _, gid = _www_data()
+            if gid is not None:
+                os.chown(tmp, 0, gid)
+            os.chmod(tmp, 0o640)
         os.replace(tmp, self.conf_path)
         return self.conf_path
 
@@ -871,7 +942,13 @@ class Env:
         FileInfo Options=ExecCGI). mod_cgi, mod_cgid, or mod_cgid and
         mod_fcgid both loaded as on a host that offers mod_fcgid.
         apache-proxy-fcgi: the shipped wxsub-proxy-fcgi.conf, wxsub
-        started by the shipped wxsub-spawn-fcgi on a unix socket."""
+        started by the shipped wxsub-spawn-fcgi on a unix socket.
+        apache-suexec-fcgid, apache-suexec-cgi: the user's cgi-bin as for
+        apache-htaccess-fcgid / apache-cgi, but in a fresh directory
+        under suexec's docroot (AP_DOC_ROOT, /var/www on Debian), owned
+        by SUEXEC_USER, and SuexecUserGroup in the server config: Apache
+        (as www-data, suexec's AP_HTTPD_USER) runs the script through
+        /usr/lib/apache2/suexec."""
         kind = self.server
         d = os.path.join(self.tmp, "apache")
         run = os.path.join(d, "run")
@@ -885,6 +962,18 @@ class Env:
         senv = self.sanitizer_env()
         if kind == "apache-proxy-fcgi":
             docroot = os.path.join(self.tmp, "htdocs")
+        elif kind in SUEXEC_KINDS:
+            settings = suexec_settings()
+            top = settings["AP_DOC_ROOT"]
+            if not os.path.isdir(top):
+                raise SetupError("suexec's docroot %s does not exist" % top)
+            if self.suexec_root is None:
+                self.suexec_root = tempfile.mkdtemp(prefix="wxsub-e2e-",
+                                                    dir=top)
+            docroot = os.path.join(self.suexec_root, "public_html")
+            log = settings.get("AP_LOG_EXEC", "")
+            self.suexec_log_start = os.path.getsize(log) \
+                if os.path.exists(log) else 0
         else:
             docroot = os.path.join(self.tmp, "home", "public_html")
         head = self._apache_head(
@@ -926,7 +1015,13 @@ class Env:
                 'SetEnv ASAN_OPTIONS "%s"' % senv["ASAN_OPTIONS"],
                 'SetEnv UBSAN_OPTIONS "%s"' % senv["UBSAN_OPTIONS"],
             ]
-            if kind == "apache-htaccess-fcgid":
+            if kind in SUEXEC_KINDS:
+                # (suexec passes neither *SAN_OPTIONS nor any other
+                # variable off its safe list: a sanitizer report goes to
+                # the error log, which check_logs reads)
+                head += ["SuexecUserGroup %s %s" % (SUEXEC_USER,
+                                                    SUEXEC_USER)]
+            if kind in ("apache-htaccess-fcgid", "apache-suexec-fcgid"):
                 ipc = os.path.join(d, "fcgid")
                 os.makedirs(ipc, exist_ok=True)
                 os.chown(ipc, uid, gid)
@@ -947,12 +1042,21 @@ class Env:
     def _user_cgi_bin(self, docroot):
         """What a user uploads to a shared host: the binary as
         cgi-bin/wxsub.fcgi, the shipped .htaccess and wxsub-start.sh with
-        their /home/USER paths substituted."""
+        their /home/USER paths substituted. Under suEXEC all of it, up to
+        the user's "home", is owned by SUEXEC_USER (suexec refuses a
+        script or directory owned by anyone else)."""
         cgi = os.path.join(docroot, "cgi-bin")
         os.makedirs(cgi, exist_ok=True)
+        self.user_cgi = cgi
+        owner = suexec_user() if self.server in SUEXEC_KINDS else None
+        home = self.suexec_root if owner else self.tmp
         p = cgi
-        while p != self.tmp:
+        while True:
             os.chmod(p, 0o755)
+            if owner:
+                os.chown(p, *owner)
+            if p == home:
+                break
             p = os.path.dirname(p)
         pairs = [(SHIPPED_USER_CGI, cgi), (SHIPPED_USER_CONF, self.conf_path)]
         target = os.path.join(cgi, "wxsub.fcgi")
@@ -967,7 +1071,31 @@ class Env:
             with open(out, "w") as f:
                 f.write(text)
             os.chmod(out, mode)
+        if owner:
+            for fn in os.listdir(cgi):
+                os.chown(os.path.join(cgi, fn), *owner)
         return cgi
+
+    def suexec_log(self):
+        """What suexec logged (AP_LOG_EXEC) since this Env's server
+        started: a line per exec naming uid, gid and command, or why it
+        refused."""
+        if self.suexec_log_start is None:
+            return ""
+        try:
+            with open(suexec_settings()["AP_LOG_EXEC"], "rb") as f:
+                f.seek(self.suexec_log_start)
+                return f.read().decode("utf-8", "replace")
+        except (OSError, KeyError):
+            return ""
+
+    def _copy_suexec_log(self):
+        """suexec's lines of this run into logs/suexec.log (log_tail and
+        check_logs see them)."""
+        text = self.suexec_log()
+        if text and self.tmp:
+            with open(os.path.join(self.tmp, "logs", "suexec.log"), "w") as f:
+                f.write(text)
 
     def _start_spawned(self, sp, sock):
         """wxsub processes on a unix socket, started by the shipped
@@ -1022,6 +1150,7 @@ class Env:
             wait_until(ready, timeout, interval=0.1,
                        what="wxsub behind %s" % self.server)
         except TimeoutError:
+            self._copy_suexec_log()
             raise SetupError("wxsub behind %s never answered; logs in %s:\n%s"
                              % (self.server, self.tmp, self.log_tail()))
 

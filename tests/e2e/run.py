@@ -3,8 +3,11 @@
 
   python3 tests/e2e/run.py                      all servers (below)
   python3 tests/e2e/run.py --server lighttpd    or apache, apache-cgi,
+                                                apache-cgid,
                                                 apache-htaccess-fcgid,
-                                                apache-proxy-fcgi
+                                                apache-proxy-fcgi,
+                                                apache-suexec-fcgid,
+                                                apache-suexec-cgi
   python3 tests/e2e/run.py -k Token -k redis    only tests whose id holds
                                                 one of these (any case)
   WXSUB_BINARY=/path/to/asan/cgi-bin/wxsub.fcgi python3 tests/e2e/run.py

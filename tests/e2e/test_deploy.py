@@ -15,6 +15,10 @@ itself). The kinds of harness.DEPLOY_SERVERS run nothing but these.
                             (FcgidWrapper + wxsub-start.sh)
   ApacheProxyFcgiDeploy     apache/wxsub-proxy-fcgi.conf, wxsub started
                             by apache/wxsub-spawn-fcgi
+  ApacheSuexecFcgidDeploy   apache/shared-hosting/.htaccess, mod_fcgid,
+                            through suEXEC (SuexecUserGroup): works
+  ApacheSuexecCgiDeploy     the same under mod_cgi: suEXEC drops
+                            WXSUB_CONFIG (a known limitation)
 """
 
 import os
@@ -29,8 +33,8 @@ from harness import E2ECase, REQID_RE, TPL1, TPL2, openid, parallel, \
     wait_until
 
 
-class DeployChecks:
-    """What every kit must do; mixed into one E2ECase per kind."""
+class ForKinds:
+    """Runs only in the passes of the kinds in SERVERS."""
 
     SERVERS = ()
 
@@ -40,6 +44,10 @@ class DeployChecks:
             raise unittest.SkipTest("for %s (this pass: %s)" % (
                 "/".join(cls.SERVERS), harness.current_server()))
         super().setUpClass()
+
+
+class DeployChecks(ForKinds):
+    """What every kit must do; mixed into one E2ECase per kind."""
 
     def test_health(self):
         r = self.env.get("/health", auth=False)
@@ -279,7 +287,7 @@ class ApacheHtaccessFcgidDeploy(DeployChecks, E2ECase):
         self.assertOk(self.env.get("/health", auth=False))
         pids = self.env.fcgi_pids()
         self.assertTrue(pids, "no wxsub process carries WXSUB_CONFIG")
-        cgi = os.path.join(self.env.tmp, "home", "public_html", "cgi-bin")
+        cgi = os.path.realpath(self.env.user_cgi)
         for pid in pids:
             self.assertEqual(os.path.realpath("/proc/%d/exe" % pid),
                              os.path.join(cgi, "wxsub.fcgi"))
@@ -295,6 +303,127 @@ class ApacheHtaccessFcgidDeploy(DeployChecks, E2ECase):
         r = self.env.http("GET", "/cgi-bin/.htaccess", raw_path=True,
                           check=False)
         self.assertEqual(r.status, 403, r)
+
+
+SUEXEC_LINE = re.compile(r"uid: \((\d+)/([^)]*)\) gid: \((\d+)/([^)]*)\) "
+                         r"cmd: (\S+)$", re.M)
+
+
+class SuexecChecks:
+    """What suEXEC must have done, for both suEXEC kinds."""
+
+    def suexec_execs(self):
+        """(uid, user, gid, group, cmd) of each exec suexec logged in
+        this class's run."""
+        return [(int(u), un, int(g), gn, cmd) for u, un, g, gn, cmd
+                in SUEXEC_LINE.findall(self.env.suexec_log())]
+
+    def assertSuexecRan(self, cmd):
+        uid, gid = harness.suexec_user()
+        execs = self.suexec_execs()
+        self.assertTrue(execs, "suexec logged no exec:\n%s"
+                        % self.env.suexec_log())
+        for e in execs:
+            self.assertEqual(e, (uid, harness.SUEXEC_USER, gid,
+                                 harness.SUEXEC_USER, cmd))
+        return execs
+
+    def test_config_unreadable_by_the_web_server(self):
+        """The config is the user's alone (0600), as README.txt advises
+        under suEXEC: www-data cannot read it."""
+        uid, _ = harness.suexec_user()
+        st = os.stat(self.env.conf_path)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (uid, 0o600))
+        r = subprocess.run(["runuser", "-u", "www-data", "--", "cat",
+                            self.env.conf_path], capture_output=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn(self.env.secret.encode(), r.stdout)
+
+
+class ApacheSuexecFcgidDeploy(SuexecChecks, ApacheHtaccessFcgidDeploy):
+    """The shipped .htaccess under mod_fcgid through suEXEC: mod_fcgid
+    has /usr/lib/apache2/suexec start the FcgidWrapper as the user;
+    suexec clears the environment, the wrapper exports WXSUB_CONFIG
+    again. Everything DeployChecks asks works, Authorization included
+    (suexec passes HTTP_* variables)."""
+
+    SERVERS = ("apache-suexec-fcgid",)
+
+    def test_wxsub_runs_as_the_user(self):
+        """suexec (not Apache as www-data) started the wrapper, and the
+        wxsub processes run as the user, real and effective ids: they
+        read the 0600 config www-data cannot."""
+        self.assertOk(self.env.get("/subscriptions?openId="
+                                   + openid("suexec")))
+        uid, gid = harness.suexec_user()
+        pids = self.env.fcgi_pids()
+        self.assertTrue(pids)
+        for pid in pids:
+            with open("/proc/%d/status" % pid) as f:
+                status = f.read()
+            ids = {k: v.split() for k, v in
+                   re.findall(r"^(Uid|Gid):\s+(.*)$", status, re.M)}
+            self.assertEqual(ids["Uid"], [str(uid)] * 4, pid)
+            self.assertEqual(ids["Gid"], [str(gid)] * 4, pid)
+        self.assertSuexecRan("wxsub-start.sh")
+
+
+class ApacheSuexecCgiDeploy(SuexecChecks, ForKinds, E2ECase):
+    """The shipped .htaccess under mod_cgi through suEXEC. suexec passes
+    the CGI variables and HTTP_*, nothing else: SetEnv WXSUB_CONFIG is
+    dropped, wxsub reads its compiled-in default, and every answer is
+    500 config_error. (The same .htaccess without suEXEC works:
+    ApacheCgiDeploy.) Under mod_cgi and suEXEC, build with
+    ./configure --sysconfdir (README.txt)."""
+
+    SERVERS = ("apache-suexec-cgi",)
+
+    def compiled_in_answer(self):
+        """What the binary answers with no WXSUB_CONFIG at all (plain
+        CGI, no web server)."""
+        r = self.env.cgi("GET", "/health", env={"WXSUB_CONFIG": None})
+        if r.status != 500 or r.json.get("error") != "config_error":
+            self.skipTest("the compiled-in default config exists here: %r"
+                          % r)
+        return r
+
+    def test_setenv_config_is_dropped(self):
+        ref = self.compiled_in_answer()
+        self.assertNotIn(self.env.conf_path, ref.json["message"])
+        before = len(self.suexec_execs())
+        for route in ("/health", "/subscriptions?openId=" + openid("sx")):
+            with self.subTest(route=route):
+                r = self.env.get(route)
+                self.assertError(r, 500, "config_error",
+                                 msg_has=ref.json["message"])
+                self.assertNotIn(self.env.conf_path, r.json["message"])
+        # one exec per request, each by suexec as the user
+        self.assertEqual(len(self.assertSuexecRan("wxsub.fcgi")[before:]), 2)
+
+    def test_suexec_refuses_what_others_could_change(self):
+        """suexec's ownership rules: a group-writable cgi-bin, or a
+        binary not owned by the user, and it refuses to run it (Apache's
+        own 500, not wxsub's); put right, wxsub answers again."""
+        cgi = self.env.user_cgi
+        binary = os.path.join(cgi, "wxsub.fcgi")
+        uid, gid = harness.suexec_user()
+        cases = (("writable by others", lambda: os.chmod(cgi, 0o775),
+                  lambda: os.chmod(cgi, 0o755)),
+                 ("mismatch with directory", lambda: os.chown(binary, 0, 0),
+                  lambda: os.chown(binary, uid, gid)))
+        for why, break_it, mend in cases:
+            with self.subTest(why=why):
+                before = len(self.env.suexec_log())
+                break_it()
+                try:
+                    r = self.env.get("/health", auth=False, check=False)
+                finally:
+                    mend()
+                self.assertEqual(r.status, 500, r)
+                self.assertNotIn("x-request-id", r.headers, r)
+                self.assertIn(why, self.env.suexec_log()[before:])
+                r = self.env.get("/health", auth=False)
+                self.assertError(r, 500, "config_error")
 
 
 class ApacheProxyFcgiDeploy(DeployChecks, E2ECase):
