@@ -236,7 +236,12 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 	}
 	if (!syntax_check(buf, len, msg, msglen))
 		return WX_BAD_REQUEST;
-	/* One tokener per process, reset per body: it owns growable buffers. */
+	/*
+	 * One tokener per process, reset per body: it owns growable buffers.
+	 * json_tokener_reset leaves some state behind (a pending half of a
+	 * surrogate pair from input cut off mid-string): safe here only
+	 * because syntax_check lets through nothing but whole JSON texts.
+	 */
 	if (tok == NULL && (tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		return WX_INTERNAL;

@@ -15,7 +15,11 @@
  *     by the call's own table; what a success returns (token, expiry,
  *     msgid, openid, session_key, unionid) is what the answer held;
  *   - a token that succeeds is one that can go into a URL as it is, with
- *     a life of 1 s to a day; a login that fails leaves no field behind.
+ *     a life of 1 s to a day; a login that fails leaves no field behind;
+ *   - nothing carries over from one answer to the next: each input comes
+ *     right after an answer cut off inside a surrogate pair (json-c's
+ *     json_tokener_reset keeps such a half; a kept tokener once turned
+ *     the next answer's first \u escape into U+FFFD and more).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -206,6 +210,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(body, data + 1, len);
 	model = status == 200 ? model_parse(body, len) : NULL;
 	ec = model_errcode(model);
+	{
+		static const char cut[] = "{\"errmsg\":\"\\ud83d";
+		struct wx_answer ans;
+		uint64_t id;
+
+		check(wechat_read_send(200, cut, sizeof(cut) - 1, &id, &ans) ==
+		    WX_UPSTREAM, "a cut-off answer is an upstream error");
+	}
 
 	switch (data[0] % 3) {
 	case 0:

@@ -788,6 +788,28 @@ test_wechat_read(void)
 	CU_ASSERT_EQUAL(wechat_read_login(200, bad_code, sizeof(bad_code) - 1, &l,
 	    &ans), WX_INVALID_CODE);
 	CU_ASSERT_EQUAL(ans.errcode, 40029);
+
+	/*
+	 * An answer cut off inside a surrogate pair leaves nothing behind:
+	 * the next answer's escapes read as they are (the key and the
+	 * reason below start with one).
+	 */
+	{
+		static const char cut[] = "{\"errmsg\":\"\\ud83d";
+		static const char next[] = "{\"errcode\":40001,"
+		    "\"errmsg\":\"\\u0041 token\"}";
+		static const char key[] = "{\"\\u006dsgid\":42}";
+
+		CU_ASSERT_EQUAL(wechat_read_send(200, cut, sizeof(cut) - 1, &id,
+		    &ans), WX_UPSTREAM);
+		(void)wechat_read_send(200, next, sizeof(next) - 1, &id, &ans);
+		CU_ASSERT_STRING_EQUAL(ans.why, "errcode 40001: A token");
+		CU_ASSERT_EQUAL(wechat_read_send(200, cut, sizeof(cut) - 1, &id,
+		    &ans), WX_UPSTREAM);
+		CU_ASSERT_EQUAL(wechat_read_send(200, key, sizeof(key) - 1, &id,
+		    &ans), WX_OK);
+		CU_ASSERT_EQUAL(id, 42);
+	}
 }
 
 static void
