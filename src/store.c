@@ -136,8 +136,9 @@ drop(struct store *s)
 /*
  * Read the replies owed for commands that were not waited for (replies
  * come in order, so before the next command's own); redisGetReply sends
- * first whatever is still in the buffer. -1 when the connection failed: the caller drops it; a lock
- * whose release went unconfirmed still runs out with its life.
+ * first whatever is still in the buffer. -1 when the connection failed:
+ * the caller drops it; a lock whose release went unconfirmed still runs
+ * out with its life.
  */
 static int
 owed(struct store *s)
