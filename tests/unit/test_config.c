@@ -7,6 +7,7 @@
  * in bad lines must never come back in an error message.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,27 @@ check(int ok, int line, const char *what, const char *text)
 }
 
 #define CHECK(cond, text)	check((cond), __LINE__, #cond, (text))
+
+/*
+ * snprintf that fails the test on truncation: a test input cut short would
+ * test something else. Checking the length also tells gcc 12's
+ * -Wformat-truncation (an error under --enable-debug) that it is handled.
+ */
+static void __attribute__((format(printf, 4, 5)))
+fmt(int line, char *buf, size_t size, const char *f, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, size, f, ap);
+	va_end(ap);
+	CU_assertImplementation(n >= 0 && (size_t)n < size ? CU_TRUE :
+	    CU_FALSE, (unsigned)line, "test input fits its buffer", __FILE__,
+	    "", CU_TRUE);
+}
+
+#define FMT(buf, ...)	fmt(__LINE__, (buf), sizeof(buf), __VA_ARGS__)
 
 /* A string of n copies of ch, in a static buffer (one at a time). */
 static const char *
@@ -342,7 +364,7 @@ test_foreign(void)
 	CU_ASSERT_STRING_EQUAL(C.redis_host, "127.0.0.1");
 
 	/* A very long foreign key is kept cut, for the warning only. */
-	snprintf(buf, sizeof(buf), BASE "x.%s = 1\n", repeat('k', 300));
+	FMT(buf, BASE "x.%s = 1\n", repeat('k', 300));
 	CU_ASSERT_EQUAL_FATAL(parse(buf), 0);
 	CU_ASSERT_EQUAL(C.n_foreign, 1);
 	CU_ASSERT_EQUAL(strlen(C.foreign_first), LIM_ID - 1);
@@ -504,7 +526,7 @@ test_bad_values(void)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
-		snprintf(buf, sizeof(buf), BASE "%s\nlog.level = warn\n",
+		FMT(buf, BASE "%s\nlog.level = warn\n",
 		    bads[i].line);
 		CHECK(parse(buf) == -1, bads[i].line);
 		CHECK(starts(E, FNAME ":3: "), bads[i].line);
@@ -527,63 +549,63 @@ test_too_long(void)
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		/* LIM_ID - 1 fits exactly, LIM_ID does not. */
-		snprintf(buf, sizeof(buf), BASE "%s = %s\n", keys[i],
+		FMT(buf, BASE "%s = %s\n", keys[i],
 		    repeat('a', LIM_ID - 1));
 		CHECK(parse(buf) == 0, keys[i]);
-		snprintf(buf, sizeof(buf), BASE "%s = %s\n", keys[i],
+		FMT(buf, BASE "%s = %s\n", keys[i],
 		    repeat('a', LIM_ID));
 		CHECK(parse(buf) == -1, keys[i]);
 		CHECK(starts(E, FNAME ":3: "), keys[i]);
 		CHECK(strstr(E, keys[i]) != NULL, keys[i]);
 	}
-	snprintf(buf, sizeof(buf), BASE "wechat.appid = %s\n",
+	FMT(buf, BASE "wechat.appid = %s\n",
 	    repeat('w', LIM_ID - 1));
 	CU_ASSERT_EQUAL_FATAL(parse(buf), 0);
 	CU_ASSERT_EQUAL(strlen(C.appid), LIM_ID - 1);
 
 	/* The secret: LIM_SECRET - 1 fits, LIM_SECRET does not. */
-	snprintf(buf, sizeof(buf), "wechat.appid=wx1\nwechat.secret=%s\n",
+	FMT(buf, "wechat.appid=wx1\nwechat.secret=%s\n",
 	    repeat('s', LIM_SECRET - 1));
 	CU_ASSERT_EQUAL(parse(buf), 0);
 	CU_ASSERT_EQUAL(strlen(C.secret), LIM_SECRET - 1);
-	snprintf(buf, sizeof(buf), "wechat.appid=wx1\nwechat.secret=%s\n",
+	FMT(buf, "wechat.appid=wx1\nwechat.secret=%s\n",
 	    repeat('s', LIM_SECRET));
 	CU_ASSERT_EQUAL(parse(buf), -1);
 	CU_ASSERT_TRUE(starts(E, FNAME ":2: "));
 	CU_ASSERT_PTR_NULL(strstr(E, "sssssssss"));
 
 	/* An api key, likewise. */
-	snprintf(buf, sizeof(buf), BASE "auth.apiKeys = %s\n",
+	FMT(buf, BASE "auth.apiKeys = %s\n",
 	    repeat('k', LIM_SECRET - 1));
 	CU_ASSERT_EQUAL(parse(buf), 0);
 	CU_ASSERT_EQUAL(C.n_api_keys, 1);
-	snprintf(buf, sizeof(buf), BASE "auth.apiKeys = %s\n",
+	FMT(buf, BASE "auth.apiKeys = %s\n",
 	    repeat('k', LIM_SECRET));
 	CU_ASSERT_EQUAL(parse(buf), -1);
 	CU_ASSERT_TRUE(starts(E, FNAME ":3: "));
 
 	/* URLs: LIM_URL - 1 fits, unless something must be appended. */
-	snprintf(buf, sizeof(buf), BASE "wechat.loginUrl = https://%s\n",
+	FMT(buf, BASE "wechat.loginUrl = https://%s\n",
 	    repeat('u', LIM_URL - 1 - 8));
 	CU_ASSERT_EQUAL(parse(buf), 0);
 	CU_ASSERT_EQUAL(strlen(C.login_url), LIM_URL - 1);
-	snprintf(buf, sizeof(buf), BASE "wechat.loginUrl = https://%s\n",
+	FMT(buf, BASE "wechat.loginUrl = https://%s\n",
 	    repeat('u', LIM_URL - 8));
 	CU_ASSERT_EQUAL(parse(buf), -1);
 	CU_ASSERT_TRUE(starts(E, FNAME ":3: "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(E, "wechat.loginUrl"));
-	snprintf(buf, sizeof(buf), BASE "wechat.sendUrl = https://%s\n",
+	FMT(buf, BASE "wechat.sendUrl = https://%s\n",
 	    repeat('u', LIM_URL - 1 - 8));
 	CU_ASSERT_EQUAL(parse(buf), -1);
 	CU_ASSERT_TRUE(starts(E, FNAME ":3: "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(E, "wechat.sendUrl"));
 	/* apiBase must leave room for the longest derived path. */
-	snprintf(buf, sizeof(buf), BASE "wechat.apiBase = https://%s\n",
+	FMT(buf, BASE "wechat.apiBase = https://%s\n",
 	    repeat('b', 450));
 	CU_ASSERT_EQUAL(parse(buf), 0);
 	CU_ASSERT_EQUAL(strlen(C.send_url), 8 + 450 +
 	    strlen("/cgi-bin/message/subscribe/send?access_token="));
-	snprintf(buf, sizeof(buf), BASE "wechat.apiBase = https://%s\n",
+	FMT(buf, BASE "wechat.apiBase = https://%s\n",
 	    repeat('b', 470));
 	CU_ASSERT_EQUAL(parse(buf), -1);
 	CU_ASSERT_TRUE(starts(E, FNAME ":3: "));
@@ -625,13 +647,13 @@ test_words(void)
 	int	 i;
 
 	for (i = 0; i < 4; i++) {
-		snprintf(buf, sizeof(buf), BASE "log.level=%s\n", levels[i]);
+		FMT(buf, BASE "log.level=%s\n", levels[i]);
 		CHECK(parse(buf) == 0 && C.log_level == i, buf);
-		snprintf(buf, sizeof(buf), BASE "wechat.lang=%s\n", langs[i]);
+		FMT(buf, BASE "wechat.lang=%s\n", langs[i]);
 		CHECK(parse(buf) == 0 && strcmp(C.lang, langs[i]) == 0, buf);
 	}
 	for (i = 0; i < 3; i++) {
-		snprintf(buf, sizeof(buf), BASE "wechat.miniprogramState=%s\n",
+		FMT(buf, BASE "wechat.miniprogramState=%s\n",
 		    states[i]);
 		CHECK(parse(buf) == 0 && strcmp(C.mp_state, states[i]) == 0,
 		    buf);
@@ -781,7 +803,7 @@ test_no_secret_in_errors(void)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		snprintf(buf, sizeof(buf), "wechat.appid = wx1\n%s\n",
+		FMT(buf, "wechat.appid = wx1\n%s\n",
 		    lines[i]);
 		CHECK(parse(buf) == -1, lines[i]);
 		CHECK(starts(E, FNAME ":2: "), lines[i]);
@@ -789,7 +811,7 @@ test_no_secret_in_errors(void)
 		CHECK(strstr(E, "S3cr3t") == NULL, lines[i]);
 	}
 	/* A Spring password too long to keep. */
-	snprintf(buf, sizeof(buf), BASE "spring.redis.password=%s%s\n",
+	FMT(buf, BASE "spring.redis.password=%s%s\n",
 	    SECRET, repeat('p', LIM_SECRET));
 	CU_ASSERT_EQUAL(parse(buf), -1);
 	CU_ASSERT_TRUE(starts(E, FNAME ":3: "));
@@ -876,7 +898,7 @@ test_redis_url_bad(void)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
-		snprintf(buf, sizeof(buf), BASE "\nredis.url = %s\n", urls[i]);
+		FMT(buf, BASE "\nredis.url = %s\n", urls[i]);
 		CHECK(parse(buf) == -1, urls[i]);
 		CHECK(starts(E, FNAME ":4: redis.url: "), urls[i]);
 	}
