@@ -21,7 +21,7 @@
 #include "jsonio.h"
 #include "log.h"
 #include "route.h"
-#include "sha256.h"
+#include "crypto.h"
 #include "token.h"
 #include "wechat.h"
 
@@ -67,7 +67,8 @@ fingerprint(const char *tok, char out[13])
 {
 	char hex[65];
 
-	sha256_hex(tok, strlen(tok), hex);
+	if (crypto_sha256_hex(tok, strlen(tok), hex) != 0)
+		hex[0] = '\0';
 	memcpy(out, hex, 12);
 	out[12] = '\0';
 }

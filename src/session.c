@@ -7,7 +7,7 @@
 #include "auth.h"
 #include "request.h"
 #include "session.h"
-#include "sha256.h"
+#include "crypto.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -60,7 +60,8 @@ locate(const struct config *c, const char *token, char hash[65], char *key,
 {
 	char id[33];
 
-	sha256_hex(token, strlen(token), hash);
+	if (crypto_sha256_hex(token, strlen(token), hash) != 0)
+		return -1;
 	memcpy(id, hash, 32);
 	id[32] = '\0';
 	return store_key(c, "session", id, key, keylen);

@@ -21,7 +21,7 @@
 #include "join.h"
 #include "num.h"
 #include "pct.h"
-#include "sha256.h"
+#include "crypto.h"
 #include "session.h"
 #include "request.h"
 #include "response.h"
@@ -955,14 +955,14 @@ test_sha256_and_sessions(void)
 {
 	char hex[65];
 
-	sha256_hex("abc", 3, hex);
+	crypto_sha256_hex("abc", 3, hex);
 	CU_ASSERT_STRING_EQUAL(hex,
 	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	sha256_hex("", 0, hex);
+	crypto_sha256_hex("", 0, hex);
 	CU_ASSERT_STRING_EQUAL(hex,
 	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	/* 56 bytes: the padding spills into a second block */
-	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	crypto_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
 	CU_ASSERT_STRING_EQUAL(hex,
 	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 
