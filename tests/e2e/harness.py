@@ -17,7 +17,10 @@ One Env is a private world on loopback, everything under a fresh temp dir:
   wxsub.conf        written here (api.md section 2), rewritable by tests
 
 The binary is $WXSUB_BINARY, by default cgi-bin/wxsub.fcgi of this
-checkout, so the same suite runs an ASan/UBSan build: ASAN_OPTIONS and
+checkout, copied into the world (bin/wxsub.fcgi): the world is 0755 under
+a temp dir every user can enter, so Apache's children (www-data) reach
+the binary, the config and the docroot wherever the checkout lies (root's
+0700 home included). The same suite runs an ASan/UBSan build: ASAN_OPTIONS and
 UBSAN_OPTIONS reach the FastCGI processes with a log_path in the temp dir,
 and stopping an Env reports any sanitizer output, as well as any log line
 holding the AppSecret, the api key or an access token the stand-in issued.
@@ -376,6 +379,90 @@ class SetupError(Exception):
     pass
 
 
+def _can(st, uid, gids, bit):
+    """Whether uid (with groups gids) has permission bit (4 r, 2 w, 1 x)
+    on a file of stat st; root aside (it passes anyway)."""
+    if st.st_uid == uid:
+        return bool(st.st_mode >> 6 & bit)
+    if st.st_gid in gids:
+        return bool(st.st_mode >> 3 & bit)
+    return bool(st.st_mode & bit)
+
+
+def blocked_for(path, user="www-data", need=4):
+    """Why `user` cannot reach path (every directory on the way must let
+    it through, path itself grant `need`: 4 read, 5 read+execute), as
+    one line, or None when it can. Servers run their children as
+    www-data (Apache) or spawn-fcgi's user: a checkout under a 0700
+    directory (root's home, `mktemp -d`) is out of their reach."""
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        return "there is no user %s" % user
+    gids = {pw.pw_gid} | {g.gr_gid for g in grp.getgrall()
+                          if user in g.gr_mem}
+    path = os.path.abspath(path)
+    parts = path.split(os.sep)
+    for i in range(1, len(parts)):
+        d = os.sep.join(parts[:i]) or os.sep
+        st = os.stat(d)
+        if not _can(st, pw.pw_uid, gids, 1):
+            return "%s cannot enter %s (mode %o, owner uid %d), on the " \
+                "way to %s" % (user, d, st.st_mode & 0o7777, st.st_uid, path)
+    st = os.stat(path)
+    if not all(_can(st, pw.pw_uid, gids, b) for b in (4, 2, 1) if need & b):
+        return "%s may not %s %s (mode %o)" % (
+            user, "run" if need & 1 else "read", path, st.st_mode & 0o7777)
+    return None
+
+
+def world_base():
+    """Where the private worlds are made: the temp dir when every user
+    can enter it (the servers' users must), else /tmp."""
+    def open_to_all(d):
+        p = os.path.abspath(d)
+        while True:
+            if not os.stat(p).st_mode & 0o001:
+                return False
+            if p == os.sep:
+                return True
+            p = os.path.dirname(p)
+    for d in (tempfile.gettempdir(), "/tmp"):
+        if os.path.isdir(d) and open_to_all(d):
+            return d
+    raise SetupError("no temp dir every user can enter (%s, /tmp): set "
+                     "TMPDIR to one" % tempfile.gettempdir())
+
+
+def preflight(server):
+    """What makes a whole pass on `server` impossible, as one line (or
+    None): run.py says it once instead of failing every class."""
+    b = binary_path()
+    if not os.access(b, os.X_OK):
+        return "no executable wxsub binary at %s (build it: make, or set " \
+            "WXSUB_BINARY)" % b
+    need = ["redis-server"]
+    if server == "lighttpd":
+        need.append("lighttpd")
+    elif server in APACHE_SERVERS:
+        need.append("apache2")
+        if server == "apache-proxy-fcgi":
+            need.append("spawn-fcgi")
+    for cmd in need:
+        if shutil.which(cmd) is None:
+            return "%s is not installed (scripts/deps installs it)" % cmd
+    try:
+        world_base()
+    except SetupError as e:
+        return str(e)
+    if server in APACHE_SERVERS:
+        if os.geteuid() != 0:
+            return "%s needs root (its children run as www-data)" % server
+        if _www_data()[0] is None:
+            return "%s needs the www-data user" % server
+    return None
+
+
 _suexec_cache = {}
 
 
@@ -471,12 +558,18 @@ class Env:
         if not os.access(self.binary, os.X_OK):
             raise SetupError("no executable wxsub binary at %s (build it: "
                              "make, or set WXSUB_BINARY)" % self.binary)
-        self.tmp = tempfile.mkdtemp(prefix="wxsub-e2e-")
+        self.tmp = tempfile.mkdtemp(prefix="wxsub-e2e-", dir=world_base())
         _live_envs.add(self)
         os.chmod(self.tmp, 0o755)
-        for d in ("etc", "san", "htdocs", "logs"):
+        for d in ("bin", "etc", "san", "htdocs", "logs"):
             os.makedirs(os.path.join(self.tmp, d))
             os.chmod(os.path.join(self.tmp, d), 0o755)
+        # The servers run wxsub as www-data (Apache, spawn-fcgi): it must
+        # not depend on the checkout's directories letting them through.
+        self.source_binary = self.binary
+        self.binary = os.path.join(self.tmp, "bin", "wxsub.fcgi")
+        shutil.copyfile(self.source_binary, self.binary)
+        os.chmod(self.binary, 0o755)
         # sanitizer logs are written by the FastCGI processes (www-data)
         os.chmod(os.path.join(self.tmp, "san"), 0o1777)
         self.conf_path = os.path.join(self.tmp, "etc", "wxsub.conf")
@@ -849,6 +942,14 @@ class Env:
         out.close()
         self.script = "/cgi-bin/wxsub.fcgi"
 
+    def _check_reach(self, user, items):
+        """Fail at once, in one line, if `user` (the one the server runs
+        wxsub as) cannot reach one of items, (path, need) pairs."""
+        for path, need in items:
+            why = blocked_for(path, user, need)
+            if why:
+                raise SetupError("%s cannot work: %s" % (self.server, why))
+
     def _apache_head(self, origin, d, run, modules, docroot):
         """The lines every private Apache starts with: its own root,
         pid file, port, log, the modules that exist here, and a
@@ -912,6 +1013,8 @@ class Env:
             "FcgidInitialEnv ASAN_OPTIONS %s" % senv["ASAN_OPTIONS"],
             "FcgidInitialEnv UBSAN_OPTIONS %s" % senv["UBSAN_OPTIONS"],
             "", "# ---- the shipped file, paths substituted ----", ""])
+        self._check_reach("www-data", [(self.binary, 5), (self.conf_path, 4),
+                                       (os.path.join(self.tmp, "htdocs"), 1)])
         self._run_apache(d, head + body)
         self.script = "/cgi-bin/" + os.path.basename(self.binary)
 
@@ -1036,6 +1139,10 @@ class Env:
                      % (os.path.join(docroot, "cgi-bin"), SHIPPED_HTACCESS),
                      ""]
             body = ""
+            self._check_reach(
+                SUEXEC_USER if kind in SUEXEC_KINDS else "www-data",
+                [(os.path.join(self.user_cgi, "wxsub.fcgi"), 5),
+                 (self.conf_path, 4)])
         self._run_apache(d, "\n".join(head) + "\n" + body)
         self.script = "/cgi-bin/wxsub.fcgi"
 
@@ -1101,6 +1208,7 @@ class Env:
         """wxsub processes on a unix socket, started by the shipped
         apache/wxsub-spawn-fcgi with its settings in the environment."""
         self.spawn_pidfile = os.path.join(sp, "wxsub.pid")
+        self._check_reach("www-data", [(self.binary, 5), (self.conf_path, 4)])
         e = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
              "WXSUB_BIN": self.binary,
              "WXSUB_CONFIG": self.conf_path,

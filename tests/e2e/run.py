@@ -89,8 +89,9 @@ def build_suite(patterns, server=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--server", choices=harness.ALL_SERVERS + ("all",),
-                    default="all")
+    ap.add_argument("--server", action="append", default=[],
+                    choices=harness.ALL_SERVERS + ("all",),
+                    help="a pass (repeatable; default all)")
     ap.add_argument("-k", dest="patterns", action="append", default=[],
                     help="run only tests whose id contains this")
     ap.add_argument("--binary", help="wxsub.fcgi to test (default "
@@ -109,16 +110,26 @@ def main():
     if os.geteuid() != 0:
         sys.stderr.write("run.py: run as root (Apache's children become "
                          "www-data; the harness chowns files for them)\n")
-    servers = list(harness.ALL_SERVERS) if args.server == "all" \
-        else [args.server]
+    servers = []
+    for s in args.server or ["all"]:
+        for name in harness.ALL_SERVERS if s == "all" else [s]:
+            if name not in servers:
+                servers.append(name)
     print("wxsub e2e: binary %s" % harness.binary_path())
-    summary, ok = [], True
+    summary, ok, failed = [], True, []
     t_all = time.monotonic()
     for server in servers:
         harness.set_server(server)
         suite = build_suite(args.patterns, server)
         n = suite.countTestCases()
         print("\n===== %s: %d tests =====" % (server, n), flush=True)
+        why = harness.preflight(server) if n else None
+        if why:
+            print("cannot run: %s" % why, flush=True)
+            summary.append("%-21s %3d tests not run: %s" % (server, n, why))
+            failed.append("%s (not run)" % server)
+            ok = False
+            continue
         t0 = time.monotonic()
         runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
                                          failfast=args.failfast,
@@ -128,6 +139,9 @@ def main():
         bad = len(res.failures) + len(res.errors) + \
             len(res.unexpectedSuccesses)
         ok = ok and res.wasSuccessful()
+        for t, _ in res.failures + res.errors + [
+                (t, None) for t in res.unexpectedSuccesses]:
+            failed.append("%s %s" % (server, t.id()))
         summary.append("%-21s %3d tests, %d failed/errors, %d skipped, "
                        "%d expected failures, %.1f s"
                        % (server, res.testsRun, bad, len(res.skipped),
@@ -137,6 +151,8 @@ def main():
         print(line)
     print("total %.1f s: %s" % (time.monotonic() - t_all,
                                 "OK" if ok else "FAILED"))
+    if failed:
+        print("failed: " + ", ".join(failed))
     return 0 if ok else 1
 
 

@@ -1,9 +1,12 @@
 """The harness's own checks must be able to fail: a secret or a
-sanitizer report planted in the logs is found."""
+sanitizer report planted in the logs is found; a file the server's user
+cannot reach is named at once."""
 
 import os
+import time
 
-from harness import E2ECase
+import harness
+from harness import E2ECase, SetupError
 
 
 class HarnessSelfTests(E2ECase):
@@ -44,3 +47,36 @@ class HarnessSelfTests(E2ECase):
         problems = self.env.check_logs()
         self.assertEqual(len(problems), 1, problems)
         self.assertIn("sanitizer report", problems[0])
+
+    def test_the_world_is_open_to_the_servers_user(self):
+        """The binary is a copy inside the 0755 world, wherever the
+        checkout lies (issue 18)."""
+        self.assertTrue(self.env.binary.startswith(self.env.tmp + os.sep))
+        self.assertIsNone(harness.blocked_for(self.env.binary, "www-data", 5))
+        self.assertIsNone(harness.blocked_for(self.env.conf_path,
+                                              "www-data", 4))
+
+    def test_an_unreachable_file_fails_at_once_in_one_line(self):
+        private = os.path.join(self.env.tmp, "private")
+        os.mkdir(private, 0o700)
+        self.addCleanup(os.rmdir, private)
+        os.chmod(private, 0o700)
+        why = harness.blocked_for(os.path.join(private, "wxsub.fcgi"),
+                                  "www-data", 5)
+        self.assertIn("www-data cannot enter %s (mode 700" % private, why)
+        t0 = time.monotonic()
+        with self.assertRaises(SetupError) as cm:
+            self.env._check_reach("www-data", [(self.env.conf_path, 4),
+                                               (private + "/x", 5)])
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertNotIn("\n", str(cm.exception))
+        self.assertIn(private, str(cm.exception))
+
+    def test_preflight_names_a_missing_binary(self):
+        old = os.environ.get("WXSUB_BINARY")
+        self.addCleanup(lambda: os.environ.__setitem__("WXSUB_BINARY", old)
+                        if old is not None else
+                        os.environ.pop("WXSUB_BINARY", None))
+        os.environ["WXSUB_BINARY"] = os.path.join(self.env.tmp, "nope")
+        why = harness.preflight("apache")
+        self.assertIn("no executable wxsub binary", why)
