@@ -68,7 +68,9 @@ app_free(struct app *a)
 
 /*
  * Read the body: refuse (413) what is declared larger than http.maxBody
- * without reading it; read at most maxBody + 1 bytes otherwise.
+ * without reading it; read at most maxBody + 1 bytes otherwise, and stop
+ * at the read deadline (408): a client that trickles its body must not
+ * hold a process.
  */
 static enum wx_err
 read_body(struct app *a, const struct io *io, struct request *r, char *msg,
@@ -87,10 +89,18 @@ read_body(struct app *a, const struct io *io, struct request *r, char *msg,
 	want = r->content_length >= 0 ? (size_t)r->content_length : max + 1;
 	if ((r->body = malloc(want + 1)) == NULL)
 		return WX_INTERNAL;
-	while (got < want && (n = io->read(io->ctx, r->body + got, want - got)) > 0)
+	dl_arm(&a->dl);
+	while (got < want && !dl_passed(&a->dl) &&
+	    (n = io->read(io->ctx, r->body + got, want - got)) > 0)
 		got += n;
+	dl_disarm();
 	r->body[got] = '\0';
 	r->body_len = got;
+	if (got < want && dl_passed(&a->dl)) {
+		snprintf(msg, msglen, "the body did not arrive within %ld ms",
+		    a->cfg.read_timeout_ms);
+		return WX_READ_TIMEOUT;
+	}
 	if (got > max) {
 		snprintf(msg, msglen, "the body is larger than %zu bytes", max);
 		return WX_TOO_LARGE;
@@ -141,6 +151,8 @@ app_serve(struct app *a, const struct io *io)
 	size_t bodylen;
 	enum wx_err err;
 
+	dl_start(&a->dl, a->cfg.read_timeout_ms > 0 ? a->cfg.read_timeout_ms :
+	    LIM_READ_TIMEOUT);
 	req_init(&r);
 	resp_init(&resp);
 	msg[0] = '\0';

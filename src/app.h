@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "deadline.h"
 #include "request.h"
 #include "store.h"
 #include "token.h"
@@ -23,6 +24,7 @@ struct app {
 	struct upstream	*up;
 	struct tokensrc	 tok;
 	bool		 warned_trust;	/* record.trustClientOpenId, once */
+	struct deadline	 dl;	/* this request's read deadline (http.readTimeoutMs) */
 };
 
 /* How main.c lets the app talk to the web server. */
@@ -42,7 +44,12 @@ struct io {
 int	app_init(struct app *, const char *config_path);
 void	app_free(struct app *);
 
-/* Serve one request end to end. */
+/*
+ * Serve one request end to end. The request's read deadline starts here
+ * (right after the web server's parameters arrived): the body must have
+ * arrived by then, and main.c bounds its closing drain by it (a->dl;
+ * the drain may move it later).
+ */
 void	app_serve(struct app *, const struct io *);
 
 /*

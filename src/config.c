@@ -919,6 +919,8 @@ static const struct key keys[] = {
 	{ .name = "http.metricsAllow", .set = set_metrics_allow },
 	{ .name = "http.maxBody", .set = set_max_body, .min = 1024,
 	  .max = LIM_BODY_MAX },
+	{ .name = "http.readTimeoutMs", .set = set_long,
+	  FIELD(read_timeout_ms), .min = 100, .max = 600000 },
 	{ .name = "record.trustClientOpenId", .set = set_bool,
 	  .words = bools, .rule = "true or false" },
 	{ .name = "log.level", .set = set_log_level, .words = levels,
@@ -1243,6 +1245,7 @@ conf_defaults(struct config *c)
 	c->subscribe_ttl = 0;
 	c->session_ttl = 604800;
 	c->max_body = LIM_BODY_DEFAULT;
+	c->read_timeout_ms = LIM_READ_TIMEOUT;
 	c->trust_client_openid = false;
 	c->log_level = LOG_INFO;
 }

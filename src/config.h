@@ -60,6 +60,7 @@ struct config {
 	char		 metrics_allow[LIM_APIKEYS][LIM_NET];	/* http.metricsAllow */
 	size_t		 n_metrics_allow;
 	size_t		 max_body;			/* 1024 .. LIM_BODY_MAX */
+	long		 read_timeout_ms;		/* http.readTimeoutMs, 100 .. 600000 */
 	bool		 trust_client_openid;		/* record.trustClientOpenId */
 	int		 log_level;			/* enum log_level, log.level */
 

@@ -16,7 +16,17 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "deadline.h"
 #include "log.h"
+
+/*
+ * After the answer, libfcgi (and the CGI drain) read what the server
+ * still sends so that closing does not reset the answer away. That read
+ * ends at the request's read deadline, or this long after the answer if
+ * the deadline has already passed: enough for a server to take the
+ * answer and close, too short for a trickling client to matter.
+ */
+#define DRAIN_MIN_MS	250
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -85,7 +95,7 @@ cgi_read(void *ctx, char *buf, size_t n)
  * bounded, before exit.
  */
 static void
-cgi_drain(void)
+cgi_drain(const struct deadline *dl)
 {
 	const char *cl = getenv("CONTENT_LENGTH");
 	char buf[8192], *end;
@@ -100,9 +110,25 @@ cgi_drain(void)
 	want -= cgi_consumed;
 	if (want > LIM_DRAIN)
 		want = LIM_DRAIN;
-	while (want > 0 && (n = fread(buf, 1, want < sizeof(buf) ?
-	    (size_t)want : sizeof(buf), stdin)) > 0)
+	while (want > 0 && !dl_passed(dl) && (n = fread(buf, 1,
+	    want < sizeof(buf) ? (size_t)want : sizeof(buf), stdin)) > 0)
 		want -= n;
+}
+
+/*
+ * Send the answer and end the request, bounding libfcgi's closing drain
+ * (see DRAIN_MIN_MS). The streams are closed first, unhurried: only the
+ * read that follows runs under the timer.
+ */
+static void
+fcgi_finish(FCGX_Request *req, struct deadline *dl)
+{
+	FCGX_FClose(req->err);
+	FCGX_FClose(req->out);	/* the answer and END_REQUEST */
+	dl_at_least(dl, DRAIN_MIN_MS);
+	dl_arm(dl);
+	FCGX_Finish_r(req);
+	dl_disarm();
 }
 
 static int
@@ -143,6 +169,10 @@ main(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (dl_init() != 0) {
+		log_error("cannot install the read deadline's signal handler");
+		return 1;
+	}
 	if (app_init(&app, path) != 0) {
 		log_error("out of memory at start");
 		return 1;
@@ -152,7 +182,10 @@ main(void)
 		    .write = cgi_write };
 		app_serve(&app, &io);
 		fflush(stdout);
-		cgi_drain();
+		dl_at_least(&app.dl, DRAIN_MIN_MS);
+		dl_arm(&app.dl);
+		cgi_drain(&app.dl);
+		dl_disarm();
 		app_after(&app);
 		app_free(&app);
 		return 0;
@@ -166,7 +199,7 @@ main(void)
 	    .write = fcgi_write, .ctx = &req };
 	while (!stopping && FCGX_Accept_r(&req) >= 0) {
 		app_serve(&app, &io);
-		FCGX_Finish_r(&req);	/* the answer is out before the work below */
+		fcgi_finish(&req, &app.dl);	/* the answer is out before the work below */
 		app_after(&app);
 	}
 	app_free(&app);

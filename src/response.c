@@ -22,6 +22,7 @@ status_line(int status)
 	case 403: return "Status: 403 Forbidden\r\n";
 	case 404: return "Status: 404 Not Found\r\n";
 	case 405: return "Status: 405 Method Not Allowed\r\n";
+	case 408: return "Status: 408 Request Timeout\r\n";
 	case 409: return "Status: 409 Conflict\r\n";
 	case 413: return "Status: 413 Payload Too Large\r\n";
 	case 415: return "Status: 415 Unsupported Media Type\r\n";

@@ -22,6 +22,7 @@ static const struct {
 	[WX_TEMPLATE_BANNED] =	{ 403, "template_banned", "the template or the capability is banned" },
 	[WX_NOT_FOUND] =	{ 404, "not_found", "no such route" },
 	[WX_METHOD] =		{ 405, "method_not_allowed", "method not allowed on this route" },
+	[WX_READ_TIMEOUT] =	{ 408, "request_timeout", "the request did not arrive in time" },
 	[WX_NOT_SUBSCRIBED] =	{ 409, "not_subscribed", "the user has no subscription credit for this template" },
 	[WX_USER_REFUSED] =	{ 409, "user_refused", "the user has no remaining subscription at WeChat" },
 	[WX_TOO_LARGE] =	{ 413, "payload_too_large", "the request body is too large" },

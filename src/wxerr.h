@@ -19,6 +19,7 @@ enum wx_err {
 	WX_TEMPLATE_BANNED,	/* 403 template_banned (WeChat 43107) */
 	WX_NOT_FOUND,		/* 404 not_found */
 	WX_METHOD,		/* 405 method_not_allowed */
+	WX_READ_TIMEOUT,	/* 408 request_timeout (http.readTimeoutMs) */
 	WX_NOT_SUBSCRIBED,	/* 409 not_subscribed */
 	WX_USER_REFUSED,	/* 409 user_refused (WeChat 43101) */
 	WX_TOO_LARGE,		/* 413 payload_too_large */

@@ -6,6 +6,7 @@
 #define WX_WXLIMITS_H
 
 #define LIM_BODY_DEFAULT	65536	/* http.maxBody default */
+#define LIM_READ_TIMEOUT	10000	/* http.readTimeoutMs default, ms */
 #define LIM_DRAIN		(16 * 1024 * 1024)	/* unread CGI input drained before exit */
 #define LIM_BODY_MAX		(4 * 1024 * 1024)	/* largest http.maxBody accepted */
 #define LIM_JSON_DEPTH		16	/* nesting of a request body */
