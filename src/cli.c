@@ -77,7 +77,7 @@ static int
 cmd_check(struct app *a)
 {
 	const struct config *c = &a->cfg;
-	char tok[LIM_TOKEN], fp[13], msg[LIM_ERRMSG];
+	char tok[LIM_TOKEN], fp[13], msg[LIM_ERRMSG], where[2 * LIM_HOST + 128];
 	long long ttl;
 	struct wx_token t;
 	struct wx_answer ans;
@@ -92,15 +92,22 @@ cmd_check(struct app *a)
 	n = conf_warnings(c, warn, CONF_WARN_MAX);
 	for (i = 0; i < n; i++)
 		printf("warning  %s\n", warn[i]);
-	if (store_token_get(a->st, tok, sizeof(tok), &ttl) != WX_OK) {
-		if (c->redis_unix[0] != '\0')
+	if (store_where(a->st, where, sizeof(where)) != 0 ||
+	    store_token_get(a->st, tok, sizeof(tok), &ttl) != WX_OK) {
+		if (c->n_sentinels > 0)
+			printf("redis    master %s: NOT found through %zu "
+			    "sentinel(s)\n", c->master_name, c->n_sentinels);
+		else if (c->redis_unix[0] != '\0')
 			printf("redis    %s: NOT reachable\n", c->redis_unix);
 		else
 			printf("redis    %s:%d: NOT reachable\n", c->redis_host,
 			    c->redis_port);
 		return EX_REDIS;
 	}
-	printf("redis    ok\n");
+	printf("redis    ok (%s)\n", where);
+	if (c->wait_replicas > 0 && store_wait(a->st) != WX_OK)
+		printf("warning  redis.waitReplicas = %ld: fewer replicas "
+		    "answered WAIT within %ld ms\n", c->wait_replicas, c->wait_ms);
 	if (tok[0] == '\0') {
 		/* Nothing cached: fetch through the shared lock and cache it. */
 		if (token_get(&a->tok, tok, sizeof(tok), msg, sizeof(msg)) != WX_OK) {

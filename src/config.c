@@ -27,6 +27,7 @@
 #include "config.h"
 #include "netmask.h"
 #include "pct.h"
+#include "sentinel.h"
 #include "wxlimits.h"
 #include "log.h"
 
@@ -870,6 +871,22 @@ set_redis_url(struct parse *p, const struct key *k, char *val)
 	return 0;
 }
 
+/* redis.sentinels: the whole list, replaced by a later line. */
+static int
+set_sentinels(struct parse *p, const struct key *k, char *val)
+{
+	struct config	*c = p->c;
+	const char	*why;
+
+	if (sentinel_parse_list(val, c->sentinels, LIM_SENTINELS,
+	    &c->n_sentinels, &why) == -1) {
+		c->n_sentinels = 0;
+		return fail(p, "%s: %s (at most %d of host:port, comma "
+		    "separated)", k->name, why, LIM_SENTINELS);
+	}
+	return 0;
+}
+
 #define FIELD(f)	.off = offsetof(struct config, f), \
 			.size = sizeof(((struct config *)0)->f)
 #define ID_RULE		"1..127 of A-Z a-z 0-9 _ -"
@@ -901,6 +918,14 @@ static const struct key keys[] = {
 	{ .name = "wechat.timeoutMs", .set = set_long, FIELD(timeout_ms),
 	  .min = 100, .max = 60000 },
 	{ .name = "redis.url", .set = set_redis_url },
+	{ .name = "redis.sentinels", .set = set_sentinels },
+	{ .name = "redis.masterName", .set = set_redis_key,
+	  FIELD(master_name),
+	  .rule = "1..127 bytes without spaces or control characters" },
+	{ .name = "redis.waitReplicas", .set = set_long, FIELD(wait_replicas),
+	  .min = 0, .max = 16 },
+	{ .name = "redis.waitMs", .set = set_long, FIELD(wait_ms),
+	  .min = 1, .max = 10000 },
 	{ .name = "redis.tokenKey", .set = set_redis_key, FIELD(token_key),
 	  .rule = "1..127 bytes without spaces or control characters" },
 	{ .name = "redis.lockKey", .set = set_redis_key, FIELD(lock_key),
@@ -1237,6 +1262,9 @@ conf_defaults(struct config *c)
 	(void)copy(c->redis_host, sizeof(c->redis_host), "127.0.0.1");
 	c->redis_port = REDIS_DEFAULT_PORT;
 	c->redis_db = 0;
+	(void)copy(c->master_name, sizeof(c->master_name), "mymaster");
+	c->wait_replicas = 0;
+	c->wait_ms = 100;
 	(void)copy(c->token_key, sizeof(c->token_key), "WECHAT:ACCESS_TOKEN");
 	(void)copy(c->lock_key, sizeof(c->lock_key),
 	    "WECHAT:APPEAL_TOKEN_LOCK");

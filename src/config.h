@@ -20,6 +20,11 @@
 
 enum token_api { TOKEN_API_STABLE, TOKEN_API_CLASSIC };
 
+struct hostport {
+	char		 host[LIM_HOST];
+	int		 port;
+};
+
 struct config {
 	char		 file[LIM_PATH];	/* where it was loaded from */
 
@@ -48,6 +53,11 @@ struct config {
 	char		 redis_user[LIM_ID];
 	char		 redis_password[LIM_SECRET];
 	int		 redis_db;			/* 0 .. 15 */
+	struct hostport	 sentinels[LIM_SENTINELS];	/* redis.sentinels */
+	size_t		 n_sentinels;			/* 0: redis.url's host */
+	char		 master_name[LIM_ID];		/* redis.masterName */
+	long		 wait_replicas;			/* redis.waitReplicas */
+	long		 wait_ms;			/* redis.waitMs */
 	char		 token_key[LIM_ID];		/* WECHAT:ACCESS_TOKEN */
 	char		 lock_key[LIM_ID];		/* WECHAT:APPEAL_TOKEN_LOCK */
 	char		 sub_prefix[LIM_ID];		/* SUBSCRIBE: */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "num.h"
+#include "sentinel.h"
 #include "store.h"
 
 /* Short limits: a Redis that does not answer must cost well under 1 s. */
@@ -48,6 +49,8 @@ struct store {
 	bool			 fresh;	/* connected during this call */
 	bool			 down_logged;
 	int			 unread;	/* replies owed (store_send_end) */
+	size_t			 sentinel_next;	/* the one to ask first */
+	struct sentinel_found	 master;	/* port 0 until one was found */
 };
 
 /* Compare-and-delete: the seed's release script. */
@@ -200,51 +203,126 @@ note_down(struct store *s, const char *why)
 	drop(s);
 }
 
-static int
-connect_now(struct store *s)
+/*
+ * A connection to host:port (the unix socket when host is NULL) with the
+ * configured AUTH and SELECT: redis.url's address, or a master a
+ * sentinel named. NULL with a reason in why (never the password).
+ */
+static redisContext *
+open_redis(void *arg, const char *host, int port, char *why, size_t whylen)
 {
 	struct timeval ct = { 0, CONNECT_MS * 1000 };
 	struct timeval rt = { 0, COMMAND_MS * 1000 };
-	const struct config *c = s->cfg;
-	redisReply *r;
+	const struct config *c = arg;
+	redisContext *ctx;
+	redisReply *r = NULL;
 
-	if (c->redis_unix[0] != '\0')
-		s->ctx = redisConnectUnixWithTimeout(c->redis_unix, ct);
+	if (host == NULL)
+		ctx = redisConnectUnixWithTimeout(c->redis_unix, ct);
 	else
-		s->ctx = redisConnectWithTimeout(c->redis_host, c->redis_port, ct);
-	if (s->ctx == NULL || s->ctx->err) {
-		note_down(s, s->ctx ? s->ctx->errstr : "out of memory");
-		return -1;
+		ctx = redisConnectWithTimeout(host, port, ct);
+	if (ctx == NULL || ctx->err) {
+		snprintf(why, whylen, "%s", ctx ? ctx->errstr : "out of memory");
+		goto fail;
 	}
-	redisSetTimeout(s->ctx, rt);
+	redisSetTimeout(ctx, rt);
 	if (c->redis_password[0] != '\0') {
 		if (c->redis_user[0] != '\0')
-			r = redisCommand(s->ctx, "AUTH %s %s", c->redis_user,
+			r = redisCommand(ctx, "AUTH %s %s", c->redis_user,
 			    c->redis_password);
 		else
-			r = redisCommand(s->ctx, "AUTH %s", c->redis_password);
+			r = redisCommand(ctx, "AUTH %s", c->redis_password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			/* Never the password itself. */
-			note_down(s, r ? "AUTH refused" : s->ctx->errstr);
-			freeReplyObject(r);
-			return -1;
+			snprintf(why, whylen, "%s", r ? "AUTH refused" : ctx->errstr);
+			goto fail;
+		}
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (c->redis_db != 0) {
+		r = redisCommand(ctx, "SELECT %d", c->redis_db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(why, whylen, "%.200s", r ? r->str : ctx->errstr);
+			goto fail;
 		}
 		freeReplyObject(r);
 	}
-	if (c->redis_db != 0) {
-		r = redisCommand(s->ctx, "SELECT %d", c->redis_db);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			note_down(s, r ? r->str : s->ctx->errstr);
-			freeReplyObject(r);
-			return -1;
-		}
+	return ctx;
+fail:
+	if (r != NULL)
 		freeReplyObject(r);
+	if (ctx != NULL)
+		redisFree(ctx);
+	return NULL;
+}
+
+/*
+ * A sentinel named a master: a different one than before means a
+ * fail-over, and the new master knows none of our scripts yet (they are
+ * loaded again at their next use).
+ */
+static void
+master_found(struct store *s, const struct sentinel_found *f)
+{
+	const struct hostport *via = &s->cfg->sentinels[f->via];
+	bool moved = s->master.port != 0 && (s->master.port != f->port ||
+	    strcmp(s->master.host, f->host) != 0);
+
+	if (s->master.port == 0 || moved) {
+		memset(s->sha, 0, sizeof(s->sha));
+		log_msg(moved ? LOG_INFO : LOG_DEBUG, "redis: master %s is at "
+		    "%s:%d (sentinel %s:%d)", s->cfg->master_name, f->host,
+		    f->port, via->host, via->port);
+	}
+	s->master = *f;
+}
+
+static int
+connect_now(struct store *s)
+{
+	const struct config *c = s->cfg;
+	struct sentinel_found f;
+	char why[LIM_ERRMSG];
+
+	if (c->n_sentinels > 0) {
+		s->ctx = sentinel_connect(c, &s->sentinel_next, open_redis,
+		    (void *)c, &f, why, sizeof(why));
+		if (s->ctx != NULL)
+			master_found(s, &f);
+	} else
+		s->ctx = open_redis((void *)c, c->redis_unix[0] != '\0' ? NULL :
+		    c->redis_host, c->redis_port, why, sizeof(why));
+	if (s->ctx == NULL) {
+		note_down(s, why);
+		return -1;
 	}
 	if (s->down_logged)
 		log_info("redis reachable again");
 	s->down_logged = false;
 	s->fresh = true;
 	return 0;
+}
+
+/*
+ * A reply that says this server is a replica now (READONLY: a fail-over
+ * demoted it, or a sentinel's answer is stale): the connection is
+ * dropped, so the next attempt asks the sentinels again. Such a write
+ * did not run, so it may be sent once more to the new master.
+ */
+static bool
+demoted(struct store *s, redisReply *const *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i]->type == REDIS_REPLY_ERROR &&
+		    strncmp(r[i]->str, "READONLY", 8) == 0) {
+			log_warn("redis: %s answers READONLY: asking again "
+			    "for the master", s->master.port != 0 ?
+			    s->master.host : "the server");
+			drop(s);
+			return true;
+		}
+	return false;
 }
 
 /* "*3\r\n" or "$5\r\n" at buf + *o; -1 when it does not fit. */
@@ -338,9 +416,9 @@ exec_raw(struct store *s, const char *buf, size_t len, size_t n,
 			while (got < n && redisGetReply(s->ctx, &reply) == REDIS_OK)
 				out[got++] = reply;
 		metrics_observe(HIST_REDIS, clock_s() - t0);
-		if (got == n)
+		if (got == n && !demoted(s, out, n))
 			return 0;
-		bool again = worth_again(s, got > 0);
+		bool again = got == n || worth_again(s, got > 0);
 		while (got > 0)
 			freeReplyObject(out[--got]);
 		if (!again)
@@ -375,9 +453,11 @@ exec_argv(struct store *s, size_t argc, const char **argv)
 		t0 = clock_s();
 		r = redisCommandArgv(s->ctx, (int)argc, argv, NULL);
 		metrics_observe(HIST_REDIS, clock_s() - t0);
-		if (r != NULL)
+		if (r != NULL && !demoted(s, &r, 1))
 			return r;
-		if (!worth_again(s, false))
+		if (r != NULL)
+			freeReplyObject(r);
+		else if (!worth_again(s, false))
 			return NULL;
 	}
 	return NULL;
@@ -509,6 +589,63 @@ store_ping(struct store *s)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
 	return WX_OK;
+}
+
+/* How many replicas a WAIT reply counted; -1 for anything else. */
+static long long
+replicas_of(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+}
+
+/* The verdict on a WAIT: enough replicas, or why not in the log. */
+static enum wx_err
+wait_verdict(const struct store *s, long long got)
+{
+	if (got >= s->cfg->wait_replicas)
+		return WX_OK;
+	log_warn("redis: %lld of %ld replica(s) confirmed a write within %ld ms",
+	    got < 0 ? 0 : got, s->cfg->wait_replicas, s->cfg->wait_ms);
+	return WX_REDIS_UNAVAILABLE;
+}
+
+enum wx_err
+store_wait(struct store *s)
+{
+	char n[NUM_DEC_MAX], ms[NUM_DEC_MAX];
+	redisReply *r;
+	enum wx_err err;
+
+	if (s->cfg->wait_replicas == 0)
+		return WX_OK;
+	num_i64(n, s->cfg->wait_replicas);
+	num_i64(ms, s->cfg->wait_ms);
+	if ((r = command(s, "WAIT", n, ms, NULL)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	err = wait_verdict(s, replicas_of(r));
+	freeReplyObject(r);
+	return err;
+}
+
+int
+store_where(struct store *s, char *out, size_t outlen)
+{
+	const struct config *c = s->cfg;
+	const struct hostport *via;
+	int n;
+
+	if (s->ctx == NULL && connect_now(s) != 0)
+		return -1;
+	if (c->n_sentinels > 0) {
+		via = &c->sentinels[s->master.via];
+		n = snprintf(out, outlen, "master %s at %s:%d, found through "
+		    "sentinel %s:%d", c->master_name, s->master.host,
+		    s->master.port, via->host, via->port);
+	} else if (c->redis_unix[0] != '\0')
+		n = snprintf(out, outlen, "%s", c->redis_unix);
+	else
+		n = snprintf(out, outlen, "%s:%d", c->redis_host, c->redis_port);
+	return n >= 0 && (size_t)n < outlen ? 0 : -1;
 }
 
 enum wx_err
@@ -680,10 +817,13 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
     size_t n, long ttl, long long *counts)
 {
 	char buf[LIM_RESP], ttlbuf[NUM_DEC_MAX];
-	redisReply *rep[2 * LIM_TEMPLATES];
+	char waitn[NUM_DEC_MAX], waitms[NUM_DEC_MAX];
+	const char *wait[] = { "WAIT", waitn, waitms };
+	redisReply *rep[2 * LIM_TEMPLATES + 1];
 	size_t i, o = 0, nrep = 0, at;
 	enum wx_err err = WX_OK;
 	int fit = 0;
+	bool late = false;	/* a key went through the script after the WAIT */
 
 	if (n == 0 || n > LIM_TEMPLATES)
 		return WX_INTERNAL;
@@ -703,22 +843,35 @@ store_credit_add(struct store *s, const char *const *keys, const bool *marker,
 			nrep += 2;
 		}
 	}
-	if (fit != 0)
-		return credit_add_script(s, keys, marker, n, ttl, counts);
+	/* redis.waitReplicas: the WAIT goes in the same write. */
+	if (fit == 0 && s->cfg->wait_replicas > 0) {
+		num_i64(waitn, s->cfg->wait_replicas);
+		num_i64(waitms, s->cfg->wait_ms);
+		fit = resp_append(buf, sizeof(buf), &o, 3, wait);
+		nrep++;
+	}
+	if (fit != 0) {
+		err = credit_add_script(s, keys, marker, n, ttl, counts);
+		return err == WX_OK ? store_wait(s) : err;
+	}
 	if (exec_raw(s, buf, o, nrep, rep) != 0)
 		return WX_REDIS_UNAVAILABLE;
+	if (s->cfg->wait_replicas > 0)
+		err = wait_verdict(s, replicas_of(rep[nrep - 1]));
 	for (i = 0, at = 0; i < n && err == WX_OK; at += marker[i] ? 1 : 2, i++) {
 		if (marker[i] && rep[at]->type == REDIS_REPLY_STATUS)
 			counts[i] = 1;
 		else if (!marker[i] && rep[at]->type == REDIS_REPLY_INTEGER)
 			counts[i] = rep[at]->integer;
-		else	/* refused (not a count): the script's way for this key */
+		else {	/* refused (not a count): the script's way for this key */
 			err = credit_add_script(s, &keys[i], &marker[i], 1, ttl,
 			    &counts[i]);
+			late = true;
+		}
 	}
 	for (i = 0; i < nrep; i++)
 		freeReplyObject(rep[i]);
-	return err;
+	return err == WX_OK && late ? store_wait(s) : err;
 }
 
 enum wx_err

@@ -3,7 +3,10 @@
  *
  * One connection per process, opened lazily with short time limits and
  * reopened on the next call after any failure, so a Redis restart heals
- * without restarting the web server. Every call returns WX_OK or
+ * without restarting the web server. With redis.sentinels the address
+ * is the master the sentinels name (sentinel.h), asked again whenever the
+ * connection is reopened; a READONLY answer drops the connection and the
+ * command goes once more to the master found then. Every call returns WX_OK or
  * WX_REDIS_UNAVAILABLE (WX_INTERNAL for a reply of an unexpected shape).
  *
  * Key layout (the seed's, so both can share one Redis):
@@ -42,6 +45,24 @@ int		 store_key(const struct config *, const char *what,
 		    const char *id, char *out, size_t outlen);
 
 enum wx_err	 store_ping(struct store *);
+
+/*
+ * redis.waitReplicas > 0: WAIT until that many replicas have every write
+ * this connection made so far, for at most redis.waitMs. WX_OK when they
+ * have (or when waitReplicas is 0), WX_REDIS_UNAVAILABLE when fewer did
+ * in time: the write may then be lost in a fail-over, so it must not be
+ * acknowledged as safe. Call it after a write that must not be lost
+ * (store_credit_add does, in the same round trip).
+ */
+enum wx_err	 store_wait(struct store *);
+
+/*
+ * Which Redis this store talks to, connecting first if needed:
+ * "host:port", the socket path, or with redis.sentinels "master NAME at
+ * host:port, found through sentinel host:port". -1 when Redis is
+ * unavailable.
+ */
+int		 store_where(struct store *, char *out, size_t outlen);
 
 /* The cached token and its TTL in one round trip; tok "" if none. */
 enum wx_err	 store_token_get(struct store *, char *tok, size_t toklen,

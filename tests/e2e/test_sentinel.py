@@ -1,0 +1,308 @@
+"""Redis Sentinel (api.md section 9): the master found through sentinels,
+and a fail-over under load healed without restarting anything.
+
+The world: a master, two replicas and three sentinels (Debian's
+redis-sentinel), all on loopback and private to the class, with a short
+down-after-milliseconds so a fail-over takes seconds. Two replicas, not
+one: with redis.waitReplicas = 1 a write is acknowledged only once a
+replica has it, and after the fail-over the promoted replica's former
+colleague is the replica that lets writes go on (with a single replica the
+service would answer 503 until the dead master came back as a replica).
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+from harness import (E2ECase, Env, Resp, TPL1, free_port, openid,
+                     wait_until)
+
+MASTER = "wxmaster"
+DOWN_AFTER_MS = 1000        # sentinel down-after-milliseconds
+FAILOVER_TIMEOUT_MS = 4000  # sentinel failover-timeout
+
+
+def sentinel_binary():
+    for b in ("/usr/bin/redis-sentinel", "/usr/local/bin/redis-sentinel"):
+        if os.access(b, os.X_OK):
+            return [b]
+    return ["redis-server", "--sentinel"]   # the same program, told so
+
+
+class SentinelEnv(Env):
+    """Env whose Redis is a master + 2 replicas watched by 3 sentinels;
+    self.redis always talks to the current master."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.nodes = {}         # port -> Popen of a redis-server
+        self.sentinels = {}     # port -> Popen of a sentinel
+        self.replica_ports = []
+        self.sentinel_ports = []
+
+    def _spawn(self, argv, name):
+        log = open(os.path.join(self.tmp, "logs", name + ".log"), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=log,
+                             stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        log.close()
+        return p
+
+    def _node(self, port, replica_of=None):
+        d = os.path.join(self.tmp, "node-%d" % port)
+        os.makedirs(d, exist_ok=True)
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", d,
+                "--protected-mode", "no", "--daemonize", "no"]
+        if replica_of:
+            argv += ["--replicaof", "127.0.0.1", str(replica_of)]
+        self.nodes[port] = self._spawn(argv, "redis-%d" % port)
+        c = Resp(port)
+        wait_until(lambda: c("PING") == "PONG", 10,
+                   what="redis-server on port %d" % port)
+        c.close()
+
+    def start_redis(self):
+        if self.redis_port is None:
+            self.redis_port = free_port()
+            self.replica_ports = [free_port(), free_port()]
+            self.sentinel_ports = [free_port() for _ in range(3)]
+        self._node(self.redis_port)
+        for p in self.replica_ports:
+            self._node(p, replica_of=self.redis_port)
+        for p in self.replica_ports:
+            c = Resp(p)
+            wait_until(lambda: "master_link_status:up" in c("INFO",
+                                                            "replication"),
+                       20, what="replica %d in sync" % p)
+            c.close()
+        for p in self.sentinel_ports:
+            conf = os.path.join(self.tmp, "sentinel-%d.conf" % p)
+            with open(conf, "w") as f:
+                f.write("port %d\nbind 127.0.0.1\nprotected-mode no\n"
+                        "daemonize no\ndir %s\n"
+                        "sentinel monitor %s 127.0.0.1 %d 2\n"
+                        "sentinel down-after-milliseconds %s %d\n"
+                        "sentinel failover-timeout %s %d\n"
+                        "sentinel parallel-syncs %s 2\n"
+                        % (p, self.tmp, MASTER, self.redis_port, MASTER,
+                           DOWN_AFTER_MS, MASTER, FAILOVER_TIMEOUT_MS,
+                           MASTER))
+            self.sentinels[p] = self._spawn(sentinel_binary() + [conf],
+                                            "sentinel-%d" % p)
+        # every sentinel sees both replicas and the two other sentinels
+        for p in self.sentinel_ports:
+            def ready(p=p):
+                try:
+                    c = Resp(p, timeout=2)
+                    m = c("SENTINEL", "master", MASTER)
+                    c.close()
+                except (OSError, harness.RedisError):
+                    return False
+                d = dict(zip(m[::2], m[1::2]))
+                return d.get("num-slaves") == "2" and \
+                    d.get("num-other-sentinels") == "2"
+            wait_until(ready, 30, interval=0.2, what="sentinel %d ready" % p)
+        self.redis = Resp(self.redis_port)
+
+    def stop_redis(self):
+        if self.redis is not None:
+            self.redis.close()
+        for p in list(self.sentinels.values()) + list(self.nodes.values()):
+            harness._stop_popen(p)
+        self.sentinels.clear()
+        self.nodes.clear()
+
+    def redis_running(self):
+        return bool(self.nodes)
+
+    def master_named(self):
+        """What the first sentinel that answers names as the master."""
+        for p in self.sentinel_ports:
+            with contextlib.suppress(OSError, harness.RedisError):
+                c = Resp(p, timeout=1)
+                a = c("SENTINEL", "get-master-addr-by-name", MASTER)
+                c.close()
+                if a:
+                    return int(a[1])
+        return None
+
+    def kill_master(self):
+        port = self.redis_port
+        self.redis.close()
+        self.nodes[port].send_signal(signal.SIGKILL)
+        self.nodes[port].wait(10)
+        del self.nodes[port]
+        return port
+
+    def follow_master(self, port):
+        self.redis_port = port
+        self.redis = Resp(port)
+
+    def default_config(self):
+        cfg = super().default_config()
+        # the host and port of redis.url are not used with sentinels
+        cfg["redis.url"] = "redis://127.0.0.1:1/0"
+        cfg["redis.sentinels"] = ",".join("127.0.0.1:%d" % p
+                                          for p in self.sentinel_ports)
+        cfg["redis.masterName"] = MASTER
+        cfg["redis.waitReplicas"] = "1"
+        cfg["redis.waitMs"] = "500"
+        return cfg
+
+
+class SentinelTests(E2ECase):
+    SERVERS = ("lighttpd",)
+
+    @classmethod
+    def setUpClass(cls):
+        env = SentinelEnv("lighttpd")
+        try:
+            env.start()
+        except BaseException:
+            env.stop()
+            raise
+        cls.env = env
+
+    def cli(self, *args):
+        wxsub = os.path.join(os.path.dirname(self.env.binary), "..", "wxsub")
+        return subprocess.run([wxsub, "-c", self.env.conf_path] + list(args),
+                              capture_output=True, text=True, timeout=30)
+
+    def test_a_found_through_a_sentinel(self):
+        """Requests work through the master the sentinels name; writes
+        land on it and reach the replicas; check-config says which master
+        it found and through which sentinel."""
+        oid = openid("sentok")
+        j = self.assertOk(self.env.record(oid, TPL1))
+        self.assertEqual(j["credits"], {TPL1: 1})
+        self.assertEqual(self.env.credit(oid, TPL1), 1)
+        for p in self.env.replica_ports:   # WAIT 1 let it go: >= 1 has it
+            c = Resp(p)
+            wait_until(lambda: c("GET", "SUBSCRIBE:%s:%s" % (TPL1, oid))
+                       == "1", 5, what="the credit on replica %d" % p)
+            c.close()
+        r = self.cli("check-config")
+        self.assertIn("master %s at 127.0.0.1:%d, found through sentinel "
+                      "127.0.0.1:" % (MASTER, self.env.redis_port), r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_b_unknown_master_name(self):
+        """A master name no sentinel knows: every request 503 at once,
+        check-config exit 4, nothing hangs."""
+        self.env.write_config({"redis.masterName": "nosuchmaster"})
+        try:
+            r = self.cli("check-config")
+            self.assertEqual(r.returncode, 4, r.stdout + r.stderr)
+            self.assertIn("NOT found through 3 sentinel(s)", r.stdout)
+        finally:
+            self.env.write_config()
+
+    def test_c_failover_under_load(self):
+        env = self.env
+        pids = sorted(env.fcgi_pids())
+        self.assertTrue(pids)
+        results = []            # (t0, t1, op, oid, status, error)
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def call(op, oid, fn):
+            t0 = time.monotonic()
+            try:
+                r = fn()
+                st, err = r.status, (r.json or {}).get("error")
+            except Exception as e:     # noqa: BLE001 - counted below
+                st, err = None, repr(e)
+            with lock:
+                results.append((t0, time.monotonic(), op, oid, st, err))
+            return st
+
+        def recorder(w):
+            n = 0
+            while not stop.is_set():
+                oid = openid("rec%d" % w, n)
+                n += 1
+                call("record", oid, lambda: env.record(oid, TPL1,
+                                                       timeout=10))
+
+        def sender(w):
+            n = 0
+            while not stop.is_set():
+                oid = openid("snd%d" % w, n)
+                n += 1
+                env.quota(oid, TPL1, 1)
+                if call("srecord", oid, lambda: env.record(
+                        oid, TPL1, timeout=10)) == 200:
+                    call("send", oid, lambda: env.post(
+                        "/send", {"openId": oid, "templateId": TPL1,
+                                  "data": {"thing1": "hi"}}, timeout=10))
+
+        threads = [threading.Thread(target=recorder, args=(i,), daemon=True)
+                   for i in range(4)]
+        threads += [threading.Thread(target=sender, args=(i,), daemon=True)
+                    for i in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            wait_until(lambda: sum(1 for r in results if r[4] == 200) >= 40,
+                       30, what="steady load")
+            old = env.redis_port
+            t_kill = time.monotonic()
+            env.kill_master()
+            wait_until(lambda: env.master_named() not in (None, old),
+                       30 + FAILOVER_TIMEOUT_MS / 1000, interval=0.05,
+                       what="the sentinels to name a new master")
+            t_switch = time.monotonic()
+            env.follow_master(env.master_named())
+
+            # healed: answers of both kinds 200 again, for a while
+            def healed():
+                now = time.monotonic()
+                recent = [r for r in results if r[0] > now - 2.0]
+                ops = {r[2] for r in recent if r[4] == 200}
+                return now - t_switch > 3.0 and \
+                    {"record", "send"} <= ops and \
+                    all(r[4] == 200 for r in recent if r[0] > t_switch + 2.5)
+            wait_until(healed, 40, interval=0.2, what="the service to heal")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+
+        failover = t_switch - t_kill
+        bad = [r for r in results if r[4] not in (200, 503)]
+        self.assertEqual(bad, [], "only 200 and 503 answers")
+        errs = [r for r in results if r[4] == 503]
+        self.assertTrue(all(r[5] == "redis_unavailable" for r in errs),
+                        errs[:5])
+        self.assertTrue(errs, "killing the master cost no 503 at all?")
+        # the 503s: none before the kill, none started later than 2 s
+        # after the sentinels named the new master
+        self.assertGreaterEqual(min(r[1] for r in errs), t_kill)
+        last = max(r[0] for r in errs)
+        self.assertLessEqual(last - t_switch, 2.0,
+                             "503s went on %.2f s after the switch "
+                             "(fail-over took %.2f s)"
+                             % (last - t_switch, failover))
+        # every /record answered 200 left its credit on the new master
+        acked = [r[3] for r in results if r[2] == "record" and r[4] == 200]
+        lost = [o for o in acked if env.credit(o, TPL1) != 1]
+        self.assertEqual(lost, [], "%d of %d acknowledged credits lost"
+                         % (len(lost), len(acked)))
+        # and a /send that found no credit would be a 409: none was
+        self.assertTrue(any(r[2] == "send" and r[4] == 200 for r in results
+                            if r[0] > t_switch))
+        # no FastCGI process was restarted, lighttpd still up
+        self.assertTrue(env.server_alive())
+        self.assertEqual(sorted(env.fcgi_pids()), pids)
+        log = env.wxsub_log()
+        self.assertIn("master %s is at 127.0.0.1:%d" % (MASTER,
+                                                        env.redis_port), log)
+        print("\n    fail-over %.2f s; 503s from %.2f to %.2f s after the "
+              "kill; %d answers, %d 503s, %d credits checked"
+              % (failover, min(r[0] for r in errs) - t_kill,
+                 last - t_kill, len(results), len(errs), len(acked)))
