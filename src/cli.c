@@ -104,7 +104,9 @@ cmd_check(struct app *a)
 			    c->redis_port);
 		return EX_REDIS;
 	}
-	printf("redis    ok (%s)\n", where);
+	printf("redis    ok\n");
+	if (c->n_sentinels > 0)
+		printf("redis    %s\n", where);
 	if (c->wait_replicas > 0 && store_wait(a->st) != WX_OK)
 		printf("warning  redis.waitReplicas = %ld: fewer replicas "
 		    "answered WAIT within %ld ms\n", c->wait_replicas, c->wait_ms);
