@@ -20,6 +20,7 @@ import time
 import harness
 from harness import (E2ECase, Env, Resp, TPL1, free_port, openid,
                      wait_until)
+from test_cli import admin_path
 
 MASTER = "wxmaster"
 DOWN_AFTER_MS = 1000        # sentinel down-after-milliseconds
@@ -169,8 +170,8 @@ class SentinelTests(E2ECase):
         cls.env = env
 
     def cli(self, *args):
-        wxsub = os.path.join(os.path.dirname(self.env.binary), "..", "wxsub")
-        return subprocess.run([wxsub, "-c", self.env.conf_path] + list(args),
+        return subprocess.run([admin_path(), "-c", self.env.conf_path] +
+                              list(args),
                               capture_output=True, text=True, timeout=30)
 
     def test_a_found_through_a_sentinel(self):
