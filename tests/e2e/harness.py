@@ -95,6 +95,7 @@ APACHE_MODULES = [("mpm_event_module", "mod_mpm_event.so"),
                   ("env_module", "mod_env.so"),
                   ("setenvif_module", "mod_setenvif.so"),
                   ("log_config_module", "mod_log_config.so"),
+                  ("reqtimeout_module", "mod_reqtimeout.so"),
                   ("fcgid_module", "mod_fcgid.so")]
 # The other kinds: what a stock Debian Apache (or a shared host) loads,
 # plus what the kind needs.
@@ -106,7 +107,8 @@ APACHE_KIND_MODULES = {
     "apache-htaccess-fcgid": [("cgid_module", "mod_cgid.so"),
                               ("fcgid_module", "mod_fcgid.so")],
     "apache-proxy-fcgi": [("proxy_module", "mod_proxy.so"),
-                          ("proxy_fcgi_module", "mod_proxy_fcgi.so")],
+                          ("proxy_fcgi_module", "mod_proxy_fcgi.so"),
+                          ("buffer_module", "mod_buffer.so")],
     "apache-suexec-fcgid": [("cgid_module", "mod_cgid.so"),
                             ("fcgid_module", "mod_fcgid.so"),
                             ("suexec_module", "mod_suexec.so")],
@@ -551,6 +553,8 @@ class Env:
         self.user_cgi = None    # the user's cgi-bin (shared-hosting kinds)
         self.suexec_root = None      # the user's "home" under suexec's docroot
         self.suexec_log_start = None  # suexec's log size when we started
+        # lines appended to the generated server config (E2ECase.SERVER_EXTRA)
+        self.server_extra = []
 
     # -- life ----------------------------------------------------------------
 
@@ -928,7 +932,7 @@ class Env:
             "", "# ---- the shipped file, paths substituted ----", ""])
         self.lighttpd_conf = os.path.join(d, "lighttpd.conf")
         with open(self.lighttpd_conf, "w") as f:
-            f.write(head + body)
+            f.write(head + body + self._extra())
         chk = subprocess.run(["lighttpd", "-tt", "-f", self.lighttpd_conf],
                              capture_output=True, text=True, timeout=20)
         if chk.returncode != 0:
@@ -1018,12 +1022,20 @@ class Env:
         self._run_apache(d, head + body)
         self.script = "/cgi-bin/" + os.path.basename(self.binary)
 
+    def _extra(self):
+        """The test's own server lines (a shorter timeout, a smaller
+        pool), after the shipped file so that they win."""
+        if not self.server_extra:
+            return ""
+        return "\n# ---- the test's own lines ----\n" + \
+            "\n".join(self.server_extra) + "\n"
+
     def _run_apache(self, d, text):
         """Write d/httpd.conf and start that Apache; its pid file is
         d/run/httpd.pid."""
         self.apache_conf = os.path.join(d, "httpd.conf")
         with open(self.apache_conf, "w") as f:
-            f.write(text)
+            f.write(text + self._extra())
         r = subprocess.run(["apache2", "-f", self.apache_conf, "-k", "start"],
                            capture_output=True, text=True, timeout=30,
                            stdin=subprocess.DEVNULL)
@@ -1535,6 +1547,7 @@ class E2ECase(unittest.TestCase):
     without it only on SERVERS (lighttpd, apache)."""
 
     CONFIG = {}
+    SERVER_EXTRA = {}   # server kind -> lines added to its config
     SERVER = "default"
     env = None
 
@@ -1542,6 +1555,7 @@ class E2ECase(unittest.TestCase):
     def setUpClass(cls):
         server = current_server() if cls.SERVER == "default" else cls.SERVER
         env = Env(server, overrides=cls.CONFIG)
+        env.server_extra = list(cls.SERVER_EXTRA.get(server, ()))
         try:
             env.start()
         except BaseException:
