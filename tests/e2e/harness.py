@@ -359,6 +359,18 @@ def _alive(pid):
         return False
 
 
+def proc_start_time(pid):
+    """When pid started (clock ticks since boot, /proc/PID/stat field
+    22), or None if there is no such process or it is a zombie: a pid
+    and its start time name one process, even after the pid is reused."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return None if fields[0] == "Z" else int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _stop_popen(proc, timeout=5.0):
     if proc is None or proc.poll() is not None:
         return
@@ -368,6 +380,31 @@ def _stop_popen(proc, timeout=5.0):
     except subprocess.TimeoutExpired:
         _kill_group(proc, signal.SIGKILL)
         proc.wait(5)
+
+
+def pids_with_config(conf_path):
+    """Pids of the live processes whose environment holds exactly
+    WXSUB_CONFIG=conf_path (the FastCGI processes of one world), this
+    process aside."""
+    needle = ("WXSUB_CONFIG=" + conf_path).encode()
+    me, out = os.getpid(), []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                if needle in f.read().split(b"\0") and _alive(int(d)):
+                    out.append(int(d))
+        except OSError:
+            continue
+    return out
+
+
+def sweep_config(conf_path):
+    """SIGKILL every process pids_with_config() names."""
+    for pid in pids_with_config(conf_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _www_data():
@@ -532,8 +569,10 @@ class Env:
 
     API_KEY = "e2e-api-key-" + os.urandom(12).hex()
 
-    def __init__(self, server="lighttpd", overrides=None, binary=None):
+    def __init__(self, server="lighttpd", overrides=None, binary=None,
+                 base=None):
         self.server = server
+        self.base = base     # where the world is made (default world_base())
         self.binary = os.path.abspath(binary or binary_path())
         self.overrides = dict(overrides or {})
         self.secret = "e2e-secret-" + os.urandom(12).hex()
@@ -562,7 +601,8 @@ class Env:
         if not os.access(self.binary, os.X_OK):
             raise SetupError("no executable wxsub binary at %s (build it: "
                              "make, or set WXSUB_BINARY)" % self.binary)
-        self.tmp = tempfile.mkdtemp(prefix="wxsub-e2e-", dir=world_base())
+        self.tmp = tempfile.mkdtemp(prefix="wxsub-e2e-",
+                                    dir=self.base or world_base())
         _live_envs.add(self)
         os.chmod(self.tmp, 0o755)
         for d in ("bin", "etc", "san", "htdocs", "logs"):
@@ -610,6 +650,20 @@ class Env:
                     shutil.rmtree(self.suexec_root, ignore_errors=True)
         return problems
 
+    def detach(self):
+        """Leave this world running when Python exits (scripts/demo):
+        the atexit hook no longer stops it. Returns what runs, as
+        {"redis"|"standin"|"server": (pid, start time)}; stopping it is
+        then the caller's job."""
+        _live_envs.discard(self)
+        out = {}
+        for what, proc in (("redis", self.redis_proc),
+                           ("standin", self.standin_proc),
+                           ("server", self.server_proc)):
+            if proc is not None and proc.poll() is None:
+                out[what] = (proc.pid, proc_start_time(proc.pid))
+        return out
+
     def __enter__(self):
         return self.start()
 
@@ -621,34 +675,11 @@ class Env:
     def _sweep(self):
         """Kill any process still carrying this Env's WXSUB_CONFIG (a
         FastCGI process a server left behind), by pid."""
-        needle = ("WXSUB_CONFIG=" + self.conf_path).encode()
-        me = os.getpid()
-        for d in os.listdir("/proc"):
-            if not d.isdigit() or int(d) == me:
-                continue
-            try:
-                with open("/proc/%s/environ" % d, "rb") as f:
-                    env = f.read()
-            except OSError:
-                continue
-            if needle in env.split(b"\0"):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(d), signal.SIGKILL)
+        sweep_config(self.conf_path)
 
     def fcgi_pids(self):
         """Pids of the running wxsub processes of this Env."""
-        needle = ("WXSUB_CONFIG=" + self.conf_path).encode()
-        out = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/environ" % d, "rb") as f:
-                    if needle in f.read().split(b"\0") and _alive(int(d)):
-                        out.append(int(d))
-            except OSError:
-                continue
-        return out
+        return pids_with_config(self.conf_path)
 
     # -- Redis ---------------------------------------------------------------
 
