@@ -1,13 +1,12 @@
 /*
  * store.h: everything wxsub keeps in Redis, behind typed calls.
  *
- * One connection per process, opened lazily with short time limits and
- * reopened on the next call after any failure, so a Redis restart heals
- * without restarting the web server. With redis.sentinels the address
- * is the master the sentinels name (sentinel.h), asked again whenever the
- * connection is reopened; a READONLY answer drops the connection and the
- * command goes once more to the master found then. Every call returns WX_OK or
- * WX_REDIS_UNAVAILABLE (WX_INTERNAL for a reply of an unexpected shape).
+ * Each call builds its command (or runs one of the Lua scripts, which
+ * all live at the top of store.c beside their KEYS/ARGV contracts),
+ * sends it over the process's one connection (redis.[ch]: lazy,
+ * self-healing, pipelined), and hands the reply to a reader below that
+ * does no I/O. Every call returns WX_OK or WX_REDIS_UNAVAILABLE
+ * (WX_INTERNAL for a reply of an unexpected shape).
  *
  * Key layout (the seed's, so both can share one Redis):
  *   redis.tokenKey                      the access token, plain string
@@ -34,6 +33,7 @@
 #include "wxerr.h"
 
 struct store;
+struct redisReply;
 
 struct store	*store_new(const struct config *);	/* no I/O yet */
 void		 store_free(struct store *);
@@ -56,12 +56,7 @@ enum wx_err	 store_ping(struct store *);
  */
 enum wx_err	 store_wait(struct store *);
 
-/*
- * Which Redis this store talks to, connecting first if needed:
- * "host:port", the socket path, or with redis.sentinels "master NAME at
- * host:port, found through sentinel host:port". -1 when Redis is
- * unavailable.
- */
+/* Which Redis this store talks to (redis_where). */
 int		 store_where(struct store *, char *out, size_t outlen);
 
 /* The cached token and its TTL in one round trip; tok "" if none. */
@@ -158,5 +153,43 @@ enum wx_err	 store_session_put(struct store *, const char *key,
 /* Its hash and openId; both "" when there is no such session. */
 enum wx_err	 store_session_get(struct store *, const char *key,
 		    char *hash, size_t hashlen, char *openid, size_t oplen);
+
+/*
+ * Reply readers: pure functions of a reply (tests/unit/test_store.c
+ * feeds them replies parsed by hiredis' reader, no server), used by the
+ * calls above.
+ */
+/* {token or nil, ttl}: tok "" when nil; WX_INTERNAL if not that shape. */
+enum wx_err	 store_read_token(const struct redisReply *, char *tok,
+		    size_t toklen, long long *ttl);
+/* SET ... NX: true when it was set (+OK), false when nil. */
+bool		 store_read_set_nx(const struct redisReply *);
+/* A bulk string into out; "" when nil, not a string, or too long. */
+void		 store_read_string(const struct redisReply *, char *out,
+		    size_t outlen);
+/* An integer reply; 0 for anything else. */
+long long	 store_read_integer(const struct redisReply *);
+/* MGET of n credits: each an integer >= 0, else 0 (garbage reads none). */
+enum wx_err	 store_read_counts(const struct redisReply *, size_t n,
+		    long long *counts);
+/* The credit script's n new values. */
+enum wx_err	 store_read_credit_script(const struct redisReply *, size_t n,
+		    long long *counts);
+/*
+ * The first reply for one key of store_credit_add's pipeline (SET for a
+ * marker, INCRBY for a count): false when Redis refused it (a value that
+ * is not a count), which the script then handles.
+ */
+bool		 store_read_credit_step(const struct redisReply *, bool marker,
+		    long long *count);
+/* The send_begin script's answer into state, pttl, token, token_ttl. */
+enum wx_err	 store_read_send_begin(const struct redisReply *,
+		    struct send_claim *);
+/* HMGET h o: both "" when absent. */
+void		 store_read_session(const struct redisReply *, char *hash,
+		    size_t hashlen, char *openid, size_t oplen);
+/* HGETALL into arrays freed with store_hash_free. */
+enum wx_err	 store_read_hash(const struct redisReply *, char ***fields,
+		    long long **values, size_t *n);
 
 #endif
