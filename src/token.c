@@ -20,16 +20,16 @@ token_lock_ms(const struct config *c)
 	return c->timeout_ms + 2000;
 }
 
-static long
-cache_ttl(long expires_in)
+long
+token_cache_ttl(long expires_in)
 {
 	if (expires_in > TOKEN_MARGIN_S + 60)
 		return expires_in - TOKEN_MARGIN_S;
 	return expires_in / 2 > 0 ? expires_in / 2 : 1;
 }
 
-static bool
-usable(const char *tok, const char *failed)
+bool
+token_usable(const char *tok, const char *failed)
 {
 	return tok[0] != '\0' && (failed == NULL || strcmp(tok, failed) != 0);
 }
@@ -49,7 +49,6 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 	enum wx_err err;
 	bool got;
 
-	ts->fetches++;
 	if (wechat_token(ts->up, c, false, &t, &ans) != WX_OK) {
 		metrics_count("token_fetch_failed");
 		log_error("token fetch failed: %s", ans.why);
@@ -73,8 +72,7 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 		}
 		log_warn("stable_token still hands out a token WeChat refuses "
 		    "(revoked by another force_refresh): forcing a refresh");
-		ts->fetches++;
-		metrics_count("token_force");
+			metrics_count("token_force");
 		if (wechat_token(ts->up, c, true, &t, &ans) != WX_OK) {
 			log_error("forced token fetch failed: %s", ans.why);
 			snprintf(msg, msglen, "WeChat gave no access token (%s)", ans.why);
@@ -84,7 +82,7 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 	metrics_count("token_fetch_ok");
 	if (strlen(t.token) >= outlen)
 		return WX_INTERNAL;
-	if ((err = store_token_set(ts->st, t.token, cache_ttl(t.expires_in))) != WX_OK)
+	if ((err = store_token_set(ts->st, t.token, token_cache_ttl(t.expires_in))) != WX_OK)
 		return err;
 	log_info("access token fetched (%s API), expires in %ld s",
 	    c->token_api == TOKEN_API_STABLE ? "stable" : "classic", t.expires_in);
@@ -109,7 +107,7 @@ wait_for(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 		clock_sleep_ms(POLL_MS);
 		if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
 			return err;
-		if (usable(out, failed))
+		if (token_usable(out, failed))
 			return WX_OK;
 		if ((err = store_exists(ts->st, ts->cfg->lock_key, &held)) != WX_OK)
 			return err;
@@ -118,7 +116,7 @@ wait_for(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 		/* Released: it may have stored the token just before. */
 		if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
 			return err;
-		if (usable(out, failed))
+		if (token_usable(out, failed))
 			return WX_OK;
 		snprintf(msg, msglen, "another process failed to fetch the token");
 		return WX_TOKEN_UNAVAILABLE;
@@ -159,7 +157,7 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 
 	/* Someone may have finished between our look and our lock. */
 	err = store_token_get(ts->st, out, outlen, &ttl);
-	if (err == WX_OK && !usable(out, failed)) {
+	if (err == WX_OK && !token_usable(out, failed)) {
 		err = fetch_store(ts, failed, out, outlen, msg, msglen);
 		/* Remember the failure before the lock goes, so nobody races in. */
 		if (err == WX_TOKEN_UNAVAILABLE)
@@ -170,10 +168,16 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 	return err;
 }
 
+bool
+token_due(long long ttl)
+{
+	return ttl >= 0 && ttl < TOKEN_AHEAD_S;
+}
+
 void
 token_seen(struct tokensrc *ts, long long ttl)
 {
-	if (ttl >= 0 && ttl < TOKEN_AHEAD_S)
+	if (token_due(ttl))
 		ts->refresh_due = true;
 }
 
@@ -209,7 +213,7 @@ token_renew(struct tokensrc *ts, const char *refused, char *out, size_t outlen,
 		return err;
 	if ((err = store_token_get(ts->st, out, outlen, &ttl)) != WX_OK)
 		return err;
-	if (usable(out, failed))
+	if (token_usable(out, failed))
 		return WX_OK;
 	return obtain(ts, failed, out, outlen, msg, msglen);
 }

@@ -34,8 +34,19 @@ struct tokensrc {
 	struct upstream		*up;
 	const struct config	*cfg;
 	bool			 refresh_due;	/* set by token_get */
-	long			 fetches;	/* token calls this process made */
 };
+
+/*
+ * The decisions, pure (tests/unit/test_store.c checks them without a
+ * server):
+ * the cache TTL for a token WeChat gave for expires_in seconds
+ * (expires_in - TOKEN_MARGIN_S, or half of a short life, at least 1);
+ */
+long		 token_cache_ttl(long expires_in);
+/* whether a cached token may be used: present and not the refused one; */
+bool		 token_usable(const char *tok, const char *failed);
+/* whether a cached token with ttl seconds left is due a refresh ahead. */
+bool		 token_due(long long ttl);
 
 /* The lock's life: longer than a fetch may take. */
 long		 token_lock_ms(const struct config *);
