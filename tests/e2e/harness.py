@@ -13,7 +13,8 @@ One Env is a private world on loopback, everything under a fresh temp dir:
                     apache/shared-hosting/.htaccess under mod_cgid or
                     mod_fcgid, also through suEXEC (SUEXEC_KINDS),
                     apache/wxsub-proxy-fcgi.conf with wxsub started by
-                    apache/wxsub-spawn-fcgi
+                    apache/wxsub-spawn-fcgi; apache/nginx-wxsub.conf in a
+                    private nginx, wxsub started the same way
   wxsub.conf        written here (api.md section 2), rewritable by tests
 
 The binary is $WXSUB_BINARY, by default cgi-bin/wxsub.fcgi of this
@@ -57,6 +58,7 @@ SHIPPED_APACHE = os.path.join(REPO, "apache", "wxsub-fcgid.conf")
 SHIPPED_LIGHTTPD = os.path.join(REPO, "apache", "lighttpd-wxsub.conf")
 SHIPPED_PROXY = os.path.join(REPO, "apache", "wxsub-proxy-fcgi.conf")
 SHIPPED_SPAWN = os.path.join(REPO, "apache", "wxsub-spawn-fcgi")
+SHIPPED_NGINX = os.path.join(REPO, "apache", "nginx-wxsub.conf")
 SHIPPED_HTACCESS = os.path.join(REPO, "apache", "shared-hosting", ".htaccess")
 SHIPPED_START = os.path.join(REPO, "apache", "shared-hosting",
                              "wxsub-start.sh")
@@ -76,7 +78,7 @@ SHIPPED_USER_CONF = "/home/USER/etc/wxsub.conf"
 SERVERS = ("lighttpd", "apache")
 DEPLOY_SERVERS = ("apache-cgi", "apache-cgid", "apache-htaccess-fcgid",
                   "apache-proxy-fcgi", "apache-suexec-fcgid",
-                  "apache-suexec-cgi")
+                  "apache-suexec-cgi", "nginx")
 # The shared-hosting kit run through Apache's suEXEC (SuexecUserGroup):
 # the user's cgi-bin lies under suexec's compiled-in docroot, owned by
 # SUEXEC_USER (created if missing), and so is the config (0600).
@@ -85,7 +87,7 @@ SUEXEC_BIN = "/usr/lib/apache2/suexec"
 SUEXEC_USER = "wxsubsx"
 ALL_SERVERS = SERVERS + DEPLOY_SERVERS
 APACHE_SERVERS = ("apache",) + DEPLOY_SERVERS
-SPAWN_PROCS = 4           # wxsub processes spawn-fcgi starts (proxy-fcgi)
+SPAWN_PROCS = 4           # wxsub processes spawn-fcgi starts (proxy-fcgi, nginx)
 
 APACHE_MODULES_DIR = "/usr/lib/apache2/modules"
 APACHE_MODULES = [("mpm_event_module", "mod_mpm_event.so"),
@@ -895,6 +897,8 @@ class Env:
             self._start_lighttpd()
         elif self.server == "apache":
             self._start_apache()
+        elif self.server == "nginx":
+            self._start_nginx()
         elif self.server in DEPLOY_SERVERS:
             self._start_deploy_kind()
         else:
@@ -902,7 +906,7 @@ class Env:
         self.wait_ready()
 
     def stop_server(self):
-        if self.server == "lighttpd":
+        if self.server in ("lighttpd", "nginx"):
             _stop_popen(self.server_proc, timeout=10)
             self.server_proc = None
         elif self.server in APACHE_SERVERS and self.apache_pid is not None:
@@ -915,7 +919,7 @@ class Env:
             if _alive(self.apache_pid):
                 _kill_group(self.apache_pid, signal.SIGKILL)
             self.apache_pid = None
-        if self.server == "apache-proxy-fcgi":
+        if self.server in ("apache-proxy-fcgi", "nginx"):
             self._stop_spawned()
         if self.tmp is not None:
             # FastCGI processes must be gone before the next start, so
@@ -930,7 +934,7 @@ class Env:
         self.start_server()
 
     def server_alive(self):
-        if self.server == "lighttpd":
+        if self.server in ("lighttpd", "nginx"):
             return self.server_proc is not None and \
                 self.server_proc.poll() is None
         if self.server in APACHE_SERVERS:
@@ -1247,6 +1251,76 @@ class Env:
             with open(os.path.join(self.tmp, "logs", "suexec.log"), "w") as f:
                 f.write(text)
 
+    # A hosting panel's regex locations (BT panel's defaults): the kit's
+    # ^~ location must win over them, or every route is a static 404.
+    NGINX_PANEL_LOCATIONS = [
+        "location ~ .*\\.(gif|jpg|jpeg|png|bmp|swf)$ { expires 30d; }",
+        "location ~ .*\\.(js|css)?$ { expires 12h; }",
+        "location ~ /\\. { deny all; }",
+    ]
+
+    def _start_nginx(self):
+        """The shipped nginx-wxsub.conf included in the server block of a
+        private nginx (workers as www-data, its own prefix, temp dirs and
+        logs), wxsub started by the shipped wxsub-spawn-fcgi on a unix
+        socket, as for apache-proxy-fcgi."""
+        d = os.path.join(self.tmp, "nginx")
+        sp = os.path.join(d, "spawn")
+        for p in (d, sp):
+            os.makedirs(p, exist_ok=True)
+            os.chmod(p, 0o755)
+        if _www_data()[0] is None:
+            raise SetupError("nginx's workers need the www-data user")
+        sock = os.path.join(sp, "wxsub.sock")
+        with open(SHIPPED_NGINX) as f:
+            kit = self._substitute(f.read(), [(SHIPPED_PROXY_SOCK, sock)],
+                                   SHIPPED_NGINX)
+        with open(os.path.join(d, "nginx-wxsub.conf"), "w") as f:
+            f.write(kit)
+        # the kit includes Debian's fastcgi_params, relative to the
+        # configuration's directory
+        shutil.copyfile("/etc/nginx/fastcgi_params",
+                        os.path.join(d, "fastcgi_params"))
+        temps = ["%s_temp_path %s;" % (t, os.path.join(d, t))
+                 for t in ("client_body", "fastcgi", "proxy", "scgi",
+                           "uwsgi")]
+        self.nginx_conf = os.path.join(d, "nginx.conf")
+        with open(self.nginx_conf, "w") as f:
+            f.write("\n".join([
+                "# generated by tests/e2e/harness.py (nginx)",
+                "user www-data;",
+                "worker_processes 1;",
+                "pid %s;" % os.path.join(d, "nginx.pid"),
+                "error_log %s warn;" % os.path.join(d, "error.log"),
+                "events { worker_connections 1024; }",
+                "http {",
+                "    access_log %s;" % os.path.join(d, "access.log"),
+                "    default_type application/octet-stream;",
+                ] + ["    " + t for t in temps] + [
+                "    server {",
+                "        listen 127.0.0.1:%d;" % self.http_port,
+                "        server_name 127.0.0.1;",
+                "        root %s;" % os.path.join(self.tmp, "htdocs"),
+                ] + ["        " + loc for loc in self.NGINX_PANEL_LOCATIONS]
+                + ["        # ---- %s, socket substituted ----"
+                   % SHIPPED_NGINX,
+                   "        include nginx-wxsub.conf;",
+                   "    }", "}", ""]))
+        nginx = ["nginx", "-p", d + "/", "-e", os.path.join(d, "error.log"),
+                 "-c", self.nginx_conf]
+        chk = subprocess.run(nginx + ["-t", "-q"], capture_output=True,
+                             text=True, timeout=20, stdin=subprocess.DEVNULL)
+        if chk.returncode != 0:
+            raise SetupError("nginx refuses %s: %s" % (
+                self.nginx_conf, chk.stderr + chk.stdout))
+        self._start_spawned(sp, sock)
+        out = open(os.path.join(d, "stdout.log"), "ab")
+        self.server_proc = subprocess.Popen(
+            nginx + ["-g", "daemon off;"], stdout=out, stderr=out,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+        self.script = "/cgi-bin/wxsub.fcgi"
+
     def _start_spawned(self, sp, sock):
         """wxsub processes on a unix socket, started by the shipped
         apache/wxsub-spawn-fcgi with its settings in the environment."""
@@ -1257,7 +1331,7 @@ class Env:
              "WXSUB_CONFIG": self.conf_path,
              "WXSUB_SOCKET": sock,
              "WXSUB_PIDFILE": self.spawn_pidfile,
-             "WXSUB_LOG": os.path.join(self.tmp, "apache", "wxsub.log"),
+             "WXSUB_LOG": os.path.join(os.path.dirname(sp), "wxsub.log"),
              "WXSUB_PROCS": str(SPAWN_PROCS),
              "WXSUB_USER": "www-data"}
         e.update(self.sanitizer_env())
@@ -1423,7 +1497,8 @@ class Env:
         out = []
         for d in (os.path.join(self.tmp, "lighttpd"),
                   os.path.join(self.tmp, "apache", "fcgid"),
-                  os.path.join(self.tmp, "apache", "spawn")):
+                  os.path.join(self.tmp, "apache", "spawn"),
+                  os.path.join(self.tmp, "nginx", "spawn")):
             if not os.path.isdir(d):
                 continue
             for fn in sorted(os.listdir(d)):
