@@ -7,7 +7,7 @@
                                                 apache-htaccess-fcgid,
                                                 apache-proxy-fcgi,
                                                 apache-suexec-fcgid,
-                                                apache-suexec-cgi
+                                                apache-suexec-cgi, nginx
   python3 tests/e2e/run.py -k Token -k redis    only tests whose id holds
                                                 one of these (any case)
   WXSUB_BINARY=/path/to/asan/cgi-bin/wxsub.fcgi python3 tests/e2e/run.py
