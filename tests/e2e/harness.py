@@ -86,7 +86,8 @@ SUEXEC_KINDS = ("apache-suexec-fcgid", "apache-suexec-cgi")
 SUEXEC_BIN = "/usr/lib/apache2/suexec"
 SUEXEC_USER = "wxsubsx"
 ALL_SERVERS = SERVERS + DEPLOY_SERVERS
-APACHE_SERVERS = ("apache",) + DEPLOY_SERVERS
+APACHE_SERVERS = ("apache",) + tuple(k for k in DEPLOY_SERVERS
+                                     if k.startswith("apache-"))
 SPAWN_PROCS = 4           # wxsub processes spawn-fcgi starts (proxy-fcgi, nginx)
 
 APACHE_MODULES_DIR = "/usr/lib/apache2/modules"
@@ -489,6 +490,8 @@ def preflight(server):
         need.append("apache2")
         if server == "apache-proxy-fcgi":
             need.append("spawn-fcgi")
+    elif server == "nginx":
+        need += ["nginx", "spawn-fcgi"]
     for cmd in need:
         if shutil.which(cmd) is None:
             return "%s is not installed (scripts/deps installs it)" % cmd
@@ -496,7 +499,7 @@ def preflight(server):
         world_base()
     except SetupError as e:
         return str(e)
-    if server in APACHE_SERVERS:
+    if server in APACHE_SERVERS + ("nginx",):
         if os.geteuid() != 0:
             return "%s needs root (its children run as www-data)" % server
         if _www_data()[0] is None:

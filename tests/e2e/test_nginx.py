@@ -40,6 +40,16 @@ def seconds(v):
         m.group(2)]
 
 
+def read_to_close(s):
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 class NginxDeploy(DeployChecks, E2ECase):
     """apache/nginx-wxsub.conf behind a private nginx."""
 
@@ -49,6 +59,15 @@ class NginxDeploy(DeployChecks, E2ECase):
         """A request as sent, whoever answers it (nginx or wxsub)."""
         return self.env.http(method, path, raw_path=True, check=False,
                              auth=False, **kw)
+
+    def record_head(self, *lines):
+        """The start of a POST /record with the api key, up to and with
+        the blank line; lines are more header lines."""
+        return ("POST %s/record HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\n"
+                "Authorization: Bearer %s\r\n%s\r\n"
+                % (self.env.script, self.env.api_key,
+                   "".join(ln + "\r\n" for ln in lines))).encode()
 
     # -- routes and PATH_INFO ----------------------------------------------
 
@@ -161,19 +180,10 @@ class NginxDeploy(DeployChecks, E2ECase):
         body = ('{"openId":"%s","templateId":"%s"}' % (oid, TPL1)).encode()
         s = socket.create_connection(("127.0.0.1", self.env.http_port), 15)
         try:
-            s.sendall(b"POST %s/record HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      b"Content-Type: application/json\r\n"
-                      b"Authorization: Bearer %s\r\n"
-                      b"Transfer-Encoding: chunked\r\nConnection: close\r\n"
-                      b"\r\n%x\r\n%s\r\n0\r\n\r\n"
-                      % (self.env.script.encode(), self.env.api_key.encode(),
-                         len(body), body))
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            s.sendall(self.record_head("Transfer-Encoding: chunked",
+                                       "Connection: close") +
+                      b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+            data = read_to_close(s)
         finally:
             s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data)
@@ -254,13 +264,8 @@ class NginxDeploy(DeployChecks, E2ECase):
             s = socket.create_connection(("127.0.0.1", self.env.http_port),
                                          10)
             try:
-                s.sendall(b"POST %s/record HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                          b"Content-Type: application/json\r\n"
-                          b"Authorization: Bearer %s\r\n"
-                          b"X-Request-Id: nginx-trickle-%d\r\n"
-                          b"Content-Length: %d\r\n\r\n"
-                          % (self.env.script.encode(),
-                             self.env.api_key.encode(), i, len(body)))
+                s.sendall(self.record_head("X-Request-Id: nginx-trickle-%d" % i,
+                                           "Content-Length: %d" % len(body)))
                 started.wait(30)
                 t_end = time.monotonic() + trickle_for
                 sent = 0
@@ -271,12 +276,7 @@ class NginxDeploy(DeployChecks, E2ECase):
                 last = time.monotonic()
                 # silent now: wait for nginx to close the connection
                 s.settimeout(cut_after + 30)
-                data = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_to_close(s)
                 results[i] = (time.monotonic() - last, data, sent)
             except Exception as e:  # noqa: BLE001 - reported below
                 results[i] = e
