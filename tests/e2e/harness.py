@@ -476,6 +476,17 @@ def world_base():
                      "TMPDIR to one" % tempfile.gettempdir())
 
 
+def nginx_directive(name):
+    """The value of a directive in the shipped nginx kit (its tests
+    derive their waits and sizes from it)."""
+    with open(SHIPPED_NGINX) as f:
+        m = re.search(r"^\s*%s\s+([^;]+);" % re.escape(name), f.read(),
+                      re.M)
+    if m is None:
+        raise SetupError("%s sets no %s" % (SHIPPED_NGINX, name))
+    return m.group(1).strip()
+
+
 def preflight(server):
     """What makes a whole pass on `server` impossible, as one line (or
     None): run.py says it once instead of failing every class."""
@@ -1274,6 +1285,10 @@ class Env:
             os.chmod(p, 0o755)
         if _www_data()[0] is None:
             raise SetupError("nginx's workers need the www-data user")
+        if self.server_extra:
+            # nginx refuses a directive set twice in one block: the kit's
+            # location values cannot be overridden by appending lines
+            raise SetupError("SERVER_EXTRA is not supported for nginx")
         sock = os.path.join(sp, "wxsub.sock")
         with open(SHIPPED_NGINX) as f:
             kit = self._substitute(f.read(), [(SHIPPED_PROXY_SOCK, sock)],

@@ -348,3 +348,15 @@ class LighttpdSlowClients(SlowClients, E2ECase):
     DEADLINE_S = 2
     TRICKLE_EVERY_S = 3.0
     SERVER_EXTRA = {"lighttpd": ["server.max-read-idle := 2"]}
+
+
+class NginxSlowClients(SlowClients, E2ECase):
+    """apache/nginx-wxsub.conf: nginx reads the body first. Like lighttpd
+    it has no minimum rate, only client_body_timeout between two reads,
+    here the shipped value (a location's directive cannot be overridden
+    by appended lines): these tricklers send a byte less often than
+    that. (Tricklers that keep sending: test_nginx.py.)"""
+    SERVERS = ("nginx",)
+    DEADLINE_S = float(harness.nginx_directive("client_body_timeout")
+                       .rstrip("s"))
+    TRICKLE_EVERY_S = DEADLINE_S + 1
