@@ -38,7 +38,7 @@
 #define REDIS_CONNECT_MS	300
 #define REDIS_COMMAND_MS	400
 #define REDIS_PIPELINE_MAX	(2 * LIM_TEMPLATES + 1)	/* store_credit_add + WAIT */
-#define REDIS_SCRIPTS_MAX	16	/* distinct scripts whose SHA-1 is kept */
+#define REDIS_SCRIPTS_MAX	32	/* distinct scripts whose SHA-1 is kept */
 
 struct redis;
 

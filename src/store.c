@@ -66,19 +66,10 @@ static const struct redis_script LUA_CREDIT_ADD = { "credit_add",
  * life.
  */
 static const struct redis_script LUA_SEND_BEGIN = { "send_begin",
+    STORE_LUA_TAKE
     "if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
     "  return {0} end "
-    "local taken, pttl = 0, -1 "
-    "if ARGV[3] == '1' then taken = redis.call('exists', KEYS[2]) "
-    "else "
-    "  local v = tonumber(redis.call('get', KEYS[2]) or '0') "
-    "  if v ~= nil and v >= 1 then "
-    "    pttl = redis.call('pttl', KEYS[2]) "
-    "    if v <= 1 then redis.call('del', KEYS[2]) "
-    "    else redis.call('decr', KEYS[2]) end "
-    "    taken = 1 "
-    "  end "
-    "end "
+    "local taken, pttl = take(KEYS[2], ARGV[3]) "
     "if taken == 0 then redis.call('del', KEYS[1]) return {2} end "
     "return {1, pttl, redis.call('get', KEYS[3]), redis.call('ttl', KEYS[3])}" };
 
@@ -90,14 +81,8 @@ static const struct redis_script LUA_SEND_BEGIN = { "send_begin",
  * holds ARGV[1]. Returns 1.
  */
 static const struct redis_script LUA_SEND_END = { "send_end",
-    "if ARGV[2] == 'r' then "
-    "  redis.call('incrby', KEYS[2], 1) "
-    "  if redis.call('pttl', KEYS[2]) < 0 then "
-    "    local ttl, had = tonumber(ARGV[3]), tonumber(ARGV[4]) "
-    "    if ttl > 0 then redis.call('expire', KEYS[2], ttl) "
-    "    elseif had > 0 then redis.call('pexpire', KEYS[2], had) end "
-    "  end "
-    "elseif ARGV[2] == 'c' then redis.call('del', KEYS[2]) end "
+    STORE_LUA_GIVE
+    "give(KEYS[2], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])) "
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "  redis.call('del', KEYS[1]) end "
     "return 1" };
@@ -788,4 +773,10 @@ store_hash_all(struct store *s, const char *key, char ***fields,
 	err = store_read_hash(r, fields, values, n);
 	freeReplyObject(r);
 	return err;
+}
+
+struct redis *
+store_redis(struct store *s)
+{
+	return s->rd;
 }

@@ -192,4 +192,44 @@ void		 store_read_session(const struct redisReply *, char *hash,
 enum wx_err	 store_read_hash(const struct redisReply *, char ***fields,
 		    long long **values, size_t *n);
 
+/*
+ * The connection itself, for modules that keep Redis logic of their own
+ * with redis.h's calls (outbox.c).
+ */
+struct redis;
+struct redis	*store_redis(struct store *);
+
+/*
+ * A Lua function every credit claim shares (the send's and the
+ * outbox's): take(key, longterm) spends one credit (for a long-term
+ * template: checks its marker) and returns taken (0/1) and the credit's
+ * life before in ms (-1: none). A credit never goes below zero and its
+ * key disappears at zero.
+ */
+#define STORE_LUA_TAKE \
+    "local function take(k, lt) " \
+    "  if lt == '1' then return redis.call('exists', k), -1 end " \
+    "  local v = tonumber(redis.call('get', k) or '0') " \
+    "  if v == nil or v < 1 then return 0, -1 end " \
+    "  local pttl = redis.call('pttl', k) " \
+    "  if v <= 1 then redis.call('del', k) else redis.call('decr', k) end " \
+    "  return 1, pttl " \
+    "end "
+
+/*
+ * And its counterpart: give(key, how, ttl, had) keeps ('k'), gives back
+ * ('r': a key gone at zero comes back with ttl seconds when ttl > 0,
+ * else with the life it had, had ms) or clears ('c') one credit.
+ */
+#define STORE_LUA_GIVE \
+    "local function give(k, how, ttl, had) " \
+    "  if how == 'r' then " \
+    "    redis.call('incrby', k, 1) " \
+    "    if redis.call('pttl', k) < 0 then " \
+    "      if ttl > 0 then redis.call('expire', k, ttl) " \
+    "      elseif had > 0 then redis.call('pexpire', k, had) end " \
+    "    end " \
+    "  elseif how == 'c' then redis.call('del', k) end " \
+    "end "
+
 #endif
