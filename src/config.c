@@ -89,7 +89,7 @@ struct key {
 
 static const char *const namespaces[] = {
 	"wechat.", "redis.", "subscribe.", "session.", "auth.", "http.",
-	"record.", "log.", NULL
+	"record.", "log.", "outbox.", NULL
 };
 static const char *const token_apis[] = { "stable", "classic", NULL };
 static const char *const mp_states[] = { "formal", "trial", "developer",
@@ -950,6 +950,20 @@ static const struct key keys[] = {
 	  .words = bools, .rule = "true or false" },
 	{ .name = "log.level", .set = set_log_level, .words = levels,
 	  .rule = "debug, info, warn or error" },
+	{ .name = "outbox.concurrency", .set = set_long,
+	  FIELD(outbox_concurrency), .min = 1, .max = 256 },
+	{ .name = "outbox.maxBatch", .set = set_long, FIELD(outbox_max_batch),
+	  .min = 1, .max = 10000 },
+	{ .name = "outbox.maxAttempts", .set = set_long,
+	  FIELD(outbox_max_attempts), .min = 1, .max = 100 },
+	{ .name = "outbox.retryBaseMs", .set = set_long,
+	  FIELD(outbox_retry_base_ms), .min = 1, .max = 300000 },
+	{ .name = "outbox.claimAfterMs", .set = set_long,
+	  FIELD(outbox_claim_after_ms), .min = 100, .max = 86400000 },
+	{ .name = "outbox.keepSeconds", .set = set_long,
+	  FIELD(outbox_keep_s), .min = 60, .max = TTL_MAX },
+	{ .name = "outbox.ratePerSecond", .set = set_long,
+	  FIELD(outbox_rate), .min = 0, .max = 100000 },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -1276,6 +1290,13 @@ conf_defaults(struct config *c)
 	c->read_timeout_ms = LIM_READ_TIMEOUT;
 	c->trust_client_openid = false;
 	c->log_level = LOG_INFO;
+	c->outbox_concurrency = 16;
+	c->outbox_max_batch = 1000;
+	c->outbox_max_attempts = 8;
+	c->outbox_retry_base_ms = 1000;
+	c->outbox_claim_after_ms = 60000;
+	c->outbox_keep_s = 604800;
+	c->outbox_rate = 0;
 }
 
 /*

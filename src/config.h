@@ -3,7 +3,7 @@
  *
  * `key = value` lines, `#` (or `!`) comments, blank lines ignored. Keys of wxsub's
  * own namespaces (wechat. redis. subscribe. session. auth. http. record.
- * log.) must be known and valid, else the load fails naming file:line.
+ * log. outbox.) must be known and valid, else the load fails naming file:line.
  * Keys of other namespaces (a seed-style Spring application.properties)
  * are ignored, counted for one warning; spring.redis.* and
  * spring.data.redis.* give the Redis address when redis.url is not set.
@@ -73,6 +73,15 @@ struct config {
 	long		 read_timeout_ms;		/* http.readTimeoutMs, 100 .. 600000 */
 	bool		 trust_client_openid;		/* record.trustClientOpenId */
 	int		 log_level;			/* enum log_level, log.level */
+
+	/* outbox.* (contract section 5) */
+	long		 outbox_concurrency;		/* sends in flight per worker */
+	long		 outbox_max_batch;		/* openIds per batch, as sent */
+	long		 outbox_max_attempts;		/* calls to WeChat, then failed */
+	long		 outbox_retry_base_ms;		/* first backoff, doubling */
+	long		 outbox_claim_after_ms;		/* a dead worker's entries */
+	long		 outbox_keep_s;			/* states kept after a change */
+	long		 outbox_rate;			/* sends/s, fleet-wide; 0 = any */
 
 	/* What the loader noticed but did not refuse. */
 	size_t		 n_foreign;			/* keys of other namespaces */
