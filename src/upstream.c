@@ -55,6 +55,74 @@ once(void *arg, char *ip, char *local_ip, int port, int local_port)
 	return ++u->sends > 1 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
+/*
+ * What never changes on a handle is set once: each setopt copies or
+ * parses. Every handle that calls WeChat, the responder's and the
+ * worker's, gets the same.
+ */
+static void
+fixed_options(CURL *h, struct upstream *u)
+{
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, u);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, u);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "wxsub/" PACKAGE_VERSION);
+}
+
+/*
+ * The options of one call (URL, limits, body, the resend rule) on h,
+ * whose transfer state is u.
+ */
+static void
+call_options(CURL *h, struct upstream *u, const char *url, const char *json,
+    enum up_resend resend, long timeout_ms)
+{
+	long connect_ms = timeout_ms < CONNECT_MS_MAX ? timeout_ms : CONNECT_MS_MAX;
+
+	u->len = 0;
+	u->overflow = 0;
+	u->sends = 0;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
+	    resend == UP_NO_RESEND ? once : NULL);
+	if (json != NULL) {
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+}
+
+/* The result of a finished transfer on h (state u), as up_call gives it. */
+static enum wx_err
+call_result(CURL *h, struct upstream *u, CURLcode rc, struct up_result *res)
+{
+	u->buf[u->len] = '\0';
+	res->body = u->buf;
+	res->len = u->len;
+	if (rc != CURLE_OK) {
+		snprintf(res->err, sizeof(res->err), "%s",
+		    u->overflow ? "answer too large" :
+		    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" :
+		    rc == CURLE_ABORTED_BY_CALLBACK && u->sends > 1 ?
+		    "connection lost before an answer (not resent)" :
+		    curl_easy_strerror(rc));
+		return WX_UPSTREAM;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+	return WX_OK;
+}
+
 struct upstream *
 up_new(void)
 {
@@ -95,17 +163,7 @@ ready(struct upstream *u)
 	}
 	if ((u->h = curl_easy_init()) == NULL)
 		return -1;
-	/* What never changes is set once: each setopt copies or parses. */
-	curl_easy_setopt(u->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(u->h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(u->h, CURLOPT_WRITEDATA, u);
-	curl_easy_setopt(u->h, CURLOPT_PREREQDATA, u);
-	curl_easy_setopt(u->h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(u->h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(u->h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(u->h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(u->h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(u->h, CURLOPT_USERAGENT, "wxsub/" PACKAGE_VERSION);
+	fixed_options(u->h, u);
 	return 0;
 }
 
@@ -125,51 +183,158 @@ enum wx_err
 up_call(struct upstream *u, const char *url, const char *json,
     enum up_resend resend, long timeout_ms, struct up_result *res)
 {
-	long connect_ms = timeout_ms < CONNECT_MS_MAX ? timeout_ms : CONNECT_MS_MAX;
 	double t0;
 	CURLcode rc;
-	CURL *h;
 
 	memset(res, 0, sizeof(*res));
 	if (ready(u) != 0) {
 		snprintf(res->err, sizeof(res->err), "libcurl could not be set up");
 		return WX_UPSTREAM;
 	}
-	h = u->h;
-	u->len = 0;
-	u->overflow = 0;
-
 	/* Options persist on the handle (ready() set the fixed ones). */
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	u->sends = 0;
-	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
-	    resend == UP_NO_RESEND ? once : NULL);
-	if (json != NULL) {
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->json_hdr);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
-	} else {
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	}
-
+	call_options(u->h, u, url, json, resend, timeout_ms);
 	t0 = clock_s();
-	rc = curl_easy_perform(h);
+	rc = curl_easy_perform(u->h);
 	metrics_observe(HIST_WECHAT, clock_s() - t0);
-	u->buf[u->len] = '\0';
-	res->body = u->buf;
-	res->len = u->len;
-	if (rc != CURLE_OK) {
-		snprintf(res->err, sizeof(res->err), "%s",
-		    u->overflow ? "answer too large" :
-		    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" :
-		    rc == CURLE_ABORTED_BY_CALLBACK && u->sends > 1 ?
-		    "connection lost before an answer (not resent)" :
-		    curl_easy_strerror(rc));
-		return WX_UPSTREAM;
+	return call_result(u->h, u, rc, res);
+}
+
+/* ---- many at once (the outbox worker) ---- */
+
+struct up_multi {
+	CURLM		*m;
+	struct upstream	*slots;		/* one transfer state per slot */
+	void		**tags;		/* the caller's, NULL when free */
+	double		*t0;
+	size_t		 n, running;
+};
+
+struct up_multi *
+up_multi_new(size_t n)
+{
+	struct up_multi *m = calloc(1, sizeof(*m));
+	size_t i;
+
+	if (m == NULL)
+		return NULL;
+	m->n = n;
+	m->slots = calloc(n, sizeof(*m->slots));
+	m->tags = calloc(n, sizeof(*m->tags));
+	m->t0 = calloc(n, sizeof(*m->t0));
+	if (m->slots == NULL || m->tags == NULL || m->t0 == NULL ||
+	    (m->m = curl_multi_init()) == NULL)
+		goto fail;
+	/* One pool of connections, kept alive, for every slot. */
+	curl_multi_setopt(m->m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n);
+	curl_multi_setopt(m->m, CURLMOPT_MAXCONNECTS, (long)n);
+	for (i = 0; i < n; i++)
+		if (ready(&m->slots[i]) != 0)
+			goto fail;
+	return m;
+fail:
+	up_multi_free(m);
+	return NULL;
+}
+
+void
+up_multi_free(struct up_multi *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; m->slots != NULL && i < m->n; i++) {
+		struct upstream *u = &m->slots[i];
+		if (m->m != NULL && u->h != NULL && m->tags[i] != NULL)
+			curl_multi_remove_handle(m->m, u->h);
+		if (u->h != NULL)
+			curl_easy_cleanup(u->h);
+		curl_slist_free_all(u->json_hdr);
+		free(u->buf);
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
-	return WX_OK;
+	if (m->m != NULL)
+		curl_multi_cleanup(m->m);
+	free(m->slots);
+	free(m->tags);
+	free(m->t0);
+	free(m);
+}
+
+size_t
+up_multi_running(const struct up_multi *m)
+{
+	return m->running;
+}
+
+int
+up_multi_add(struct up_multi *m, const char *url, const char *json,
+    long timeout_ms, void *tag)
+{
+	size_t i;
+
+	for (i = 0; i < m->n && m->tags[i] != NULL; i++)
+		;
+	if (i == m->n || tag == NULL)
+		return -1;
+	call_options(m->slots[i].h, &m->slots[i], url, json, UP_NO_RESEND,
+	    timeout_ms);
+	curl_easy_setopt(m->slots[i].h, CURLOPT_PRIVATE, (void *)&m->tags[i]);
+	if (curl_multi_add_handle(m->m, m->slots[i].h) != CURLM_OK)
+		return -1;
+	m->tags[i] = tag;
+	m->t0[i] = clock_s();
+	m->running++;
+	return 0;
+}
+
+/*
+ * Did the request leave, so that WeChat may have acted on it? Not when
+ * the connection never came up; otherwise when any request byte was
+ * written.
+ */
+static bool
+request_left(CURL *h, CURLcode rc)
+{
+	long sent = 0;
+
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	    rc == CURLE_COULDNT_RESOLVE_PROXY)
+		return false;
+	curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+	return sent > 0;
+}
+
+int
+up_multi_run(struct up_multi *m, long wait_ms, up_done_fn done, void *arg)
+{
+	struct up_result res;
+	CURLMsg *msg;
+	int still, left, numfds;
+	void **slot;
+	size_t i;
+
+	if (curl_multi_perform(m->m, &still) != CURLM_OK)
+		return -1;
+	if (still > 0 && wait_ms > 0 &&
+	    curl_multi_poll(m->m, NULL, 0, (int)wait_ms, &numfds) != CURLM_OK)
+		return -1;
+	if (curl_multi_perform(m->m, &still) != CURLM_OK)
+		return -1;
+	while ((msg = curl_multi_info_read(m->m, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&slot);
+		i = (size_t)(slot - m->tags);
+		memset(&res, 0, sizeof(res));
+		metrics_observe(HIST_WECHAT, clock_s() - m->t0[i]);
+		call_result(msg->easy_handle, &m->slots[i], msg->data.result, &res);
+		bool sent = msg->data.result == CURLE_OK ||
+		    request_left(msg->easy_handle, msg->data.result);
+		void *tag = m->tags[i];
+		curl_multi_remove_handle(m->m, msg->easy_handle);
+		m->tags[i] = NULL;
+		m->running--;
+		done(arg, tag, &res, sent);
+	}
+	return 0;
 }

@@ -9,6 +9,7 @@
 #ifndef WX_UPSTREAM_H
 #define WX_UPSTREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "wxerr.h"
@@ -42,5 +43,28 @@ enum up_resend {
  */
 enum wx_err	 up_call(struct upstream *, const char *url, const char *json,
 		    enum up_resend, long timeout_ms, struct up_result *res);
+
+/*
+ * Many calls at once (the outbox worker): n slots over one libcurl multi
+ * handle, whose pool keeps connections alive across calls. Each call is
+ * a POST never resent (UP_NO_RESEND), with up_call's options.
+ */
+struct up_multi;
+struct up_multi	*up_multi_new(size_t n);
+void		 up_multi_free(struct up_multi *);
+size_t		 up_multi_running(const struct up_multi *);
+/* Start POSTing json to url (both must outlive the call); -1 if no slot. */
+int		 up_multi_add(struct up_multi *, const char *url,
+		    const char *json, long timeout_ms, void *tag);
+/*
+ * Move the calls on, waiting up to wait_ms for something to happen, and
+ * hand each finished one to done: res as up_call would fill it (status 0
+ * and err when the transfer failed), and whether the request left (it may
+ * have reached WeChat). 0, or -1 when libcurl failed.
+ */
+typedef void	(*up_done_fn)(void *arg, void *tag, const struct up_result *res,
+		    bool request_left);
+int		 up_multi_run(struct up_multi *, long wait_ms, up_done_fn,
+		    void *arg);
 
 #endif
