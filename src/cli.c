@@ -7,11 +7,14 @@
  *   wxsub [-c FILE] token [--refresh | --force]
  *   wxsub [-c FILE] send OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...
  *   wxsub [-c FILE] subs OPENID
+ *   wxsub [-c FILE] worker [--once]
+ *   wxsub [-c FILE] outbox [failed | retry ID]
  *
  * Exit codes: 0 done; 1 refused (the answer says why); 2 usage;
  * 3 configuration; 4 Redis unavailable; 5 WeChat or token unavailable.
  * The access token and the AppSecret are never printed.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +23,12 @@
 #include "app.h"
 #include "jsonio.h"
 #include "log.h"
+#include "outbox.h"
 #include "route.h"
 #include "crypto.h"
 #include "token.h"
 #include "wechat.h"
+#include "worker.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -39,6 +44,8 @@ usage(void)
 	    "       wxsub [-c FILE] token [--refresh | --force]\n"
 	    "       wxsub [-c FILE] send OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...\n"
 	    "       wxsub [-c FILE] subs OPENID\n"
+	    "       wxsub [-c FILE] worker [--once]\n"
+	    "       wxsub [-c FILE] outbox [failed | retry ID]\n"
 	    "FILE defaults to $WXSUB_CONFIG, then " SYSCONFDIR "/wxsub.conf\n");
 	return EX_USAGE;
 }
@@ -271,6 +278,85 @@ cmd_subs(struct app *a, int argc, char **argv)
 	return run_route(a, "/subscriptions", M_GET, NULL, query);
 }
 
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* `worker [--once]`: sends until SIGTERM (or what is due, once). */
+static int
+cmd_worker(struct app *a, int argc, char **argv)
+{
+	struct worker_stats ws;
+	struct sigaction sa;
+	bool once = argc == 1 && strcmp(argv[0], "--once") == 0;
+
+	if (argc > 1 || (argc == 1 && !once))
+		return usage();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* The worker's log is its job: info lines unless told otherwise. */
+	log_set_level((enum log_level)a->cfg.log_level);
+	if (worker_run(a, once, &stopping, &ws) != 0)
+		return EX_REDIS;
+	if (once)
+		printf("sent %lld, retried %lld, failed %lld, unknown %lld\n",
+		    ws.sent, ws.retried, ws.failed, ws.unknown);
+	return EX_DONE;
+}
+
+/* `outbox`, `outbox failed`, `outbox retry ID`. */
+static int
+cmd_outbox(struct app *a, int argc, char **argv)
+{
+	char ids[100][OUTBOX_ID_LEN + 1];
+	struct outbox_counts oc;
+	struct outbox_msg m;
+	const char *how;
+	size_t n, i;
+
+	if (argc == 0) {
+		if (outbox_counts(a->st, &a->cfg, &oc) != WX_OK)
+			return EX_REDIS;
+		printf("stream   %lld\npending  %lld\ndelayed  %lld\n"
+		    "failed   %lld\nunknown  %lld\n", oc.stream, oc.pending,
+		    oc.delayed, oc.failed, oc.unknown);
+		return EX_DONE;
+	}
+	if (argc == 1 && strcmp(argv[0], "failed") == 0) {
+		if (outbox_failed(a->st, &a->cfg, ids, 100, &n) != WX_OK)
+			return EX_REDIS;
+		for (i = 0; i < n; i++) {
+			if (outbox_get(a->st, &a->cfg, ids[i], &m) != WX_OK)
+				return EX_REDIS;
+			if (!m.found)
+				continue;
+			printf("%s %s %s attempts=%lld error=%s", ids[i],
+			    m.openid, m.template_id, m.attempts,
+			    m.error[0] ? m.error : "-");
+			if (m.has_errcode)
+				printf(" errcode=%lld", m.errcode);
+			printf("\n");
+		}
+		return EX_DONE;
+	}
+	if (argc == 2 && strcmp(argv[0], "retry") == 0) {
+		if (outbox_retry(a->st, &a->cfg, argv[1], &how) != WX_OK)
+			return EX_REDIS;
+		printf("%s %s\n", argv[1], how);
+		return strcmp(how, "queued") == 0 ? EX_DONE : EX_REFUSED;
+	}
+	return usage();
+}
+
 static void
 quiet(const char *line, void *arg)
 {
@@ -298,7 +384,8 @@ main(int argc, char **argv)
 	if (path == NULL || *path == '\0')
 		path = SYSCONFDIR "/wxsub.conf";
 	if (strcmp(cmd, "check-config") != 0 && strcmp(cmd, "token") != 0 &&
-	    strcmp(cmd, "send") != 0 && strcmp(cmd, "subs") != 0)
+	    strcmp(cmd, "send") != 0 && strcmp(cmd, "subs") != 0 &&
+	    strcmp(cmd, "worker") != 0 && strcmp(cmd, "outbox") != 0)
 		return usage();
 
 	/* The tool reports a bad configuration itself, once. */
@@ -322,6 +409,10 @@ main(int argc, char **argv)
 		rc = cmd_token(&app, argc, argv);
 	else if (strcmp(cmd, "send") == 0)
 		rc = cmd_send(&app, argc, argv);
+	else if (strcmp(cmd, "worker") == 0)
+		rc = cmd_worker(&app, argc, argv);
+	else if (strcmp(cmd, "outbox") == 0)
+		rc = cmd_outbox(&app, argc, argv);
 	else
 		rc = cmd_subs(&app, argc, argv);
 	app_free(&app);

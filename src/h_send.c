@@ -123,17 +123,25 @@ build_data(json_object *in, struct wx_item **out, size_t *n, char *msg,
 	return WX_OK;
 }
 
-/* Everything from the body, checked; msg says what is wrong. */
+/*
+ * Everything from the body, checked; msg says what is wrong. A batch
+ * (openIds) has no openId of its own: m->openid stays NULL.
+ */
 static enum wx_err
-parse_send(struct app *a, json_object *body, struct wx_message *m,
+parse_send(struct app *a, json_object *body, bool batch, struct wx_message *m,
     struct wx_item **data, char *msg, size_t msglen)
 {
 	const struct config *c = &a->cfg;
-	json_object *din;
+	json_object *din, *x;
 	size_t len;
 	int t;
 
-	if (jsonio_string(body, "openId", &m->openid, NULL) != 1 ||
+	if (batch) {
+		if (json_object_object_get_ex(body, "openId", &x)) {
+			snprintf(msg, msglen, "openId: not with openIds");
+			return WX_BAD_REQUEST;
+		}
+	} else if (jsonio_string(body, "openId", &m->openid, NULL) != 1 ||
 	    !val_openid(m->openid)) {
 		snprintf(msg, msglen, "openId: a WeChat openId (28 characters of "
 		    "A-Z a-z 0-9 _ -) is required");
@@ -241,6 +249,29 @@ deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
 	}
 }
 
+/*
+ * Now, queued ("async": true) or a batch ("openIds": [...], always
+ * queued).
+ */
+static enum wx_err
+send_mode(json_object *body, enum send_mode *mode, char *msg, size_t msglen)
+{
+	json_object *v;
+
+	*mode = SEND_NOW;
+	if (json_object_object_get_ex(body, "async", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			snprintf(msg, msglen, "async: true or false");
+			return WX_BAD_REQUEST;
+		}
+		if (json_object_get_boolean(v))
+			*mode = SEND_ASYNC;
+	}
+	if (json_object_object_get_ex(body, "openIds", &v) && v != NULL)
+		*mode = SEND_BATCH;
+	return WX_OK;
+}
+
 void
 h_send(struct app *a, struct request *r, struct response *resp)
 {
@@ -250,16 +281,28 @@ h_send(struct app *a, struct request *r, struct response *resp)
 	char msg[LIM_ERRMSG], key[LIM_KEY], lkey[LIM_KEY], lval[24];
 	struct wx_item *data = NULL;
 	enum send_end end = SEND_KEEP;
+	enum send_mode mode = SEND_NOW;
 	bool longterm, claimed = false;
 	uint64_t msgid = 0;
 	enum wx_err err;
 
 	msg[0] = '\0';
 	c.pttl = -1;
-	if ((err = parse_send(a, r->json, &m, &data, msg, sizeof(msg))) != WX_OK)
+	if ((err = send_mode(r->json, &mode, msg, sizeof(msg))) != WX_OK ||
+	    (err = parse_send(a, r->json, mode == SEND_BATCH, &m, &data, msg,
+	    sizeof(msg))) != WX_OK)
 		goto fail;
 	m.data = data;
 	longterm = conf_template_longterm(&a->cfg, m.template_id);
+	if (mode != SEND_NOW) {
+		/* Checked like a send; queued instead of sent (h_outbox.c). */
+		err = mode == SEND_BATCH ?
+		    h_send_batch(a, r->json, &m, longterm, resp, msg, sizeof(msg)) :
+		    h_send_async(a, &m, longterm, resp, msg, sizeof(msg));
+		if (err != WX_OK)
+			goto fail;
+		goto done;
+	}
 	if (store_key_sub(&a->cfg, m.template_id, m.openid, key, sizeof(key)) != 0) {
 		err = WX_INTERNAL;
 		goto fail;

@@ -18,5 +18,20 @@ void	h_send(struct app *, struct request *, struct response *);
 void	h_metrics(struct app *, struct request *, struct response *);
 void	h_subs_get(struct app *, struct request *, struct response *);
 void	h_subs_delete(struct app *, struct request *, struct response *);
+void	h_message_get(struct app *, struct request *, struct response *);
+void	h_batch_get(struct app *, struct request *, struct response *);
+
+/*
+ * The queued forms of /send (h_outbox.c), called by h_send once the
+ * body and every data value are checked: m holds the message (no
+ * openId for a batch, whose openIds come from body). They leave a 202
+ * in resp, or return the refusal with msg.
+ */
+struct wx_message;
+enum send_mode { SEND_NOW, SEND_ASYNC, SEND_BATCH };
+enum wx_err h_send_async(struct app *, struct wx_message *m, bool longterm,
+	    struct response *, char *msg, size_t msglen);
+enum wx_err h_send_batch(struct app *, json_object *body, struct wx_message *m,
+	    bool longterm, struct response *, char *msg, size_t msglen);
 
 #endif

@@ -17,6 +17,7 @@ status_line(int status)
 {
 	switch (status) {
 	case 200: return "Status: 200 OK\r\n";
+	case 202: return "Status: 202 Accepted\r\n";
 	case 400: return "Status: 400 Bad Request\r\n";
 	case 401: return "Status: 401 Unauthorized\r\n";
 	case 403: return "Status: 403 Forbidden\r\n";

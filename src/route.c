@@ -7,14 +7,16 @@
 #include "route.h"
 
 static const struct route routes[] = {
-	{ "/health",		M_GET,		AUTH_NONE,	false,	h_health },
-	{ "/login",		M_POST,		AUTH_NONE,	true,	h_login },
-	{ "/logout",		M_POST,		AUTH_SESSION,	false,	h_logout },
-	{ "/record",		M_POST,		AUTH_USER,	true,	h_record },
-	{ "/send",		M_POST,		AUTH_APIKEY,	true,	h_send },
-	{ "/subscriptions",	M_GET,		AUTH_APIKEY,	false,	h_subs_get },
-	{ "/subscriptions",	M_DELETE,	AUTH_APIKEY,	false,	h_subs_delete },
-	{ "/metrics",		M_GET,		AUTH_METRICS,	false,	h_metrics },
+	{ "/health",		M_GET,		AUTH_NONE,	false,	h_health, false },
+	{ "/login",		M_POST,		AUTH_NONE,	true,	h_login, false },
+	{ "/logout",		M_POST,		AUTH_SESSION,	false,	h_logout, false },
+	{ "/record",		M_POST,		AUTH_USER,	true,	h_record, false },
+	{ "/send",		M_POST,		AUTH_APIKEY,	true,	h_send, false },
+	{ "/subscriptions",	M_GET,		AUTH_APIKEY,	false,	h_subs_get, false },
+	{ "/subscriptions",	M_DELETE,	AUTH_APIKEY,	false,	h_subs_delete, false },
+	{ "/metrics",		M_GET,		AUTH_METRICS,	false,	h_metrics, false },
+	{ "/messages/",		M_GET,		AUTH_APIKEY,	false,	h_message_get, true },
+	{ "/batches/",		M_GET,		AUTH_APIKEY,	false,	h_batch_get, true },
 };
 
 const struct route *
@@ -27,7 +29,10 @@ route_find(const char *path, enum method m, enum wx_err *err, char *allow,
 	if (allowlen > 0)
 		allow[0] = '\0';
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		if (routes[i].prefix ? strncmp(routes[i].path, path,
+		    strlen(routes[i].path)) != 0 ||
+		    path[strlen(routes[i].path)] == '\0' :
+		    strcmp(routes[i].path, path) != 0)
 			continue;
 		if (routes[i].method == m) {
 			if (allowlen > 0)

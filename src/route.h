@@ -30,6 +30,7 @@ struct route {
 	enum auth_kind	 auth;
 	bool		 body;		/* wants a JSON object body */
 	handler_fn	 fn;
+	bool		 prefix;	/* path is a prefix: "/messages/" + id */
 };
 
 /*

@@ -1,0 +1,935 @@
+/*
+ * outbox.c: the outbox's states in Redis (outbox.h), one Lua script per
+ * change, and the pure rules beside them (backoff, what an attempt
+ * came to, reading replies).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "join.h"
+#include "log.h"
+#include "num.h"
+#include "outbox.h"
+#include "request.h"
+#include "wechat.h"
+
+static const char *const status_names[OB__MAX] = {
+	[OB_QUEUED] = "queued", [OB_SENDING] = "sending", [OB_SENT] = "sent",
+	[OB_DELIVERED] = "delivered", [OB_FAILED] = "failed",
+	[OB_UNKNOWN] = "unknown",
+};
+
+const char *
+outbox_status_name(enum outbox_status s)
+{
+	return (int)s >= 0 && s < OB__MAX ? status_names[s] : "unknown";
+}
+
+int
+outbox_status_of(const char *s)
+{
+	for (int i = 0; i < OB__MAX; i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+outbox_new_id(char kind, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[9];
+	size_t i;
+
+	if (outlen < OUTBOX_ID_LEN + 1 || req_random(raw, sizeof(raw)) != 0)
+		return -1;
+	out[0] = kind;
+	out[1] = '_';
+	for (i = 0; i < sizeof(raw); i++) {
+		out[2 + 2 * i] = hex[raw[i] >> 4];
+		out[3 + 2 * i] = hex[raw[i] & 15];
+	}
+	out[OUTBOX_ID_LEN] = '\0';
+	return 0;
+}
+
+bool
+outbox_id_ok(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != OUTBOX_ID_LEN || (s[0] != 'm' && s[0] != 'b') ||
+	    s[1] != '_')
+		return false;
+	for (i = 2; i < OUTBOX_ID_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* ---- keys ---- */
+
+static int
+key(const struct config *c, const char *a, const char *b, char *out,
+    size_t outlen)
+{
+	const char *parts[] = { c->prefix, a, b };
+
+	return join(out, outlen, parts, b != NULL ? 3 : 2);
+}
+
+/* ---- scripts ---- */
+
+static struct store_lua lua_enqueue = { .src = STORE_LUA_TAKE
+    "local P, now, nowms, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]) "
+    "local tpl, lt, b, n = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]) "
+    "local out = {} "
+    "if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, '-') end "
+    "for i = 0, n - 1 do "
+    "  local at = 9 + i * 4 "
+    "  local id, o, ck, p = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3] "
+    "  local taken, pttl = take(ck, lt) "
+    "  if taken == 0 then out[#out + 1] = i "
+    "  else "
+    "    local k = P .. 'msg:' .. id "
+    "    redis.call('hset', k, 's', 'queued', 'o', o, 't', tpl, 'a', 0, "
+    "      'ca', now, 'ua', now, 'q', nowms, 'b', b, 'p', p, 'k', ck, "
+    "      'l', lt, 'pt', pttl) "
+    "    redis.call('expire', k, keep) "
+    "    redis.call('xadd', KEYS[1], '*', 'id', id) "
+    "    if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, id) end "
+    "  end "
+    "end "
+    "if b ~= '' then redis.call('expire', P .. 'batch:' .. b, keep) end "
+    "return out" };
+
+/* The entry is done with: acknowledged and dropped from the stream. */
+#define LUA_ACK \
+    "local function ack() redis.call('xack', KEYS[2], ARGV[3], ARGV[2]) " \
+    "redis.call('xdel', KEYS[2], ARGV[2]) end "
+
+/* Mark KEYS[1] (message ARGV[id]) unknown and index it for a sent event. */
+#define LUA_UNKNOWN \
+    "local function unknown(P, id, now, keep, why, code) " \
+    "  local f = redis.call('hmget', KEYS[1], 'o', 't') " \
+    "  redis.call('hset', KEYS[1], 's', 'unknown', 'e', why, 'ua', now) " \
+    "  if code ~= '' then redis.call('hset', KEYS[1], 'c', code) end " \
+    "  local uk = P .. 'outbox:unknown:' .. (f[2] or '') .. ':' .. (f[1] or '') " \
+    "  redis.call('zadd', uk, now, id) redis.call('expire', uk, 600) " \
+    "  redis.call('zadd', P .. 'outbox:unknowns', now, id) " \
+    "end "
+
+/*
+ * KEYS: msg, stream, token, delayed. ARGV: 1 prefix, 2 entry, 3 group,
+ * 4 lock value, 5 lock ms, 6 now (s), 7 rate, 8 this second, 9 due when
+ * busy, 10 id, 11 keep, 12 due when over the rate.
+ * {0, payload, attempts, token, token ttl, queued ms, openId} go;
+ * {1} deferred; {2} unknown; {3} nothing to do.
+ */
+static struct store_lua lua_begin = { .src = LUA_ACK LUA_UNKNOWN
+    "local P = ARGV[1] "
+    "local s = redis.call('hget', KEYS[1], 's') "
+    "if s == 'sending' then "
+    "  unknown(P, ARGV[10], ARGV[6], ARGV[11], 'worker_lost', '') "
+    "  redis.call('hdel', KEYS[1], 'w') "
+    "  redis.call('expire', KEYS[1], ARGV[11]) "
+    "  ack() return {2} end "
+    "if s ~= 'queued' then ack() return {3} end "
+    "local o = redis.call('hget', KEYS[1], 'o') "
+    "local lock = P .. 'sendlock:' .. o "
+    "if not redis.call('set', lock, ARGV[4], 'NX', 'PX', ARGV[5]) then "
+    "  redis.call('zadd', KEYS[4], ARGV[9], ARGV[10]) ack() return {1} end "
+    "if tonumber(ARGV[7]) > 0 then "
+    "  local rk = P .. 'outbox:rate:' .. ARGV[8] "
+    "  local c = redis.call('incr', rk) "
+    "  if c == 1 then redis.call('expire', rk, 2) end "
+    "  if c > tonumber(ARGV[7]) then "
+    "    redis.call('del', lock) "
+    "    redis.call('zadd', KEYS[4], ARGV[12], ARGV[10]) ack() return {1} end "
+    "end "
+    "local a = redis.call('hincrby', KEYS[1], 'a', 1) "
+    "redis.call('hset', KEYS[1], 's', 'sending', 'w', ARGV[4], 'ua', ARGV[6]) "
+    "local f = redis.call('hmget', KEYS[1], 'p', 'q') "
+    "return {0, f[1], a, redis.call('get', KEYS[3]), "
+    "  redis.call('ttl', KEYS[3]), tonumber(f[2]) or 0, o}" };
+
+/*
+ * KEYS: msg, stream, delayed. ARGV: 1 prefix, 2 entry, 3 group, 4 our
+ * attempt (lock value), 5 next, 6 now (s), 7 due (ms), 8 msgid, 9 error,
+ * 10 errcode or '', 11 keep, 12 id, 13 credit k/r/c, 14 subscribe.ttl.
+ * {1} applied; {0} the attempt was no longer ours.
+ */
+static struct store_lua lua_finish = { .src = STORE_LUA_GIVE LUA_ACK
+    LUA_UNKNOWN
+    "local P, n, now, id = ARGV[1], ARGV[5], ARGV[6], ARGV[12] "
+    "ack() "
+    "local f = redis.call('hmget', KEYS[1], 'w', 'o', 't', 'k', 'pt', 'b', 's', "
+    "  'l') "
+    "if f[2] then "
+    "  local lock = P .. 'sendlock:' .. f[2] "
+    "  if redis.call('get', lock) == ARGV[4] then redis.call('del', lock) end "
+    "end "
+    "if f[1] ~= ARGV[4] then return {0} end "
+    "if f[7] ~= 'sending' and not (f[7] == 'unknown' and n == 'sent') then "
+    "  return {0} end "
+    "redis.call('hdel', KEYS[1], 'w') "
+    "if n == 'sent' then "
+    "  redis.call('hset', KEYS[1], 's', 'sent', 'm', ARGV[8], 'ua', now) "
+    "  redis.call('hdel', KEYS[1], 'e', 'c') "
+    "  redis.call('set', P .. 'msgid:' .. ARGV[8], id, 'EX', ARGV[11]) "
+    "  redis.call('zrem', P .. 'outbox:unknowns', id) "
+    "  redis.call('zrem', P .. 'outbox:unknown:' .. f[3] .. ':' .. f[2], id) "
+    "elseif n == 'retry' then "
+    "  redis.call('hset', KEYS[1], 's', 'queued', 'e', ARGV[9], 'ua', now) "
+    "  if ARGV[10] ~= '' then redis.call('hset', KEYS[1], 'c', ARGV[10]) "
+    "  else redis.call('hdel', KEYS[1], 'c') end "
+    "  redis.call('zadd', KEYS[3], ARGV[7], id) "
+    "elseif n == 'failed' then "
+    "  redis.call('hset', KEYS[1], 's', 'failed', 'e', ARGV[9], 'ua', now) "
+    "  if ARGV[10] ~= '' then redis.call('hset', KEYS[1], 'c', ARGV[10]) "
+    "  else redis.call('hdel', KEYS[1], 'c') end "
+    "  redis.call('zadd', P .. 'outbox:failed', now, id) "
+    "  if f[8] ~= '1' then "
+    "    give(f[4], ARGV[13], tonumber(ARGV[14]), tonumber(f[5]) or -1) end "
+    "else unknown(P, id, now, ARGV[11], ARGV[9], ARGV[10]) end "
+    "redis.call('expire', KEYS[1], ARGV[11]) "
+    "if f[6] and f[6] ~= '' then "
+    "  redis.call('expire', P .. 'batch:' .. f[6], ARGV[11]) end "
+    "return {1}" };
+
+/* KEYS: msg, stream, delayed. ARGV: 1 -, 2 entry, 3 group, 4 due, 5 id. */
+static struct store_lua lua_defer = { .src = LUA_ACK
+    "redis.call('zadd', KEYS[3], ARGV[4], ARGV[5]) ack() return 1" };
+
+/* KEYS: delayed, stream. ARGV: now (ms), how many at most. */
+static struct store_lua lua_promote = { .src =
+    "local ids = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], "
+    "  'LIMIT', 0, tonumber(ARGV[2])) "
+    "for _, id in ipairs(ids) do "
+    "  redis.call('xadd', KEYS[2], '*', 'id', id) "
+    "  redis.call('zrem', KEYS[1], id) "
+    "end return #ids" };
+
+/* ARGV: prefix, msgid or '', openId, template, errcode, now, keep. */
+static struct store_lua lua_settle = { .src =
+    "local P, now = ARGV[1], tonumber(ARGV[6]) local id "
+    "if ARGV[2] ~= '' then id = redis.call('get', P .. 'msgid:' .. ARGV[2]) end "
+    "local uk = P .. 'outbox:unknown:' .. ARGV[4] .. ':' .. ARGV[3] "
+    "if not id then "
+    "  id = redis.call('zrangebyscore', uk, now - 600, '+inf', "
+    "    'LIMIT', 0, 1)[1] end "
+    "if not id then return false end "
+    "local k = P .. 'msg:' .. id "
+    "local s = redis.call('hget', k, 's') "
+    "if s ~= 'sent' and s ~= 'unknown' then return false end "
+    "if ARGV[5] == '0' then redis.call('hset', k, 's', 'delivered', 'ua', now) "
+    "else "
+    "  redis.call('hset', k, 's', 'failed', 'e', 'delivery_failed', "
+    "    'c', ARGV[5], 'ua', now) "
+    "  redis.call('zadd', P .. 'outbox:failed', now, id) "
+    "end "
+    "redis.call('zrem', uk, id) redis.call('zrem', P .. 'outbox:unknowns', id) "
+    "redis.call('expire', k, ARGV[7]) "
+    "return id" };
+
+/* KEYS: batch list. ARGV: prefix. {status, count, ...} or nil. */
+static struct store_lua lua_batch = { .src =
+    "local ids = redis.call('lrange', KEYS[1], 0, -1) "
+    "if #ids == 0 then return false end "
+    "local c, out = {}, {} "
+    "for _, id in ipairs(ids) do if id ~= '-' then "
+    "  local s = redis.call('hget', ARGV[1] .. 'msg:' .. id, 's') "
+    "  if s then c[s] = (c[s] or 0) + 1 end "
+    "end end "
+    "for k, v in pairs(c) do out[#out + 1] = k out[#out + 1] = v end "
+    "return out" };
+
+/* KEYS: stream, delayed, failed, unknowns. ARGV: group. */
+static struct store_lua lua_counts = { .src =
+    "local p = 0 "
+    "local ok, r = pcall(redis.call, 'xpending', KEYS[1], ARGV[1]) "
+    "if ok and r then p = r[1] end "
+    "return {redis.call('xlen', KEYS[1]), p, redis.call('zcard', KEYS[2]), "
+    "  redis.call('zcard', KEYS[3]), redis.call('zcard', KEYS[4])}" };
+
+/* KEYS: msg, stream, failed. ARGV: now (s), now (ms), id. */
+static struct store_lua lua_retry = { .src = STORE_LUA_TAKE
+    "local f = redis.call('hmget', KEYS[1], 's', 'k', 'l') "
+    "if not f[1] then return 'not_found' end "
+    "if f[1] ~= 'failed' then return 'not_failed' end "
+    "local taken, pttl = take(f[2], f[3]) "
+    "if taken == 0 then return 'not_subscribed' end "
+    "redis.call('hset', KEYS[1], 's', 'queued', 'a', 0, 'ua', ARGV[1], "
+    "  'q', ARGV[2], 'pt', pttl) "
+    "redis.call('hdel', KEYS[1], 'e', 'c', 'm') "
+    "redis.call('zrem', KEYS[3], ARGV[3]) "
+    "redis.call('xadd', KEYS[2], '*', 'id', ARGV[3]) "
+    "return 'queued'" };
+
+/* ---- helpers ---- */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+copy_str(const redisReply *e, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (e != NULL && e->type == REDIS_REPLY_STRING && e->len < outlen) {
+		memcpy(out, e->str, e->len);
+		out[e->len] = '\0';
+	}
+}
+
+/* An integer reply, or a bulk string holding one; dflt otherwise. */
+static long long
+as_int(const redisReply *e, long long dflt)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (e == NULL)
+		return dflt;
+	if (e->type == REDIS_REPLY_INTEGER)
+		return e->integer;
+	if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len >= sizeof(buf))
+		return dflt;
+	memcpy(buf, e->str, e->len);
+	buf[e->len] = '\0';
+	v = strtoll(buf, &end, 10);
+	return *end == '\0' ? v : dflt;
+}
+
+/* A script's reply: NULL (unavailable) or an error reply logged. */
+static redisReply *
+checked(redisReply *r, const char *what)
+{
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		log_error("redis refused the outbox's %s: %.200s", what, r->str);
+		store_reply_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ---- enqueue and look ---- */
+
+enum wx_err
+outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
+    bool longterm, const char *batch, struct outbox_item *items, size_t n)
+{
+	char stream[LIM_KEY], nowb[NUM_DEC_MAX], msb[NUM_DEC_MAX];
+	char keepb[NUM_DEC_MAX], nb[NUM_DEC_MAX];
+	char (*credit)[LIM_KEY] = NULL;
+	const char **args = NULL, *keys[1] = { stream };
+	redisReply *r = NULL;
+	enum wx_err err = WX_INTERNAL;
+	long long ms = now_ms();
+	size_t i, a = 0;
+
+	if (n == 0 || key(c, "outbox", NULL, stream, sizeof(stream)) != 0)
+		return WX_INTERNAL;
+	credit = calloc(n, sizeof(*credit));
+	args = calloc(8 + 4 * n, sizeof(*args));
+	if (credit == NULL || args == NULL)
+		goto out;
+	num_i64(nowb, ms / 1000);
+	num_i64(msb, ms);
+	num_i64(keepb, c->outbox_keep_s);
+	num_u64(nb, n);
+	args[a++] = c->prefix;
+	args[a++] = nowb;
+	args[a++] = msb;
+	args[a++] = keepb;
+	args[a++] = tpl;
+	args[a++] = longterm ? "1" : "0";
+	args[a++] = batch != NULL ? batch : "";
+	args[a++] = nb;
+	for (i = 0; i < n; i++) {
+		if (store_key_sub(c, tpl, items[i].openid, credit[i],
+		    sizeof(credit[i])) != 0 ||
+		    outbox_new_id('m', items[i].id, sizeof(items[i].id)) != 0)
+			goto out;
+		items[i].refused = false;
+		args[a++] = items[i].id;
+		args[a++] = items[i].openid;
+		args[a++] = credit[i];
+		args[a++] = items[i].payload;
+	}
+	if ((r = checked(store_eval(st, &lua_enqueue, 1, keys, a, args),
+	    "enqueue")) == NULL) {
+		err = WX_REDIS_UNAVAILABLE;
+		goto out;
+	}
+	if (r->type != REDIS_REPLY_ARRAY)
+		goto out;
+	for (i = 0; i < r->elements; i++) {
+		long long at = as_int(r->element[i], -1);
+		if (at >= 0 && (size_t)at < n)
+			items[at].refused = true;
+	}
+	err = WX_OK;
+out:
+	store_reply_free(r);
+	free(credit);
+	free(args);
+	return err;
+}
+
+int
+outbox_read_msg(const redisReply *r, struct outbox_msg *m)
+{
+	static const char *const f[] = { "s", "o", "t", "a", "m", "e", "c",
+	    "ca", "ua", "b" };
+	const redisReply *v[sizeof(f) / sizeof(f[0])] = { 0 };
+	size_t i, j;
+	int s;
+
+	memset(m, 0, sizeof(*m));
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+		return -1;
+	if (r->elements == 0)
+		return 0;		/* no such message */
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *k = r->element[i];
+		if (k->type != REDIS_REPLY_STRING)
+			return -1;
+		for (j = 0; j < sizeof(f) / sizeof(f[0]); j++)
+			if (k->len == strlen(f[j]) && memcmp(k->str, f[j], k->len) == 0)
+				v[j] = r->element[i + 1];
+	}
+	char sbuf[16];
+	copy_str(v[0], sbuf, sizeof(sbuf));
+	if ((s = outbox_status_of(sbuf)) < 0)
+		return -1;
+	m->found = true;
+	m->status = (enum outbox_status)s;
+	copy_str(v[1], m->openid, sizeof(m->openid));
+	copy_str(v[2], m->template_id, sizeof(m->template_id));
+	m->attempts = as_int(v[3], 0);
+	copy_str(v[4], m->msgid, sizeof(m->msgid));
+	copy_str(v[5], m->error, sizeof(m->error));
+	if (v[6] != NULL && v[6]->type == REDIS_REPLY_STRING && v[6]->len > 0) {
+		m->has_errcode = true;
+		m->errcode = as_int(v[6], 0);
+	}
+	m->created = as_int(v[7], 0);
+	m->updated = as_int(v[8], 0);
+	copy_str(v[9], m->batch, sizeof(m->batch));
+	return 0;
+}
+
+enum wx_err
+outbox_get(struct store *st, const struct config *c, const char *id,
+    struct outbox_msg *m)
+{
+	char k[LIM_KEY];
+	const char *argv[2] = { "HGETALL", k };
+	redisReply *r;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (key(c, "msg:", id, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	if ((r = checked(store_cmd(st, 2, argv), "read")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	rc = outbox_read_msg(r, m);
+	store_reply_free(r);
+	return rc == 0 ? WX_OK : WX_INTERNAL;
+}
+
+enum wx_err
+outbox_batch(struct store *st, const struct config *c, const char *id,
+    bool *found, long long counts[OB__MAX])
+{
+	char k[LIM_KEY], s[16];
+	const char *keys[1] = { k }, *args[1] = { c->prefix };
+	redisReply *r;
+	size_t i;
+	int at;
+
+	*found = false;
+	memset(counts, 0, OB__MAX * sizeof(counts[0]));
+	if (key(c, "batch:", id, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	if ((r = checked(store_eval(st, &lua_batch, 1, keys, 1, args),
+	    "batch count")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_ARRAY) {
+		*found = true;
+		for (i = 0; i + 1 < r->elements; i += 2) {
+			copy_str(r->element[i], s, sizeof(s));
+			if ((at = outbox_status_of(s)) >= 0)
+				counts[at] = as_int(r->element[i + 1], 0);
+		}
+	}
+	store_reply_free(r);
+	return WX_OK;
+}
+
+enum wx_err
+outbox_settle(struct store *st, const struct config *c, uint64_t msgid,
+    const char *openid, const char *tpl, long errcode, char *settled,
+    size_t settledlen)
+{
+	char mb[NUM_DEC_MAX], eb[NUM_DEC_MAX], nowb[NUM_DEC_MAX], kb[NUM_DEC_MAX];
+	const char *args[7] = { c->prefix, mb, openid, tpl, eb, nowb, kb };
+	redisReply *r;
+
+	if (settled != NULL && settledlen > 0)
+		settled[0] = '\0';
+	mb[0] = '\0';
+	if (msgid != 0)
+		num_u64(mb, msgid);
+	num_i64(eb, errcode);
+	num_i64(nowb, now_ms() / 1000);
+	num_i64(kb, c->outbox_keep_s);
+	if ((r = checked(store_eval(st, &lua_settle, 0, NULL, 7, args),
+	    "settle")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (settled != NULL)
+		copy_str(r, settled, settledlen);
+	store_reply_free(r);
+	return WX_OK;
+}
+
+enum wx_err
+outbox_counts(struct store *st, const struct config *c,
+    struct outbox_counts *o)
+{
+	char k[4][LIM_KEY];
+	const char *keys[4] = { k[0], k[1], k[2], k[3] };
+	const char *args[1] = { OUTBOX_GROUP };
+	redisReply *r;
+
+	memset(o, 0, sizeof(*o));
+	if (key(c, "outbox", NULL, k[0], sizeof(k[0])) != 0 ||
+	    key(c, "outbox:delayed", NULL, k[1], sizeof(k[1])) != 0 ||
+	    key(c, "outbox:failed", NULL, k[2], sizeof(k[2])) != 0 ||
+	    key(c, "outbox:unknowns", NULL, k[3], sizeof(k[3])) != 0)
+		return WX_INTERNAL;
+	if ((r = checked(store_eval(st, &lua_counts, 4, keys, 1, args),
+	    "counts")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
+		o->stream = as_int(r->element[0], 0);
+		o->pending = as_int(r->element[1], 0);
+		o->delayed = as_int(r->element[2], 0);
+		o->failed = as_int(r->element[3], 0);
+		o->unknown = as_int(r->element[4], 0);
+	}
+	store_reply_free(r);
+	return WX_OK;
+}
+
+enum wx_err
+outbox_failed(struct store *st, const struct config *c,
+    char (*ids)[OUTBOX_ID_LEN + 1], size_t max, size_t *n)
+{
+	char k[LIM_KEY], stop[NUM_DEC_MAX];
+	const char *argv[4] = { "ZREVRANGE", k, "0", stop };
+	redisReply *r;
+	size_t i;
+
+	*n = 0;
+	if (max == 0 || key(c, "outbox:failed", NULL, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	num_u64(stop, max - 1);
+	if ((r = checked(store_cmd(st, 4, argv), "list")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements &&
+	    *n < max; i++) {
+		copy_str(r->element[i], ids[*n], sizeof(ids[*n]));
+		if (ids[*n][0] != '\0')
+			(*n)++;
+	}
+	store_reply_free(r);
+	return WX_OK;
+}
+
+enum wx_err
+outbox_retry(struct store *st, const struct config *c, const char *id,
+    const char **how)
+{
+	char k[3][LIM_KEY], nowb[NUM_DEC_MAX], msb[NUM_DEC_MAX], out[32];
+	const char *keys[3] = { k[0], k[1], k[2] };
+	const char *args[3] = { nowb, msb, id };
+	static const char *const hows[] = { "queued", "not_failed",
+	    "not_found", "not_subscribed" };
+	long long ms = now_ms();
+	redisReply *r;
+	size_t i;
+
+	*how = "not_found";
+	if (!outbox_id_ok(id) || id[0] != 'm')
+		return WX_OK;
+	if (key(c, "msg:", id, k[0], sizeof(k[0])) != 0 ||
+	    key(c, "outbox", NULL, k[1], sizeof(k[1])) != 0 ||
+	    key(c, "outbox:failed", NULL, k[2], sizeof(k[2])) != 0)
+		return WX_INTERNAL;
+	num_i64(nowb, ms / 1000);
+	num_i64(msb, ms);
+	if ((r = checked(store_eval(st, &lua_retry, 3, keys, 3, args),
+	    "retry")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	copy_str(r, out, sizeof(out));
+	store_reply_free(r);
+	for (i = 0; i < sizeof(hows) / sizeof(hows[0]); i++)
+		if (strcmp(out, hows[i]) == 0)
+			*how = hows[i];
+	return WX_OK;
+}
+
+/* ---- the worker's steps ---- */
+
+enum wx_err
+outbox_group(struct store *st, const struct config *c)
+{
+	char k[LIM_KEY];
+	const char *argv[6] = { "XGROUP", "CREATE", k, OUTBOX_GROUP, "0",
+	    "MKSTREAM" };
+	redisReply *r;
+	enum wx_err err = WX_OK;
+
+	if (key(c, "outbox", NULL, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	if ((r = store_cmd(st, 6, argv)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
+		log_error("redis refused the outbox's group: %.200s", r->str);
+		err = WX_INTERNAL;
+	}
+	store_reply_free(r);
+	return err;
+}
+
+/* One entry: [entry id, [field, value, ...]] (value nil when deleted). */
+static void
+read_entry(const redisReply *e, struct outbox_entry *o, bool claimed)
+{
+	const redisReply *f;
+	size_t j;
+
+	memset(o, 0, sizeof(*o));
+	o->claimed = claimed;
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 1)
+		return;
+	copy_str(e->element[0], o->entry, sizeof(o->entry));
+	if (e->elements < 2 || (f = e->element[1])->type != REDIS_REPLY_ARRAY)
+		return;
+	for (j = 0; j + 1 < f->elements; j += 2)
+		if (f->element[j]->type == REDIS_REPLY_STRING &&
+		    f->element[j]->len == 2 && memcmp(f->element[j]->str, "id", 2) == 0)
+			copy_str(f->element[j + 1], o->id, sizeof(o->id));
+	if (!outbox_id_ok(o->id))
+		o->id[0] = '\0';
+}
+
+int
+outbox_read_entries(const redisReply *r, struct outbox_entry *out, size_t max,
+    size_t *n, bool claimed)
+{
+	size_t i;
+
+	*n = 0;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		return r != NULL && r->type == REDIS_REPLY_NIL ? 0 : -1;
+	for (i = 0; i < r->elements && *n < max; i++) {
+		read_entry(r->element[i], &out[*n], claimed);
+		if (out[*n].entry[0] != '\0')
+			(*n)++;
+	}
+	return 0;
+}
+
+enum wx_err
+outbox_read(struct store *st, const struct config *c, const char *consumer,
+    long block_ms, struct outbox_entry *out, size_t max, size_t *n)
+{
+	char k[LIM_KEY], cnt[NUM_DEC_MAX], blk[NUM_DEC_MAX];
+	const char *argv[11] = { "XREADGROUP", "GROUP", OUTBOX_GROUP, consumer,
+	    "COUNT", cnt, "BLOCK", blk, "STREAMS", k, ">" };
+	const char *noblock[9] = { "XREADGROUP", "GROUP", OUTBOX_GROUP, consumer,
+	    "COUNT", cnt, "STREAMS", k, ">" };
+	redisReply *r;
+	int rc = 0;
+
+	*n = 0;
+	if (key(c, "outbox", NULL, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	num_u64(cnt, max);
+	num_i64(blk, block_ms);
+	if ((r = block_ms > 0 ? store_cmd(st, 11, argv) :
+	    store_cmd(st, 9, noblock)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_ERROR) {
+		/* Redis came back without the group (no AOF): make it again. */
+		bool nogroup = strncmp(r->str, "NOGROUP", 7) == 0;
+		if (!nogroup)
+			log_error("redis refused XREADGROUP: %.200s", r->str);
+		store_reply_free(r);
+		return nogroup ? outbox_group(st, c) : WX_INTERNAL;
+	}
+	/* [[stream, [entries]]] or nil */
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY &&
+	    r->element[0]->elements == 2)
+		rc = outbox_read_entries(r->element[0]->element[1], out, max, n,
+		    false);
+	else if (r->type != REDIS_REPLY_NIL)
+		rc = -1;
+	store_reply_free(r);
+	return rc == 0 ? WX_OK : WX_INTERNAL;
+}
+
+enum wx_err
+outbox_claim(struct store *st, const struct config *c, const char *consumer,
+    char *cursor, size_t cursorlen, struct outbox_entry *out, size_t max,
+    size_t *n)
+{
+	char k[LIM_KEY], idle[NUM_DEC_MAX], cnt[NUM_DEC_MAX];
+	const char *argv[8] = { "XAUTOCLAIM", k, OUTBOX_GROUP, consumer, idle,
+	    cursor, "COUNT", cnt };
+	redisReply *r;
+	int rc = -1;
+
+	*n = 0;
+	if (key(c, "outbox", NULL, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	num_i64(idle, c->outbox_claim_after_ms);
+	num_u64(cnt, max);
+	if ((r = store_cmd(st, 8, argv)) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_ERROR) {
+		bool nogroup = strncmp(r->str, "NOGROUP", 7) == 0;
+		store_reply_free(r);
+		return nogroup ? outbox_group(st, c) : WX_INTERNAL;
+	}
+	/* [next cursor, [entries], [deleted ids]] */
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+		copy_str(r->element[0], cursor, cursorlen);
+		if (cursor[0] == '\0')
+			snprintf(cursor, cursorlen, "0-0");
+		rc = outbox_read_entries(r->element[1], out, max, n, true);
+	}
+	store_reply_free(r);
+	return rc == 0 ? WX_OK : WX_INTERNAL;
+}
+
+enum wx_err
+outbox_promote(struct store *st, const struct config *c, size_t max,
+    size_t *n)
+{
+	char k[2][LIM_KEY], nowb[NUM_DEC_MAX], mb[NUM_DEC_MAX];
+	const char *keys[2] = { k[0], k[1] }, *args[2] = { nowb, mb };
+	redisReply *r;
+
+	*n = 0;
+	if (key(c, "outbox:delayed", NULL, k[0], sizeof(k[0])) != 0 ||
+	    key(c, "outbox", NULL, k[1], sizeof(k[1])) != 0)
+		return WX_INTERNAL;
+	num_i64(nowb, now_ms());
+	num_u64(mb, max);
+	if ((r = checked(store_eval(st, &lua_promote, 2, keys, 2, args),
+	    "promote")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	*n = (size_t)as_int(r, 0);
+	store_reply_free(r);
+	return WX_OK;
+}
+
+/* The three keys every per-entry script takes: msg, stream, delayed. */
+static int
+entry_keys(const struct config *c, const char *id, char k[3][LIM_KEY])
+{
+	return key(c, "msg:", id, k[0], LIM_KEY) |
+	    key(c, "outbox", NULL, k[1], LIM_KEY) |
+	    key(c, "outbox:delayed", NULL, k[2], LIM_KEY);
+}
+
+enum wx_err
+outbox_begin(struct store *st, const struct config *c,
+    const struct outbox_entry *e, long lock_ms, struct outbox_job *j,
+    enum outbox_begin *how)
+{
+	char k[3][LIM_KEY], lms[NUM_DEC_MAX], nowb[NUM_DEC_MAX];
+	char rate[NUM_DEC_MAX], sec[NUM_DEC_MAX], busy[NUM_DEC_MAX];
+	char keep[NUM_DEC_MAX], next[NUM_DEC_MAX];
+	const char *keys[4] = { k[0], k[1], c->token_key, k[2] };
+	const char *args[12] = { c->prefix, e->entry, OUTBOX_GROUP, j->lockval,
+	    lms, nowb, rate, sec, busy, e->id, keep, next };
+	long long ms = now_ms();
+	redisReply *r;
+	enum wx_err err = WX_INTERNAL;
+
+	memset(j, 0, sizeof(*j));
+	*how = OBB_DONE;
+	if (entry_keys(c, e->id, k) != 0)
+		return WX_INTERNAL;
+	snprintf(j->id, sizeof(j->id), "%s", e->id);
+	snprintf(j->entry, sizeof(j->entry), "%s", e->entry);
+	req_new_id(j->lockval, sizeof(j->lockval));
+	j->lock_ms = lock_ms;
+	num_i64(lms, lock_ms);
+	num_i64(nowb, ms / 1000);
+	num_i64(rate, c->outbox_rate);
+	num_i64(sec, ms / 1000);
+	/* Busy: the user's other send ends soon; rate: the next second. */
+	num_i64(busy, ms + 50);
+	num_i64(next, (ms / 1000 + 1) * 1000 + (long long)(ms % 97));
+	num_i64(keep, c->outbox_keep_s);
+	j->asked = (double)ms / 1000.0;
+	if ((r = checked(store_eval(st, &lua_begin, 4, keys, 12, args),
+	    "begin")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+		goto out;
+	switch (as_int(r->element[0], -1)) {
+	case 0:
+		if (r->elements != 7 || r->element[1]->type != REDIS_REPLY_STRING)
+			goto out;
+		if ((j->payload = strndup(r->element[1]->str,
+		    r->element[1]->len)) == NULL)
+			goto out;
+		j->attempts = as_int(r->element[2], 1);
+		copy_str(r->element[3], j->token, sizeof(j->token));
+		j->token_ttl = as_int(r->element[4], -1);
+		j->queued_ms = as_int(r->element[5], 0);
+		copy_str(r->element[6], j->openid, sizeof(j->openid));
+		if (store_key(c, "sendlock", j->openid, j->lockkey,
+		    sizeof(j->lockkey)) != 0)
+			goto out;
+		*how = OBB_GO;
+		break;
+	case 1:
+		*how = OBB_DEFERRED;
+		break;
+	case 2:
+		*how = OBB_UNKNOWN;
+		break;
+	case 3:
+		*how = OBB_DONE;
+		break;
+	default:
+		goto out;
+	}
+	err = WX_OK;
+out:
+	store_reply_free(r);
+	return err;
+}
+
+enum wx_err
+outbox_finish(struct store *st, const struct config *c,
+    const struct outbox_job *j, const struct outbox_result *res,
+    long long due_ms)
+{
+	static const char *const nexts[] = {
+		[OBN_SENT] = "sent", [OBN_RETRY] = "retry",
+		[OBN_FAILED] = "failed", [OBN_UNKNOWN] = "unknown",
+		[OBN_RENEW] = "retry",
+	};
+	char k[3][LIM_KEY], nowb[NUM_DEC_MAX], dueb[NUM_DEC_MAX];
+	char mb[NUM_DEC_MAX], cb[NUM_DEC_MAX], keep[NUM_DEC_MAX], ttl[NUM_DEC_MAX];
+	const char *keys[3] = { k[0], k[1], k[2] };
+	const char *how = res->err == WX_USER_REFUSED ? "c" : "r";
+	const char *args[14] = { c->prefix, j->entry, OUTBOX_GROUP, j->lockval,
+	    nexts[res->next], nowb, dueb, mb, wxerr_code(res->err), cb, keep,
+	    j->id, how, ttl };
+	redisReply *r;
+
+	if (entry_keys(c, j->id, k) != 0)
+		return WX_INTERNAL;
+	num_i64(nowb, now_ms() / 1000);
+	num_i64(dueb, due_ms);
+	num_u64(mb, res->msgid);
+	cb[0] = '\0';
+	if (res->has_errcode)
+		num_i64(cb, res->errcode);
+	num_i64(keep, c->outbox_keep_s);
+	num_i64(ttl, c->subscribe_ttl);
+	if (res->next == OBN_UNKNOWN)
+		args[8] = "answer_lost";
+	if ((r = checked(store_eval(st, &lua_finish, 3, keys, 14, args),
+	    "finish")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	store_reply_free(r);
+	return WX_OK;
+}
+
+enum wx_err
+outbox_defer(struct store *st, const struct config *c,
+    const struct outbox_entry *e, long long due_ms)
+{
+	char k[3][LIM_KEY], dueb[NUM_DEC_MAX];
+	const char *keys[3] = { k[0], k[1], k[2] };
+	const char *args[5] = { "", e->entry, OUTBOX_GROUP, dueb, e->id };
+	redisReply *r;
+
+	if (entry_keys(c, e->id, k) != 0)
+		return WX_INTERNAL;
+	num_i64(dueb, due_ms);
+	if ((r = checked(store_eval(st, &lua_defer, 3, keys, 5, args),
+	    "defer")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	store_reply_free(r);
+	return WX_OK;
+}
+
+/* ---- pure rules ---- */
+
+long
+outbox_backoff_ms(long base_ms, long long attempts, uint64_t rnd)
+{
+	long long ceil = base_ms > 0 ? base_ms : 1;
+	long long i;
+
+	for (i = 1; i < attempts && ceil < OUTBOX_BACKOFF_CAP_MS; i++)
+		ceil *= 2;
+	if (ceil > OUTBOX_BACKOFF_CAP_MS)
+		ceil = OUTBOX_BACKOFF_CAP_MS;
+	return (long)(rnd % (uint64_t)(ceil + 1));
+}
+
+enum outbox_next
+outbox_decide(const struct outbox_attempt *a, enum wx_err *err)
+{
+	bool out_of_tries = a->attempts >= a->max_attempts;
+	enum outbox_next retry = out_of_tries ? OBN_FAILED : OBN_RETRY;
+
+	*err = WX_UPSTREAM;
+	if (!a->transfer_ok)
+		/* Sent and no answer: it may have been delivered. */
+		return a->request_sent ? OBN_UNKNOWN : retry;
+	if (a->status >= 500)
+		return retry;
+	if (a->status != 200)
+		return OBN_FAILED;	/* an HTTP 4xx (or odd status) is final */
+	if (a->err == WX_OK) {
+		if (a->msgid != 0) {
+			*err = WX_OK;
+			return OBN_SENT;
+		}
+		return OBN_UNKNOWN;	/* accepted without a msgid: can't tell */
+	}
+	if (!a->has_errcode)
+		return OBN_UNKNOWN;	/* a 200 we cannot read */
+	if (a->errcode == -1 || a->errcode == 43108)
+		return retry;
+	if (wechat_token_rejected(a->errcode)) {
+		*err = WX_TOKEN_UNAVAILABLE;
+		return a->renewed || out_of_tries ? retry : OBN_RENEW;
+	}
+	*err = a->err;
+	return OBN_FAILED;
+}
