@@ -26,6 +26,7 @@ static const double bounds[] = {
 
 static const char *const hist_names[HIST__MAX] = {
 	[HIST_REDIS] = "redis", [HIST_WECHAT] = "wechat",
+	[HIST_OUTBOX] = "outbox_latency",
 };
 
 void
@@ -246,8 +247,12 @@ render_hist(struct sink *s, const char *const *f, const long long *v,
 			count += v[i];
 	}
 	snprintf(want, sizeof(want), "wxsub_%s_seconds", name);
-	put(s, "# HELP %s Time of one %s call.\n# TYPE %s histogram\n", want,
-	    h == HIST_REDIS ? "Redis" : "WeChat", want);
+	if (h == HIST_OUTBOX)
+		put(s, "# HELP %s Time from queued to sent, outbox messages.\n"
+		    "# TYPE %s histogram\n", want, want);
+	else
+		put(s, "# HELP %s Time of one %s call.\n# TYPE %s histogram\n",
+		    want, h == HIST_REDIS ? "Redis" : "WeChat", want);
 	for (b = 0; b < NBUCKETS; b++) {
 		cum += bucket[b];
 		if (b < NBUCKETS - 1)
@@ -268,6 +273,16 @@ metrics_render(const char *const *f, const long long *v, size_t n,
 		{ "c|token_force", "wxsub_token_forced_refreshes_total" },
 		{ "c|token_wait", "wxsub_token_waits_total" },
 		{ "c|token_ahead", "wxsub_token_refreshes_ahead_total" },
+	};
+	static const struct { const char *field, *metric, *help; } outbox[] = {
+		{ "c|outbox_sent", "wxsub_outbox_sent_total",
+		  "Outbox messages WeChat accepted." },
+		{ "c|outbox_retries", "wxsub_outbox_retries_total",
+		  "Outbox attempts put back for a retry." },
+		{ "c|outbox_failed", "wxsub_outbox_failed_total",
+		  "Outbox messages that finally failed." },
+		{ "c|outbox_unknown", "wxsub_outbox_unknown_total",
+		  "Outbox messages whose answer was lost (unknown)." },
 	};
 	struct sink s = { out, 0, outlen, false };
 	size_t i, j;
@@ -295,6 +310,15 @@ metrics_render(const char *const *f, const long long *v, size_t n,
 		else if (j == 4)
 			put(&s, "# TYPE wxsub_token_refreshes_ahead_total counter\n");
 		put(&s, "%s %lld\n", counters[j].metric, total);
+	}
+	for (j = 0; j < sizeof(outbox) / sizeof(outbox[0]); j++) {
+		long long total = 0;
+		for (i = 0; i < n; i++)
+			if (strcmp(f[i], outbox[j].field) == 0)
+				total += v[i];
+		put(&s, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n",
+		    outbox[j].metric, outbox[j].help, outbox[j].metric,
+		    outbox[j].metric, total);
 	}
 	for (int h = 0; h < HIST__MAX; h++)
 		render_hist(&s, f, v, n, (enum metric_hist)h);

@@ -13,7 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum metric_hist { HIST_REDIS, HIST_WECHAT, HIST__MAX };
+/* HIST_OUTBOX: from queued to sent (outbox messages). */
+enum metric_hist { HIST_REDIS, HIST_WECHAT, HIST_OUTBOX, HIST__MAX };
 
 #define METRICS_MAX_FIELDS	512
 
