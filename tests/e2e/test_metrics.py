@@ -15,7 +15,8 @@ LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
 SAMPLE_RE = re.compile(r"(%s)(?:\{(%s(?:,%s)*)\})? (\S+)\Z"
                        % (NAME, LABEL, LABEL))
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-HISTOGRAMS = ("wxsub_redis_seconds", "wxsub_wechat_seconds")
+HISTOGRAMS = ("wxsub_redis_seconds", "wxsub_wechat_seconds",
+              "wxsub_outbox_latency_seconds")
 
 
 class Scrape:

@@ -1,0 +1,366 @@
+"""The outbox (contract section 5): POST /send with "async" and with
+"openIds", GET /messages/<id> and /batches/<id>, the worker (`wxsub
+worker`, `worker --once`) with its retries, unknowns and claims, and the
+`wxsub outbox` commands. Waits are derived from the config below and
+polled with generous bounds."""
+
+import collections
+import os
+import signal
+import subprocess
+import time
+
+from harness import (E2ECase, REPO, TIMEOUT_MS, TPL1, TPL_LONG, openid,
+                     wait_until)
+
+RETRY_BASE_MS = 20
+CLAIM_AFTER_MS = 2500          # > wechat.timeoutMs (1500): see worker.h
+MAX_ATTEMPTS = 3
+WAIT = 30                      # seconds any state change may take, at most
+
+
+def admin_path():
+    return os.path.abspath(os.environ.get("WXSUB_ADMIN") or
+                           os.path.join(REPO, "wxsub"))
+
+
+class OutboxCase(E2ECase):
+
+    CONFIG = {"outbox.retryBaseMs": str(RETRY_BASE_MS),
+              "outbox.claimAfterMs": str(CLAIM_AFTER_MS),
+              "outbox.maxAttempts": str(MAX_ATTEMPTS),
+              "outbox.concurrency": "4",
+              "log.level": "info"}
+
+    def setUp(self):
+        super().setUp()
+        self.workers = []
+
+    def tearDown(self):
+        for p in self.workers:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        super().tearDown()
+
+    # -- the admin tool ------------------------------------------------------
+
+    def _log(self, tag):
+        n = len(self.env.extra_logs)
+        f = os.path.join(self.env.tmp, "logs", "outbox-%d-%s.log" % (n, tag))
+        self.env.extra_logs.append(f)
+        return f
+
+    def wxsub(self, *args, timeout=60):
+        argv = [admin_path(), "-c", self.env.conf_path] + list(args)
+        e = {"PATH": "/usr/bin:/bin"}
+        e.update(self.env.sanitizer_env())
+        p = subprocess.run(argv, env=e, capture_output=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        with open(self._log("cli"), "wb") as f:
+            f.write(p.stdout + p.stderr)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def start_worker(self):
+        e = {"PATH": "/usr/bin:/bin"}
+        e.update(self.env.sanitizer_env())
+        log = open(self._log("worker"), "wb")
+        p = subprocess.Popen([admin_path(), "-c", self.env.conf_path,
+                              "worker"], env=e, stdout=log, stderr=log,
+                             stdin=subprocess.DEVNULL)
+        log.close()
+        self.workers.append(p)
+        return p
+
+    def stop_worker(self, p):
+        p.send_signal(signal.SIGTERM)
+        return p.wait(timeout=WAIT)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def enqueue(self, oid, credit=1, **extra):
+        if credit:
+            self.env.give_credit(oid, TPL1, credit)
+        body = {"openId": oid, "async": True, "data": {"thing1": "hello"}}
+        body.update(extra)
+        r = self.env.post("/send", body)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json["status"], "queued", r)
+        return r.json["id"]
+
+    def message(self, mid):
+        r = self.env.get("/messages/" + mid)
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def wait_status(self, mid, *want, timeout=WAIT):
+        seen = {}
+
+        def done():
+            seen["m"] = self.message(mid)
+            return seen["m"]["status"] in want
+        wait_until(done, timeout, interval=0.1,
+                   what="message %s in %s" % (mid, want))
+        return seen["m"]
+
+    def sends_to(self):
+        return collections.Counter(s["touser"]
+                                   for s in self.env.stats()["sent"])
+
+
+class OutboxTests(OutboxCase):
+
+    def test_async_is_queued_then_sent_once(self):
+        oid = openid("ob-async")
+        mid = self.enqueue(oid)
+        m = self.message(mid)
+        self.assertEqual((m["status"], m["attempts"], m["openId"],
+                          m["templateId"]), ("queued", 0, oid, TPL1), m)
+        self.assertNotIn("msgid", m)
+        self.assertIsNone(self.env.credit(oid, TPL1), "credit taken at "
+                          "enqueue")
+        self.assertEqual(self.env.stats()["calls"]["send"], 0)
+        rc, out, err = self.wxsub("worker", "--once")
+        self.assertEqual(rc, 0, err)
+        m = self.message(mid)
+        self.assertEqual((m["status"], m["attempts"]), ("sent", 1), m)
+        sent = self.env.stats()["sent"]
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(sent[0]["msgid"], m["msgid"])
+        self.assertEqual(sent[0]["touser"], oid)
+        self.assertGreaterEqual(m["updatedAt"], m["createdAt"])
+        # Once more: nothing is sent twice.
+        rc, _, _ = self.wxsub("worker", "--once")
+        self.assertEqual(rc, 0)
+        self.assertEqual(self.env.stats()["calls"]["send"], 1)
+
+    def test_async_refusals_are_the_sync_answers_and_queue_nothing(self):
+        oid = openid("ob-refuse")
+        r = self.env.post("/send", {"openId": oid, "async": True,
+                                    "data": {"thing1": "x"}})
+        self.assertError(r, 409, "not_subscribed")
+        self.env.give_credit(oid, TPL1)
+        r = self.env.post("/send", {"openId": oid, "async": True,
+                                    "data": {"time3": "not a time"}})
+        self.assertError(r, 422, "invalid_data")
+        r = self.env.post("/send", {"openId": "short", "async": True,
+                                    "data": {"thing1": "x"}})
+        self.assertError(r, 400, "bad_request")
+        r = self.env.post("/send", {"openId": oid, "async": "yes",
+                                    "data": {"thing1": "x"}})
+        self.assertError(r, 400, "bad_request", msg_has="async")
+        r = self.env.post("/send", {"openId": oid, "async": True,
+                                    "data": {"thing1": "x"}}, auth=False)
+        self.assertError(r, 401, "unauthorized")
+        self.assertEqual(self.env.redis("XLEN", "WXSUB:outbox"), 0)
+        self.assertEqual(self.env.credit(oid, TPL1), 1, "credit kept")
+
+    def test_unknown_ids_are_404(self):
+        for path in ("/messages/m_000000000000000000",
+                     "/messages/nonsense", "/batches/b_000000000000000000",
+                     "/batches/m_000000000000000000"):
+            self.assertError(self.env.get(path), 404, "not_found")
+        r = self.env.get("/messages/m_000000000000000000", auth=False)
+        self.assertError(r, 401, "unauthorized")
+
+    def test_batch_queues_each_once_and_lists_the_refused(self):
+        a, b, c, d = (openid("ob-batch", i) for i in range(4))
+        for o in (a, b, c):
+            self.env.give_credit(o, TPL1)
+        r = self.env.post("/send", {"openIds": [a, b, a, c, d],
+                                    "data": {"thing1": "hello"}})
+        self.assertEqual(r.status, 202, r)
+        j = r.json
+        self.assertEqual(j["queued"], 3, j)
+        self.assertEqual(sorted(j["messages"]), sorted([a, b, c]))
+        self.assertEqual(j["refused"], {d: "not_subscribed"})
+        r = self.env.get("/batches/" + j["batch"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["counts"]["queued"], 3, r)
+        rc, _, err = self.wxsub("worker", "--once")
+        self.assertEqual(rc, 0, err)
+        r = self.env.get("/batches/" + j["batch"])
+        self.assertEqual(r.json["counts"]["sent"], 3, r)
+        self.assertEqual(self.sends_to(), {a: 1, b: 1, c: 1})
+        m = self.message(j["messages"][b])
+        self.assertEqual(m["batch"], j["batch"])
+
+    def test_batch_bad_input_queues_nothing(self):
+        a = openid("ob-badbatch")
+        self.env.give_credit(a, TPL1)
+        r = self.env.post("/send", {"openIds": [a, a, "nope"],
+                                    "data": {"thing1": "x"}})
+        self.assertError(r, 400, "bad_request", msg_has="openIds[2]")
+        r = self.env.post("/send", {"openIds": [], "data": {"thing1": "x"}})
+        self.assertError(r, 400, "bad_request")
+        r = self.env.post("/send", {"openIds": [a] * 1001,
+                                    "data": {"thing1": "x"}})
+        self.assertError(r, 400, "bad_request", msg_has="1000")
+        r = self.env.post("/send", {"openIds": [a], "openId": a,
+                                    "data": {"thing1": "x"}})
+        self.assertError(r, 400, "bad_request")
+        r = self.env.post("/send", {"openIds": [a],
+                                    "data": {"time3": "x"}})
+        self.assertError(r, 422, "invalid_data")
+        self.assertEqual(self.env.redis("XLEN", "WXSUB:outbox"), 0)
+        self.assertEqual(self.env.credit(a, TPL1), 1)
+
+    def test_errcode_minus_one_is_retried_then_sent(self):
+        oid = openid("ob-retry")
+        self.env.fault("send", "errcode", count=2, errcode=-1)
+        mid = self.enqueue(oid)
+        self.start_worker()
+        m = self.wait_status(mid, "sent", "failed")
+        self.assertEqual((m["status"], m["attempts"]), ("sent", 3), m)
+        self.assertEqual(self.sends_to(), {oid: 1})
+
+    def test_5xx_until_max_attempts_then_failed_and_credit_back(self):
+        oid = openid("ob-5xx")
+        self.env.fault("send", "http500", count=-1)
+        mid = self.enqueue(oid)
+        self.start_worker()
+        m = self.wait_status(mid, "failed")
+        self.assertEqual(m["attempts"], MAX_ATTEMPTS, m)
+        self.assertEqual(m["error"], "upstream_error", m)
+        self.assertEqual(self.env.credit(oid, TPL1), 1, "credit given back")
+        self.assertEqual(self.env.stats()["calls"]["send"], MAX_ATTEMPTS)
+
+    def test_final_errors_fail_at_once(self):
+        oid = openid("ob-final")
+        self.env.fault("send", "errcode", errcode=40003)
+        mid = self.enqueue(oid)
+        self.wxsub("worker", "--once")
+        m = self.message(mid)
+        self.assertEqual((m["status"], m["attempts"], m["error"],
+                          m["errcode"]), ("failed", 1, "invalid_openid",
+                                          40003), m)
+        self.assertEqual(self.env.credit(oid, TPL1), 1)
+
+    def test_43101_fails_and_clears_the_credit(self):
+        oid = openid("ob-43101")
+        self.env.give_credit(oid, TPL1, 2, quota=False)
+        mid = self.enqueue(oid, credit=0)
+        self.wxsub("worker", "--once")
+        m = self.message(mid)
+        self.assertEqual((m["status"], m["error"], m["errcode"]),
+                         ("failed", "user_refused", 43101), m)
+        self.assertIsNone(self.env.credit(oid, TPL1), "cleared, not given "
+                          "back")
+
+    def test_timeout_after_sending_is_unknown_and_never_retried(self):
+        oid = openid("ob-timeout")
+        self.env.fault("send", "delay", delay_ms=TIMEOUT_MS + 1000)
+        mid = self.enqueue(oid)
+        self.start_worker()
+        m = self.wait_status(mid, "unknown", "sent", "failed")
+        self.assertEqual((m["status"], m["attempts"]), ("unknown", 1), m)
+        # The stand-in counted it once, and it stays once.
+        wait_until(lambda: self.env.stats()["sent_total"] == 1, WAIT,
+                   what="the stand-in's late send")
+        time.sleep(RETRY_BASE_MS * 2 ** MAX_ATTEMPTS / 1000.0 + 0.5)
+        self.assertEqual(self.env.stats()["calls"]["send"], 1)
+        self.assertEqual(self.message(mid)["status"], "unknown")
+        self.assertIsNone(self.env.credit(oid, TPL1), "an unknown keeps "
+                          "its credit spent")
+
+    def test_connection_lost_after_writing_is_unknown(self):
+        oid = openid("ob-drop")
+        self.env.fault("send", "drop")
+        mid = self.enqueue(oid)
+        self.wxsub("worker", "--once")
+        self.assertEqual(self.message(mid)["status"], "unknown")
+
+    def test_sends_to_one_user_take_turns(self):
+        oid = openid("ob-turns")
+        self.env.give_credit(oid, TPL1, 3)
+        # A slow first send: an overlapping one would get 43108.
+        self.env.fault("send", "delay", delay_ms=300)
+        ids = [self.enqueue(oid, credit=0) for _ in range(3)]
+        self.start_worker()
+        for mid in ids:
+            m = self.wait_status(mid, "sent", "failed", "unknown")
+            self.assertEqual((m["status"], m["attempts"]), ("sent", 1), m)
+        self.assertEqual(self.env.stats()["calls"]["send"], 3)
+
+    def test_long_term_template_keeps_its_marker(self):
+        oid = openid("ob-long")
+        self.env.give_credit(oid, TPL_LONG)
+        r = self.env.post("/send", {"openId": oid, "templateId": TPL_LONG,
+                                    "async": True, "data": {"thing1": "x"}})
+        self.assertEqual(r.status, 202, r)
+        self.env.fault("send", "errcode", errcode=40003)
+        self.wxsub("worker", "--once")
+        self.assertEqual(self.message(r.json["id"])["status"], "failed")
+        self.assertEqual(self.env.credit(oid, TPL_LONG), 1)
+
+
+class OutboxWorkerTests(OutboxCase):
+
+    def test_entries_of_a_dead_worker_are_claimed(self):
+        """One read by a worker that died before sending: sent by another
+        after claimAfterMs. One it was sending: unknown, not sent."""
+        a, b = openid("ob-dead", 1), openid("ob-dead", 2)
+        ma = self.enqueue(a)
+        mb = self.enqueue(b)
+        self.env.redis("XGROUP", "CREATE", "WXSUB:outbox", "wxsub", "0",
+                       "MKSTREAM")
+        got = self.env.redis("XREADGROUP", "GROUP", "wxsub", "dead:1",
+                             "COUNT", "10", "STREAMS", "WXSUB:outbox", ">")
+        self.assertEqual(len(got[0][1]), 2)
+        self.env.redis("HSET", "WXSUB:msg:" + mb, "s", "sending", "a", "1")
+        t0 = time.monotonic()
+        self.start_worker()
+        m = self.wait_status(ma, "sent")
+        self.assertGreaterEqual(time.monotonic() - t0,
+                                CLAIM_AFTER_MS / 1000.0 * 0.5)
+        m = self.wait_status(mb, "unknown", "sent")
+        self.assertEqual((m["status"], m["error"]), ("unknown",
+                                                     "worker_lost"), m)
+        self.assertEqual(self.sends_to(), {a: 1})
+
+    def test_sigterm_lets_it_finish_and_exit_0(self):
+        oid = openid("ob-term")
+        self.env.fault("send", "delay", delay_ms=500)
+        mid = self.enqueue(oid)
+        p = self.start_worker()
+        wait_until(lambda: self.message(mid)["status"] == "sending", WAIT,
+                   interval=0.02, what="the send under way")
+        self.assertEqual(self.stop_worker(p), 0)
+        self.assertEqual(self.message(mid)["status"], "sent")
+
+    def test_outbox_commands(self):
+        oid = openid("ob-cli")
+        self.env.fault("send", "errcode", errcode=45009)
+        mid = self.enqueue(oid)
+        rc, out, _ = self.wxsub("outbox")
+        self.assertEqual(rc, 0)
+        self.assertIn("stream   1", out)
+        self.wxsub("worker", "--once")
+        rc, out, _ = self.wxsub("outbox", "failed")
+        self.assertEqual(rc, 0)
+        self.assertIn(mid, out)
+        self.assertIn("quota_exceeded", out)
+        rc, out, _ = self.wxsub("outbox", "retry", mid)
+        self.assertEqual((rc, out.split()), (0, [mid, "queued"]))
+        rc, out, _ = self.wxsub("outbox", "retry", mid)
+        self.assertEqual((rc, out.split()), (1, [mid, "not_failed"]))
+        rc, out, _ = self.wxsub("outbox", "retry", "m_000000000000000000")
+        self.assertEqual(rc, 1)
+        self.wxsub("worker", "--once")
+        m = self.message(mid)
+        self.assertEqual((m["status"], m["attempts"]), ("sent", 1), m)
+        rc, _, _ = self.wxsub("outbox", "bogus")
+        self.assertEqual(rc, 2)
+        rc, _, _ = self.wxsub("worker", "--twice")
+        self.assertEqual(rc, 2)
+
+    def test_metrics_count_the_outbox(self):
+        oid = openid("ob-metrics")
+        self.enqueue(oid)
+        self.wxsub("worker", "--once")
+        r = self.env.get("/metrics", check=False)
+        self.assertEqual(r.status, 200, r)
+        text = r.body.decode()
+        self.assertIn("wxsub_outbox_sent_total 1", text)
+        self.assertIn("wxsub_outbox_latency_seconds_count 1", text)
+        self.assertIn("wxsub_outbox_depth 0", text)
