@@ -33,6 +33,11 @@ h_send_async(struct app *a, struct wx_message *m, bool longterm,
 	free(it.payload);
 	if (err != WX_OK)
 		return err;
+	if (!it.refused && (err = store_wait(a->st)) != WX_OK) {
+		snprintf(msg, msglen, "queued, but fewer than redis.waitReplicas "
+		    "replicas have it");
+		return err;
+	}
 	if (it.refused) {
 		snprintf(msg, msglen, "no subscription is recorded for %s and "
 		    "this user", m->template_id);
@@ -152,6 +157,11 @@ h_send_batch(struct app *a, json_object *body, struct wx_message *m,
 		goto out;
 	for (i = 0; i < n; i++)
 		queued += !items[i].refused;
+	if (queued > 0 && (err = store_wait(a->st)) != WX_OK) {
+		snprintf(msg, msglen, "queued, but fewer than redis.waitReplicas "
+		    "replicas have it");
+		goto out;
+	}
 	log_info("queued batch %s: %zu of %zu, template %s", batch, queued, n,
 	    m->template_id);
 	err = batch_answer(resp, batch, items, n, queued);

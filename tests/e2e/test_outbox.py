@@ -10,18 +10,13 @@ import signal
 import subprocess
 import time
 
-from harness import (E2ECase, REPO, TIMEOUT_MS, TPL1, TPL_LONG, openid,
-                     wait_until)
+from harness import E2ECase, TIMEOUT_MS, TPL1, TPL_LONG, openid, wait_until
+from test_cli import admin_path
 
 RETRY_BASE_MS = 20
 CLAIM_AFTER_MS = 2500          # > wechat.timeoutMs (1500): see worker.h
 MAX_ATTEMPTS = 3
 WAIT = 30                      # seconds any state change may take, at most
-
-
-def admin_path():
-    return os.path.abspath(os.environ.get("WXSUB_ADMIN") or
-                           os.path.join(REPO, "wxsub"))
 
 
 class OutboxCase(E2ECase):
