@@ -8,12 +8,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <hiredis/hiredis.h>
 
 #include "join.h"
 #include "log.h"
 #include "num.h"
 #include "outbox.h"
+#include "redis.h"
 #include "request.h"
 #include "wechat.h"
 
@@ -84,7 +84,7 @@ key(const struct config *c, const char *a, const char *b, char *out,
 
 /* ---- scripts ---- */
 
-static struct store_lua lua_enqueue = { .src = STORE_LUA_TAKE
+static const struct redis_script lua_enqueue = { "outbox_enqueue", STORE_LUA_TAKE
     "local P, now, nowms, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]) "
     "local tpl, lt, b, n = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]) "
     "local out = {} "
@@ -130,7 +130,7 @@ static struct store_lua lua_enqueue = { .src = STORE_LUA_TAKE
  * {0, payload, attempts, token, token ttl, queued ms, openId} go;
  * {1} deferred; {2} unknown; {3} nothing to do.
  */
-static struct store_lua lua_begin = { .src = LUA_ACK LUA_UNKNOWN
+static const struct redis_script lua_begin = { "outbox_begin", LUA_ACK LUA_UNKNOWN
     "local P = ARGV[1] "
     "local s = redis.call('hget', KEYS[1], 's') "
     "if s == 'sending' then "
@@ -163,7 +163,7 @@ static struct store_lua lua_begin = { .src = LUA_ACK LUA_UNKNOWN
  * 10 errcode or '', 11 keep, 12 id, 13 credit k/r/c, 14 subscribe.ttl.
  * {1} applied; {0} the attempt was no longer ours.
  */
-static struct store_lua lua_finish = { .src = STORE_LUA_GIVE LUA_ACK
+static const struct redis_script lua_finish = { "outbox_finish", STORE_LUA_GIVE LUA_ACK
     LUA_UNKNOWN
     "local P, n, now, id = ARGV[1], ARGV[5], ARGV[6], ARGV[12] "
     "ack() "
@@ -202,11 +202,11 @@ static struct store_lua lua_finish = { .src = STORE_LUA_GIVE LUA_ACK
     "return {1}" };
 
 /* KEYS: msg, stream, delayed. ARGV: 1 -, 2 entry, 3 group, 4 due, 5 id. */
-static struct store_lua lua_defer = { .src = LUA_ACK
+static const struct redis_script lua_defer = { "outbox_defer", LUA_ACK
     "redis.call('zadd', KEYS[3], ARGV[4], ARGV[5]) ack() return 1" };
 
 /* KEYS: delayed, stream. ARGV: now (ms), how many at most. */
-static struct store_lua lua_promote = { .src =
+static const struct redis_script lua_promote = { "outbox_promote",
     "local ids = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], "
     "  'LIMIT', 0, tonumber(ARGV[2])) "
     "for _, id in ipairs(ids) do "
@@ -215,7 +215,7 @@ static struct store_lua lua_promote = { .src =
     "end return #ids" };
 
 /* ARGV: prefix, msgid or '', openId, template, errcode, now, keep. */
-static struct store_lua lua_settle = { .src =
+static const struct redis_script lua_settle = { "outbox_settle",
     "local P, now = ARGV[1], tonumber(ARGV[6]) local id "
     "if ARGV[2] ~= '' then id = redis.call('get', P .. 'msgid:' .. ARGV[2]) end "
     "local uk = P .. 'outbox:unknown:' .. ARGV[4] .. ':' .. ARGV[3] "
@@ -237,7 +237,7 @@ static struct store_lua lua_settle = { .src =
     "return id" };
 
 /* KEYS: batch list. ARGV: prefix. {status, count, ...} or nil. */
-static struct store_lua lua_batch = { .src =
+static const struct redis_script lua_batch = { "outbox_batch",
     "local ids = redis.call('lrange', KEYS[1], 0, -1) "
     "if #ids == 0 then return false end "
     "local c, out = {}, {} "
@@ -249,7 +249,7 @@ static struct store_lua lua_batch = { .src =
     "return out" };
 
 /* KEYS: stream, delayed, failed, unknowns. ARGV: group. */
-static struct store_lua lua_counts = { .src =
+static const struct redis_script lua_counts = { "outbox_counts",
     "local p = 0 "
     "local ok, r = pcall(redis.call, 'xpending', KEYS[1], ARGV[1]) "
     "if ok and r then p = r[1] end "
@@ -257,7 +257,7 @@ static struct store_lua lua_counts = { .src =
     "  redis.call('zcard', KEYS[3]), redis.call('zcard', KEYS[4])}" };
 
 /* KEYS: msg, stream, failed. ARGV: now (s), now (ms), id. */
-static struct store_lua lua_retry = { .src = STORE_LUA_TAKE
+static const struct redis_script lua_retry = { "outbox_retry", STORE_LUA_TAKE
     "local f = redis.call('hmget', KEYS[1], 's', 'k', 'l') "
     "if not f[1] then return 'not_found' end "
     "if f[1] ~= 'failed' then return 'not_failed' end "
@@ -316,7 +316,7 @@ checked(redisReply *r, const char *what)
 {
 	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		log_error("redis refused the outbox's %s: %.200s", what, r->str);
-		store_reply_free(r);
+		freeReplyObject(r);
 		return NULL;
 	}
 	return r;
@@ -366,7 +366,7 @@ outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
 		args[a++] = credit[i];
 		args[a++] = items[i].payload;
 	}
-	if ((r = checked(store_eval(st, &lua_enqueue, 1, keys, a, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_enqueue, 1, keys, a, args),
 	    "enqueue")) == NULL) {
 		err = WX_REDIS_UNAVAILABLE;
 		goto out;
@@ -380,7 +380,7 @@ outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
 	}
 	err = WX_OK;
 out:
-	store_reply_free(r);
+	freeReplyObject(r);
 	free(credit);
 	free(args);
 	return err;
@@ -441,10 +441,10 @@ outbox_get(struct store *st, const struct config *c, const char *id,
 	memset(m, 0, sizeof(*m));
 	if (key(c, "msg:", id, k, sizeof(k)) != 0)
 		return WX_INTERNAL;
-	if ((r = checked(store_cmd(st, 2, argv), "read")) == NULL)
+	if ((r = checked(redis_argv(store_redis(st), 2, argv), "read")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	rc = outbox_read_msg(r, m);
-	store_reply_free(r);
+	freeReplyObject(r);
 	return rc == 0 ? WX_OK : WX_INTERNAL;
 }
 
@@ -462,7 +462,7 @@ outbox_batch(struct store *st, const struct config *c, const char *id,
 	memset(counts, 0, OB__MAX * sizeof(counts[0]));
 	if (key(c, "batch:", id, k, sizeof(k)) != 0)
 		return WX_INTERNAL;
-	if ((r = checked(store_eval(st, &lua_batch, 1, keys, 1, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_batch, 1, keys, 1, args),
 	    "batch count")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_ARRAY) {
@@ -473,7 +473,7 @@ outbox_batch(struct store *st, const struct config *c, const char *id,
 				counts[at] = as_int(r->element[i + 1], 0);
 		}
 	}
-	store_reply_free(r);
+	freeReplyObject(r);
 	return WX_OK;
 }
 
@@ -494,12 +494,12 @@ outbox_settle(struct store *st, const struct config *c, uint64_t msgid,
 	num_i64(eb, errcode);
 	num_i64(nowb, now_ms() / 1000);
 	num_i64(kb, c->outbox_keep_s);
-	if ((r = checked(store_eval(st, &lua_settle, 0, NULL, 7, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_settle, 0, NULL, 7, args),
 	    "settle")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (settled != NULL)
 		copy_str(r, settled, settledlen);
-	store_reply_free(r);
+	freeReplyObject(r);
 	return WX_OK;
 }
 
@@ -518,7 +518,7 @@ outbox_counts(struct store *st, const struct config *c,
 	    key(c, "outbox:failed", NULL, k[2], sizeof(k[2])) != 0 ||
 	    key(c, "outbox:unknowns", NULL, k[3], sizeof(k[3])) != 0)
 		return WX_INTERNAL;
-	if ((r = checked(store_eval(st, &lua_counts, 4, keys, 1, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_counts, 4, keys, 1, args),
 	    "counts")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
@@ -528,7 +528,7 @@ outbox_counts(struct store *st, const struct config *c,
 		o->failed = as_int(r->element[3], 0);
 		o->unknown = as_int(r->element[4], 0);
 	}
-	store_reply_free(r);
+	freeReplyObject(r);
 	return WX_OK;
 }
 
@@ -545,7 +545,7 @@ outbox_failed(struct store *st, const struct config *c,
 	if (max == 0 || key(c, "outbox:failed", NULL, k, sizeof(k)) != 0)
 		return WX_INTERNAL;
 	num_u64(stop, max - 1);
-	if ((r = checked(store_cmd(st, 4, argv), "list")) == NULL)
+	if ((r = checked(redis_argv(store_redis(st), 4, argv), "list")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements &&
 	    *n < max; i++) {
@@ -553,7 +553,7 @@ outbox_failed(struct store *st, const struct config *c,
 		if (ids[*n][0] != '\0')
 			(*n)++;
 	}
-	store_reply_free(r);
+	freeReplyObject(r);
 	return WX_OK;
 }
 
@@ -579,11 +579,11 @@ outbox_retry(struct store *st, const struct config *c, const char *id,
 		return WX_INTERNAL;
 	num_i64(nowb, ms / 1000);
 	num_i64(msb, ms);
-	if ((r = checked(store_eval(st, &lua_retry, 3, keys, 3, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_retry, 3, keys, 3, args),
 	    "retry")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	copy_str(r, out, sizeof(out));
-	store_reply_free(r);
+	freeReplyObject(r);
 	for (i = 0; i < sizeof(hows) / sizeof(hows[0]); i++)
 		if (strcmp(out, hows[i]) == 0)
 			*how = hows[i];
@@ -603,13 +603,13 @@ outbox_group(struct store *st, const struct config *c)
 
 	if (key(c, "outbox", NULL, k, sizeof(k)) != 0)
 		return WX_INTERNAL;
-	if ((r = store_cmd(st, 6, argv)) == NULL)
+	if ((r = redis_argv(store_redis(st), 6, argv)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
 		log_error("redis refused the outbox's group: %.200s", r->str);
 		err = WX_INTERNAL;
 	}
-	store_reply_free(r);
+	freeReplyObject(r);
 	return err;
 }
 
@@ -669,15 +669,15 @@ outbox_read(struct store *st, const struct config *c, const char *consumer,
 		return WX_INTERNAL;
 	num_u64(cnt, max);
 	num_i64(blk, block_ms);
-	if ((r = block_ms > 0 ? store_cmd(st, 11, argv) :
-	    store_cmd(st, 9, noblock)) == NULL)
+	if ((r = block_ms > 0 ? redis_argv(store_redis(st), 11, argv) :
+	    redis_argv(store_redis(st), 9, noblock)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_ERROR) {
 		/* Redis came back without the group (no AOF): make it again. */
 		bool nogroup = strncmp(r->str, "NOGROUP", 7) == 0;
 		if (!nogroup)
 			log_error("redis refused XREADGROUP: %.200s", r->str);
-		store_reply_free(r);
+		freeReplyObject(r);
 		return nogroup ? outbox_group(st, c) : WX_INTERNAL;
 	}
 	/* [[stream, [entries]]] or nil */
@@ -688,7 +688,7 @@ outbox_read(struct store *st, const struct config *c, const char *consumer,
 		    false);
 	else if (r->type != REDIS_REPLY_NIL)
 		rc = -1;
-	store_reply_free(r);
+	freeReplyObject(r);
 	return rc == 0 ? WX_OK : WX_INTERNAL;
 }
 
@@ -708,11 +708,11 @@ outbox_claim(struct store *st, const struct config *c, const char *consumer,
 		return WX_INTERNAL;
 	num_i64(idle, c->outbox_claim_after_ms);
 	num_u64(cnt, max);
-	if ((r = store_cmd(st, 8, argv)) == NULL)
+	if ((r = redis_argv(store_redis(st), 8, argv)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_ERROR) {
 		bool nogroup = strncmp(r->str, "NOGROUP", 7) == 0;
-		store_reply_free(r);
+		freeReplyObject(r);
 		return nogroup ? outbox_group(st, c) : WX_INTERNAL;
 	}
 	/* [next cursor, [entries], [deleted ids]] */
@@ -722,7 +722,7 @@ outbox_claim(struct store *st, const struct config *c, const char *consumer,
 			snprintf(cursor, cursorlen, "0-0");
 		rc = outbox_read_entries(r->element[1], out, max, n, true);
 	}
-	store_reply_free(r);
+	freeReplyObject(r);
 	return rc == 0 ? WX_OK : WX_INTERNAL;
 }
 
@@ -740,11 +740,11 @@ outbox_promote(struct store *st, const struct config *c, size_t max,
 		return WX_INTERNAL;
 	num_i64(nowb, now_ms());
 	num_u64(mb, max);
-	if ((r = checked(store_eval(st, &lua_promote, 2, keys, 2, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_promote, 2, keys, 2, args),
 	    "promote")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	*n = (size_t)as_int(r, 0);
-	store_reply_free(r);
+	freeReplyObject(r);
 	return WX_OK;
 }
 
@@ -789,7 +789,7 @@ outbox_begin(struct store *st, const struct config *c,
 	num_i64(next, (ms / 1000 + 1) * 1000 + (long long)(ms % 97));
 	num_i64(keep, c->outbox_keep_s);
 	j->asked = (double)ms / 1000.0;
-	if ((r = checked(store_eval(st, &lua_begin, 4, keys, 12, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_begin, 4, keys, 12, args),
 	    "begin")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
@@ -825,7 +825,7 @@ outbox_begin(struct store *st, const struct config *c,
 	}
 	err = WX_OK;
 out:
-	store_reply_free(r);
+	freeReplyObject(r);
 	return err;
 }
 
@@ -860,10 +860,10 @@ outbox_finish(struct store *st, const struct config *c,
 	num_i64(ttl, c->subscribe_ttl);
 	if (res->next == OBN_UNKNOWN)
 		args[8] = "answer_lost";
-	if ((r = checked(store_eval(st, &lua_finish, 3, keys, 14, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_finish, 3, keys, 14, args),
 	    "finish")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
-	store_reply_free(r);
+	freeReplyObject(r);
 	return WX_OK;
 }
 
@@ -879,10 +879,10 @@ outbox_defer(struct store *st, const struct config *c,
 	if (entry_keys(c, e->id, k) != 0)
 		return WX_INTERNAL;
 	num_i64(dueb, due_ms);
-	if ((r = checked(store_eval(st, &lua_defer, 3, keys, 5, args),
+	if ((r = checked(redis_eval(store_redis(st), &lua_defer, 3, keys, 5, args),
 	    "defer")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
-	store_reply_free(r);
+	freeReplyObject(r);
 	return WX_OK;
 }
 
