@@ -123,7 +123,12 @@ prepare(struct app *a, const struct io *io, struct request *r,
 		return err;
 	log_set_reqid(r->reqid);
 	if (!a->cfg_ok) {
-		snprintf(msg, msglen, "%s", a->cfg_err);
+		/*
+		 * Said to anyone, /health included: no path (it names the
+		 * hosting user) and no text of the file. The log has where.
+		 */
+		snprintf(msg, msglen, "the service is not configured; see the "
+		    "server log");
 		return WX_CONFIG;
 	}
 	*rt = route_find(r->route, r->method, &err, resp->allow,

@@ -11,10 +11,13 @@
  *
  * No logging here: errors go to the caller's err buffer as
  * "file:line: why", and what was ignored is counted in n_foreign and
- * foreign_first for the caller's one warning. Error messages never quote
- * the value of wechat.secret, auth.apiKeys, redis.url or a Spring Redis
- * password.
+ * foreign_first for the caller's one warning. Messages name the file,
+ * the line and the key, never a value: a line whose separator is not an
+ * ASCII '=' (a full-width one from an input method, a ':' or a '-') puts
+ * the value into what looks like the key, so even a key is named only up
+ * to where it stops looking like one (shown_key).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <stdarg.h>
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "netmask.h"
@@ -47,7 +51,6 @@ _Static_assert(TOKEN_API_STABLE == 0 && TOKEN_API_CLASSIC == 1,
 #define REDIS_MAX_DB		15
 #define TTL_MAX			31536000	/* one year */
 #define APIKEY_MIN		16
-#define SHOW			64	/* bytes of a bad value quoted back */
 
 /* Spring's Redis settings, kept aside: they apply only without redis.url. */
 struct spring_redis {
@@ -302,7 +305,8 @@ field(struct parse *p, const struct key *k)
 
 /*
  * An http:// or https:// URL of printable ASCII with a non-empty host,
- * shorter than LIM_URL. URLs are not secret, so a bad one is quoted.
+ * shorter than LIM_URL. Not quoted either: a proxy URL may carry a
+ * password.
  */
 static int
 check_url(struct parse *p, const struct key *k, const char *val)
@@ -317,8 +321,8 @@ check_url(struct parse *p, const struct key *k, const char *val)
 		host = NULL;
 	if (host == NULL || *host == '\0' || *host == '/' || *host == '?' ||
 	    *host == '#' || !valid_graph(val, LIM_URL - 1))
-		return fail(p, "%s: '%.*s' is not an http:// or https:// URL "
-		    "(printable ASCII, at most %d bytes)", k->name, SHOW, val,
+		return fail(p, "%s: not an http:// or https:// URL "
+		    "(printable ASCII, at most %d bytes)", k->name,
 		    LIM_URL - 1);
 	return 0;
 }
@@ -342,8 +346,7 @@ static int
 set_appid(struct parse *p, const struct key *k, char *val)
 {
 	if (!valid_id(val))
-		return fail(p, "%s: '%.*s' is not %s", k->name, SHOW, val,
-		    k->rule);
+		return fail(p, "%s: must be %s", k->name, k->rule);
 	return store(p, k, val);
 }
 
@@ -432,8 +435,8 @@ set_id_list(struct parse *p, const struct key *k, char *val,
 		if (*it == '\0')
 			return fail(p, "%s: item %zu is empty", k->name, idx);
 		if (!valid_id(it))
-			return fail(p, "%s: item %zu '%.*s' is not %s",
-			    k->name, idx, SHOW, it, k->rule);
+			return fail(p, "%s: item %zu must be %s",
+			    k->name, idx, k->rule);
 		if (add_id(ids, n, it) == -1)
 			return fail(p, "%s: more than %d ids", k->name,
 			    LIM_TEMPLATES);
@@ -471,8 +474,8 @@ set_api_base(struct parse *p, const struct key *k, char *val)
 	if (check_url(p, k, val) == -1)
 		return -1;
 	if (strchr(val, '?') != NULL || strchr(val, '#') != NULL)
-		return fail(p, "%s: '%.*s' must not have a query or fragment",
-		    k->name, SHOW, val);
+		return fail(p, "%s: must not have a query or fragment",
+		    k->name);
 	n = strlen(val);
 	if (val[n - 1] == '/')
 		val[--n] = '\0';
@@ -530,8 +533,7 @@ word(struct parse *p, const struct key *k, const char *val)
 	int	 i;
 
 	if ((i = word_index(k->words, val)) < 0)
-		return fail(p, "%s: '%.*s' is not %s", k->name, SHOW, val,
-		    k->rule);
+		return fail(p, "%s: must be %s", k->name, k->rule);
 	return i;
 }
 
@@ -586,8 +588,8 @@ number(struct parse *p, const struct key *k, const char *val,
     long long *out)
 {
 	if (parse_num(val, k->min, k->max, out) == -1)
-		return fail(p, "%s: '%.*s' is not a whole number in %lld..%lld",
-		    k->name, SHOW, val, k->min, k->max);
+		return fail(p, "%s: not a whole number in %lld..%lld",
+		    k->name, k->min, k->max);
 	return 0;
 }
 
@@ -625,8 +627,7 @@ set_redis_key(struct parse *p, const struct key *k, char *val)
 {
 	if (*val == '\0' || !no_space_or_control(val) ||
 	    strlen(val) >= k->size)
-		return fail(p, "%s: '%.*s' is not %s", k->name, SHOW, val,
-		    k->rule);
+		return fail(p, "%s: must be %s", k->name, k->rule);
 	return store(p, k, val);
 }
 
@@ -1045,15 +1046,66 @@ own_namespace(const char *key)
 	return false;
 }
 
+/*
+ * What a message may say of a key: its leading run of A-Z a-z 0-9 . _
+ * (at most 64 bytes), and "..." when more follows; cut shorter where a
+ * known key ends more than two bytes before the run does
+ * ("wechat.secretXYZ" is a known key glued to its value; "wechat.appidd"
+ * is a typo, shown whole). Anything past that may be a value. Pure.
+ */
+void
+conf_shown_key(const char *key, char *out, size_t outlen)
+{
+	size_t	 n = 0, i, kl, best;
+
+	if (outlen == 0)
+		return;
+	while (n < 64 && key[n] != '\0' &&
+	    (isalnum((unsigned char)key[n]) || key[n] == '.' || key[n] == '_'))
+		n++;
+	for (i = 0, best = n; i < NKEYS; i++) {
+		kl = strlen(keys[i].name);
+		if (kl == n && strncasecmp(key, keys[i].name, kl) == 0) {
+			best = n;	/* the whole run is a key */
+			break;
+		}
+		if (kl + 2 < n && strncasecmp(key, keys[i].name, kl) == 0 &&
+		    (best == n || kl > best))
+			best = kl;	/* the longest key it starts with */
+	}
+	n = best;
+	snprintf(out, outlen, "%.*s%s", (int)n, key,
+	    key[n] != '\0' ? "..." : "");
+}
+
+#define NO_EQUALS	"%s is not followed by an ASCII '=' (write key = value)"
+
+/* The known key a shown key cut with "..." is, or NULL. */
+static const struct key *
+find_key_cut(const char *shown)
+{
+	char	 k[LIM_SHOWN_KEY];
+	size_t	 n = strlen(shown);
+
+	if (n < 4 || strcmp(shown + n - 3, "...") != 0)
+		return NULL;
+	snprintf(k, sizeof(k), "%.*s", (int)(n - 3), shown);
+	return find_key(k);
+}
+
 static int
 unknown_key(struct parse *p, const char *key)
 {
 	const char	*hint = suggest(key);
+	char		 shown[LIM_SHOWN_KEY];
 
+	conf_shown_key(key, shown, sizeof(shown));
+	if (find_key_cut(shown) != NULL)	/* a known key, then not '=' */
+		return fail(p, NO_EQUALS, shown);
 	if (hint != NULL)
-		return fail(p, "unknown key '%.128s' (did you mean %s?)", key,
+		return fail(p, "unknown key %s (did you mean %s?)", shown,
 		    hint);
-	return fail(p, "unknown key '%.128s'", key);
+	return fail(p, "unknown key %s", shown);
 }
 
 /*
@@ -1071,19 +1123,16 @@ spring_redis(struct parse *p, const char *key, const char *sub,
 		return 0;
 	if (strcmp(sub, "host") == 0) {
 		if (!valid_host(val) && !valid_ipv6(val))
-			return fail(p, "%s: '%.*s' is not a host name or "
-			    "address", key, SHOW, val);
+			return fail(p, "%s: not a host name or address", key);
 		s->has_host = copy(s->host, sizeof(s->host), val) == 0;
 	} else if (strcmp(sub, "port") == 0) {
 		if (parse_num(val, 1, 65535, &v) == -1)
-			return fail(p, "%s: '%.*s' is not a port (1..65535)",
-			    key, SHOW, val);
+			return fail(p, "%s: not a port (1..65535)", key);
 		s->port = (int)v;
 		s->has_port = true;
 	} else if (strcmp(sub, "database") == 0) {
 		if (parse_num(val, 0, REDIS_MAX_DB, &v) == -1)
-			return fail(p, "%s: '%.*s' is not a database "
-			    "(0..15)", key, SHOW, val);
+			return fail(p, "%s: not a database (0..15)", key);
 		s->db = (int)v;
 		s->has_db = true;
 	} else if (strcmp(sub, "password") == 0) {
@@ -1108,15 +1157,12 @@ static int
 foreign(struct parse *p, const char *key, const char *val)
 {
 	struct config	*c = p->c;
-	size_t		 n;
 
 	if (c->n_foreign++ == 0) {
-		/* Only a name for a warning: a cut is harmless here. */
-		n = strlen(key);
-		if (n >= sizeof(c->foreign_first))
-			n = sizeof(c->foreign_first) - 1;
-		memcpy(c->foreign_first, key, n);
-		c->foreign_first[n] = '\0';
+		/* Only a name for a warning, and only what looks like one. */
+		conf_shown_key(key, c->foreign_first,
+		    sizeof(c->foreign_first));
+		c->foreign_line = p->line;
 	}
 	if (starts_with(key, "spring.redis."))
 		return spring_redis(p, key, key + strlen("spring.redis."), val);
@@ -1128,21 +1174,22 @@ foreign(struct parse *p, const char *key, const char *val)
 
 /*
  * A line with no '='. In our namespaces that is an error (a forgotten
- * '=' or a Java-style ':' separator); elsewhere it is a foreign key.
- * Only the key, up to the first space or ':', is named: the rest may be
- * a secret.
+ * '=', a Java-style ':', a full-width '\xef\xbc\x9d'); elsewhere it is a
+ * foreign key. Only the key is named (shown_key): the rest may be a
+ * secret.
  */
 static int
 no_equals(struct parse *p, char *s)
 {
 	size_t	 n = strcspn(s, " \t\f\v:");
+	char	 shown[LIM_SHOWN_KEY];
 
 	s[n] = '\0';
 	if (n == 0)
 		return fail(p, "no key on this line");
+	conf_shown_key(s, shown, sizeof(shown));
 	if (own_namespace(s))
-		return fail(p, "'%.128s' has no '=' (write %.128s = value)",
-		    s, s);
+		return fail(p, NO_EQUALS, shown);
 	return foreign(p, s, "");
 }
 
@@ -1422,9 +1469,9 @@ conf_warnings(const struct config *c, char out[][LIM_ERRMSG], size_t max)
 	size_t n = 0;
 
 	if (n < max && c->n_foreign > 0)
-		snprintf(out[n++], LIM_ERRMSG, "%.120s: ignoring %zu key(s) outside "
-		    "wxsub's namespaces (first: %.60s)", c->file, c->n_foreign,
-		    c->foreign_first);
+		snprintf(out[n++], LIM_ERRMSG, "%.80s:%zu: ignoring %zu key(s) "
+		    "outside wxsub's namespaces (first: %.70s)", c->file,
+		    c->foreign_line, c->n_foreign, c->foreign_first);
 	if (n < max && stat(c->file, &sb) == 0 && (sb.st_mode & S_IROTH))
 		snprintf(out[n++], LIM_ERRMSG, "%.150s is readable by everyone and "
 		    "holds the AppSecret: chmod 0640 it", c->file);

@@ -85,7 +85,8 @@ struct config {
 
 	/* What the loader noticed but did not refuse. */
 	size_t		 n_foreign;			/* keys of other namespaces */
-	char		 foreign_first[LIM_ID];		/* the first one, for the warning */
+	char		 foreign_first[LIM_SHOWN_KEY];	/* the first one, as conf_shown_key */
+	size_t		 foreign_line;			/* and its line */
 };
 
 /* Fill every default (contract section 2). */
@@ -101,6 +102,14 @@ int	conf_parse(struct config *c, const char *buf, size_t len,
 
 /* conf_defaults + read the file (bounded) + conf_parse. */
 int	conf_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/*
+ * What a message may say of a key from the file: its leading run of
+ * A-Z a-z 0-9 . _ (64 bytes at most), cut where a known key ends more
+ * than two bytes before it does, "..." when something followed. A line with another separator than
+ * '=' has its value in what looks like its key. Pure.
+ */
+void	conf_shown_key(const char *key, char *out, size_t outlen);
 
 /*
  * What a loaded configuration should be told about without refusing it:

@@ -28,6 +28,7 @@
 #define LIM_APIKEYS		16	/* auth.apiKeys entries */
 #define LIM_PER_RECORD		3	/* templates per popup (WeChat's own cap) */
 #define LIM_UPSTREAM_BODY	65536	/* a WeChat answer */
+#define LIM_SHOWN_KEY		72	/* a config key as a message names it (64 + "...") */
 #define LIM_ERRMSG		256	/* an error message we return or log */
 #define LIM_ANSWER		8192	/* a JSON answer we write */
 #define LIM_JSONW_DEPTH		4	/* objects nested in a JSON text we write */

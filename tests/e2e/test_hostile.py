@@ -1,4 +1,4 @@
-"""Holding up against slow clients (issue 11).
+"""Holding up against slow clients and careless config (issue 11).
 
 A trickler sends a request's headers and then its body a byte at a time.
 wxsub must not give it a process for longer than http.readTimeoutMs, and
@@ -22,6 +22,7 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -360,3 +361,94 @@ class NginxSlowClients(SlowClients, E2ECase):
     DEADLINE_S = float(harness.nginx_directive("client_body_timeout")
                        .rstrip("s"))
     TRICKLE_EVERY_S = DEADLINE_S + 1
+
+
+# -- careless config: no value reaches an answer or a log ---------------------
+
+CONFIG_FIXED = "the service is not configured; see the server log"
+
+
+class ConfigLeaks(E2ECase):
+    """A table of broken lines, each carrying a value that must appear in
+    no answer (anonymous /health included), no server log and no output
+    of `wxsub check-config`; the log and check-config name file, line and
+    key."""
+
+    SERVERS = ("lighttpd",)
+
+    def tearDown(self):
+        if self.env.config_text != self.env.render_config():
+            self.env.reconfigure()
+
+    def admin(self, *args):
+        tool = os.path.abspath(os.environ.get("WXSUB_ADMIN") or
+                               os.path.join(harness.REPO, "wxsub"))
+        p = subprocess.run([tool, "-c", self.env.conf_path] + list(args),
+                           capture_output=True, timeout=30,
+                           stdin=subprocess.DEVNULL,
+                           env={"PATH": "/usr/bin:/bin"})
+        return (p.stdout + p.stderr).decode("utf-8", "replace")
+
+    def with_line(self, line):
+        lines = self.env.render_config().splitlines()
+        lines.insert(4, line)
+        self.env.reconfigure(text="\n".join(lines) + "\n")
+        return 5
+
+    def check_no_leak(self, value, refused, key, line_no):
+        self.env.add_secret("a value of a broken config line", value)
+        for route, auth in (("/health", False), ("/send", True),
+                            ("/nope", False)):
+            r = self.env.http("GET" if route != "/send" else "POST", route,
+                              {} if route == "/send" else None, auth=auth)
+            raw = repr(r.headers) + r.body.decode("utf-8", "replace")
+            self.assertNotIn(value, raw, route)
+            self.assertNotIn(self.env.conf_path, raw, route)
+            if refused:
+                self.assertError(r, 500, "config_error")
+                self.assertEqual(r.json["message"], CONFIG_FIXED)
+        log = self.env.wxsub_log()
+        out = self.admin("check-config")
+        for text, what in ((log, "the server log"),
+                           (out, "check-config")):
+            self.assertNotIn(value, text, what)
+            where = "%s:%d" % (self.env.conf_path, line_no)
+            if refused or "ignoring" in text:
+                self.assertIn(where, text, what)
+                self.assertIn(key, text, what)
+
+    def test_broken_lines(self):
+        v = lambda: "V4lue" + os.urandom(8).hex()    # noqa: E731
+        rows = [
+            # (line with {v}, refused?, the key the log names)
+            ("wechat.secret\uff1d{v}", True, "wechat.secret"),    # ＝
+            ("wechat.secret\uff1a{v}", True, "wechat.secret"),    # ：
+            ("wechat.secret\uff1a{v}=={v}", True, "wechat.secret"),
+            ("wechat.secret-{v}", True, "wechat.secret"),
+            ("wechat.secret\t{v}", True, "wechat.secret"),
+            ("wechat.apiBase = http://proxy:{v}@proxy.example:3128/ x", True,
+             "wechat.apiBase"),
+            ("redis.url = redis://:{v}@127.0.0.1:notaport/0", True,
+             "redis.url"),
+            ("wechat.timeoutMs = {v}", True, "wechat.timeoutMs"),
+            # foreign keys are ignored, with a warning naming the key
+            ("spring.redis.password\uff1d{v}", False,
+             "spring.redis.password"),
+        ]
+        for tmpl, refused, key in rows:
+            value = v()
+            line = tmpl.replace("{v}", value)
+            with self.subTest(line=tmpl):
+                n = self.with_line(line)
+                self.check_no_leak(value, refused, key, n)
+
+    def test_missing_file(self):
+        self.env.stop_server()
+        os.unlink(self.env.conf_path)
+        self.env.config_text = None
+        self.env.start_server()
+        r = self.env.get("/health", auth=False)
+        self.assertError(r, 500, "config_error")
+        self.assertEqual(r.json["message"], CONFIG_FIXED)
+        self.assertNotIn(self.env.conf_path, r.body.decode())
+        self.assertIn(self.env.conf_path, self.env.wxsub_log())

@@ -367,8 +367,14 @@ test_foreign(void)
 	FMT(buf, BASE "x.%s = 1\n", repeat('k', 300));
 	CU_ASSERT_EQUAL_FATAL(parse(buf), 0);
 	CU_ASSERT_EQUAL(C.n_foreign, 1);
-	CU_ASSERT_EQUAL(strlen(C.foreign_first), LIM_ID - 1);
+	CU_ASSERT_EQUAL(C.foreign_line, 3);
+	CU_ASSERT_EQUAL(strlen(C.foreign_first), 64 + 3);
 	CU_ASSERT_EQUAL(strncmp(C.foreign_first, "x.kkk", 5), 0);
+
+	/* Another separator than '=': the key only, never the value. */
+	CU_ASSERT_EQUAL_FATAL(parse(BASE "spring.redis.password\xef\xbc\x9d"
+	    "hunter2hunter2\n"), 0);
+	CU_ASSERT_STRING_EQUAL(C.foreign_first, "spring.redis.password...");
 }
 
 /* spring.redis.* and spring.data.redis.* against redis.url. */
@@ -718,7 +724,7 @@ test_syntax(void)
 	/* The line number counts comments and blank lines. */
 	CU_ASSERT_EQUAL(parse("# 1\n\nwechat.appid=wx1\n  # 4\n"
 	    "wechat.lang = fr_FR\n"), -1);
-	CU_ASSERT_STRING_EQUAL(E, FNAME ":5: wechat.lang: 'fr_FR' is not "
+	CU_ASSERT_STRING_EQUAL(E, FNAME ":5: wechat.lang: must be "
 	    "zh_CN, en_US, zh_HK or zh_TW");
 
 	/* A NULL fname still gives a prefix; a tiny err buffer is safe. */
@@ -737,11 +743,11 @@ static void
 test_unknown_keys(void)
 {
 	CU_ASSERT_EQUAL(parse(BASE "wechat.appId = wx1\n"), -1);
-	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: unknown key 'wechat.appId' "
+	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: unknown key wechat.appId "
 	    "(did you mean wechat.appid?)");
 	CU_ASSERT_EQUAL(parse(BASE "WECHAT.TEMPLATEIDS = a\n"), -1);
 	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: unknown key "
-	    "'WECHAT.TEMPLATEIDS' (did you mean wechat.templateIds?)");
+	    "WECHAT.TEMPLATEIDS (did you mean wechat.templateIds?)");
 	CU_ASSERT_EQUAL(parse(BASE "wechat.tempalteId = a\n"), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(E, "did you mean wechat.templateId?"));
 	CU_ASSERT_EQUAL(parse(BASE "http.maxbody = 2048\n"), -1);
@@ -750,13 +756,66 @@ test_unknown_keys(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(E, "did you mean session.ttl?"));
 	/* Nothing close: no suggestion. */
 	CU_ASSERT_EQUAL(parse(BASE "redis.host = localhost\n"), -1);
-	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: unknown key 'redis.host'");
+	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: unknown key redis.host");
 	CU_ASSERT_EQUAL(parse(BASE "auth.%s = 1\n"), -1);
-	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: unknown key 'auth.%s'");
+	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: unknown key auth....");
 	/* A namespace key without '=' names the key only. */
 	CU_ASSERT_EQUAL(parse(BASE "wechat.templateId: tpl1\n"), -1);
-	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: 'wechat.templateId' has no '=' "
-	    "(write wechat.templateId = value)");
+	CU_ASSERT_STRING_EQUAL(E, FNAME ":3: wechat.templateId is not "
+	    "followed by an ASCII '=' (write key = value)");
+}
+
+/*
+ * Issue 11: a line whose separator is not an ASCII '=' puts its value
+ * where the key should be. No message may quote any part of a value.
+ */
+#define NOEQ	"is not followed by an ASCII '=' (write key = value)"
+static void
+test_no_value_in_messages(void)
+{
+	static const struct {
+		const char	*line;
+		const char	*want;	/* the message after "file:3: " */
+	} rows[] = {
+		{ "wechat.secret\xef\xbc\x9dS3cr3tValue0123\n",	/* full-width = */
+		  "wechat.secret... " NOEQ },
+		{ "wechat.secret\xef\xbc\x9aS3cr3tValue0123\n",	/* full-width : */
+		  "wechat.secret... " NOEQ },
+		{ "wechat.secret-S3cr3tValue0123\n",
+		  "wechat.secret... " NOEQ },
+		{ "wechat.secret\tS3cr3tValue0123\n",
+		  "wechat.secret " NOEQ },
+		{ "wechat.secretS3cr3tValue0123\n",
+		  "wechat.secret... " NOEQ },
+		/* a value with '=' in it (base64): the key side holds it */
+		{ "wechat.secret\xef\xbc\x9aS3cr3tValue0123==\n",
+		  "wechat.secret... " NOEQ },
+		{ "wechat.secret: S3cr3tValue0123=\n",
+		  "wechat.secret... " NOEQ },
+		{ "wechat.apiBase = http://user:S3cr3tValue0123@proxy:3128/x y\n",
+		  "wechat.apiBase: not an http:// or https:// URL (printable "
+		  "ASCII, at most 511 bytes)" },
+		{ "wechat.apiBase = https://u:S3cr3tValue0123@h/?q=1\n",
+		  "wechat.apiBase: must not have a query or fragment" },
+		{ "spring.redis.port = S3cr3tValue0123\n",
+		  "spring.redis.port: not a port (1..65535)" },
+		{ "wechat.appid = S3cr3tValue0123!\n",
+		  "wechat.appid: must be 1..127 of A-Z a-z 0-9 _ -" },
+		{ "session.ttl = S3cr3tValue0123\n",
+		  "session.ttl: not a whole number in 60..31536000" },
+	};
+	char buf[1024], want[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		FMT(buf, BASE "%s", rows[i].line);
+		CU_ASSERT_EQUAL(parse(buf), -1);
+		CU_ASSERT_PTR_NULL(strstr(E, "S3cr3tValue"));
+		FMT(want, FNAME ":3: %s", rows[i].want);
+		CU_ASSERT_STRING_EQUAL(E, want);
+		if (strcmp(E, want) != 0)
+			fprintf(stderr, "row %zu: %s\n", i, E);
+	}
 }
 
 static void
@@ -1237,6 +1296,7 @@ main(void)
 		{ "enumerations", test_words },
 		{ "syntax", test_syntax },
 		{ "unknown keys", test_unknown_keys },
+		{ "no value in messages (issue 11)", test_no_value_in_messages },
 		{ "required keys", test_required },
 		{ "no secret in errors", test_no_secret_in_errors },
 		{ "redis.url forms", test_redis_url },
