@@ -18,6 +18,7 @@ static const struct {
 	[WX_WECHAT_DATA] =	{ 400, "invalid_data", "WeChat refused a data value" },
 	[WX_INVALID_CODE] =	{ 400, "invalid_code", "the login code is invalid, expired or already used" },
 	[WX_UNAUTHORIZED] =	{ 401, "unauthorized", "missing or wrong credentials" },
+	[WX_BAD_SIGNATURE] =	{ 401, "bad_signature", "the push is not signed with push.token as WeChat signs it" },
 	[WX_FORBIDDEN] =	{ 403, "forbidden", "WeChat blocked this user's login" },
 	[WX_TEMPLATE_BANNED] =	{ 403, "template_banned", "the template or the capability is banned" },
 	[WX_NOT_FOUND] =	{ 404, "not_found", "no such route" },

@@ -15,6 +15,7 @@ enum wx_err {
 	WX_WECHAT_DATA,		/* 400 invalid_data (WeChat 47003) */
 	WX_INVALID_CODE,	/* 400 invalid_code (code2Session 40029/40163) */
 	WX_UNAUTHORIZED,	/* 401 unauthorized */
+	WX_BAD_SIGNATURE,	/* 401 bad_signature (a push to /event) */
 	WX_FORBIDDEN,		/* 403 forbidden (code2Session 40226) */
 	WX_TEMPLATE_BANNED,	/* 403 template_banned (WeChat 43107) */
 	WX_NOT_FOUND,		/* 404 not_found */
