@@ -70,11 +70,12 @@ app_free(struct app *a)
  * Read the body: refuse (413) what is declared larger than http.maxBody
  * without reading it; read at most maxBody + 1 bytes otherwise, and stop
  * at the read deadline (408): a client that trickles its body must not
- * hold a process.
+ * hold a process. A JSON route's body must say so and is parsed; a raw
+ * one (/event: XML or JSON, told apart by its reader) is kept as it came.
  */
 static enum wx_err
-read_body(struct app *a, const struct io *io, struct request *r, char *msg,
-    size_t msglen)
+read_body(struct app *a, const struct io *io, struct request *r, bool raw,
+    char *msg, size_t msglen)
 {
 	size_t max = a->cfg.max_body, want, got = 0, n;
 
@@ -82,7 +83,7 @@ read_body(struct app *a, const struct io *io, struct request *r, char *msg,
 		snprintf(msg, msglen, "the body is larger than %zu bytes", max);
 		return WX_TOO_LARGE;
 	}
-	if (!req_is_json(r->content_type)) {
+	if (!raw && !req_is_json(r->content_type)) {
 		snprintf(msg, msglen, "Content-Type must be application/json");
 		return WX_MEDIA_TYPE;
 	}
@@ -109,6 +110,8 @@ read_body(struct app *a, const struct io *io, struct request *r, char *msg,
 		snprintf(msg, msglen, "the body ended before Content-Length");
 		return WX_BAD_REQUEST;
 	}
+	if (raw)
+		return WX_OK;
 	return jsonio_parse_object(r->body, r->body_len, &r->json, msg, msglen);
 }
 
@@ -140,8 +143,8 @@ prepare(struct app *a, const struct io *io, struct request *r,
 	}
 	if ((err = auth_check(a, (*rt)->auth, r, msg, msglen)) != WX_OK)
 		return err;
-	if ((*rt)->body)
-		return read_body(a, io, r, msg, msglen);
+	if ((*rt)->body != BODY_NONE)
+		return read_body(a, io, r, (*rt)->body == BODY_RAW, msg, msglen);
 	return WX_OK;
 }
 

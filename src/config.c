@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "pushmsg.h"
 #include "netmask.h"
 #include "pct.h"
 #include "sentinel.h"
@@ -92,8 +93,9 @@ struct key {
 
 static const char *const namespaces[] = {
 	"wechat.", "redis.", "subscribe.", "session.", "auth.", "http.",
-	"record.", "log.", "outbox.", NULL
+	"record.", "log.", "outbox.", "push.", "templates.", NULL
 };
+static const char *const sources[] = { "client", "events", NULL };
 static const char *const token_apis[] = { "stable", "classic", NULL };
 static const char *const mp_states[] = { "formal", "trial", "developer",
 	NULL };
@@ -444,11 +446,16 @@ set_id_list(struct parse *p, const struct key *k, char *val,
 	return 0;
 }
 
-/* wechat.templateIds */
+/* wechat.templateIds; "*": every template of WeChat's list (templates.h) */
 static int
 set_template_ids(struct parse *p, const struct key *k, char *val)
 {
 	p->has_template_ids = true;
+	p->c->template_ids_all = strcmp(val, "*") == 0;
+	if (p->c->template_ids_all) {
+		p->c->n_template_ids = 0;
+		return 0;
+	}
 	return set_id_list(p, k, val, p->c->template_ids,
 	    &p->c->n_template_ids);
 }
@@ -568,6 +575,36 @@ set_log_level(struct parse *p, const struct key *k, char *val)
 		return -1;
 	p->c->log_level = i;
 	return 0;
+}
+
+/* subscribe.source */
+static int
+set_source(struct parse *p, const struct key *k, char *val)
+{
+	int	 i;
+
+	if ((i = word(p, k, val)) < 0)
+		return -1;
+	p->c->source_events = i == 1;
+	return 0;
+}
+
+/* push.token: 3..32 of A-Z a-z 0-9, as WeChat's console takes it. */
+static int
+set_push_token(struct parse *p, const struct key *k, char *val)
+{
+	if (!push_token_ok(val))
+		return fail(p, "%s: not %s", k->name, k->rule);
+	return store(p, k, val);
+}
+
+/* push.aesKey: the EncodingAESKey, 43 of A-Z a-z 0-9 (never echoed). */
+static int
+set_push_aes(struct parse *p, const struct key *k, char *val)
+{
+	if (!push_aes_key_ok(val))
+		return fail(p, "%s: not %s", k->name, k->rule);
+	return store(p, k, val);
 }
 
 /* record.trustClientOpenId */
@@ -965,6 +1002,16 @@ static const struct key keys[] = {
 	  FIELD(outbox_keep_s), .min = 60, .max = TTL_MAX },
 	{ .name = "outbox.ratePerSecond", .set = set_long,
 	  FIELD(outbox_rate), .min = 0, .max = 100000 },
+	{ .name = "subscribe.source", .set = set_source, .words = sources,
+	  .rule = "client or events" },
+	{ .name = "push.token", .set = set_push_token, FIELD(push_token),
+	  .rule = "3..32 of A-Z a-z 0-9" },
+	{ .name = "push.aesKey", .set = set_push_aes, FIELD(push_aes_key),
+	  .rule = "an EncodingAESKey: 43 of A-Z a-z 0-9" },
+	{ .name = "push.maxSkewSeconds", .set = set_long,
+	  FIELD(push_max_skew), .min = 10, .max = 86400 },
+	{ .name = "templates.refreshSeconds", .set = set_long,
+	  FIELD(templates_refresh), .min = 60, .max = TTL_MAX },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -1344,6 +1391,8 @@ conf_defaults(struct config *c)
 	c->outbox_claim_after_ms = 60000;
 	c->outbox_keep_s = 604800;
 	c->outbox_rate = 0;
+	c->push_max_skew = 300;
+	c->templates_refresh = 3600;
 }
 
 /*

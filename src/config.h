@@ -3,7 +3,7 @@
  *
  * `key = value` lines, `#` (or `!`) comments, blank lines ignored. Keys of wxsub's
  * own namespaces (wechat. redis. subscribe. session. auth. http. record.
- * log. outbox.) must be known and valid, else the load fails naming file:line.
+ * log. outbox. push. templates.) must be known and valid, else the load fails naming file:line.
  * Keys of other namespaces (a seed-style Spring application.properties)
  * are ignored, counted for one warning; spring.redis.* and
  * spring.data.redis.* give the Redis address when redis.url is not set.
@@ -82,6 +82,14 @@ struct config {
 	long		 outbox_claim_after_ms;		/* a dead worker's entries */
 	long		 outbox_keep_s;			/* states kept after a change */
 	long		 outbox_rate;			/* sends/s, fleet-wide; 0 = any */
+	/* push.*: WeChat's message push at /event (pushmsg.h) */
+	char		 push_token[40];		/* "" = /event answers 404 */
+	char		 push_aes_key[48];		/* EncodingAESKey, "" = none */
+	long		 push_max_skew;			/* seconds, 300 */
+	bool		 source_events;			/* subscribe.source = events */
+	/* templates.* and wechat.templateIds = * (templates.h) */
+	bool		 template_ids_all;
+	long		 templates_refresh;		/* seconds, 3600 */
 
 	/* What the loader noticed but did not refuse. */
 	size_t		 n_foreign;			/* keys of other namespaces */

@@ -221,8 +221,17 @@ h_record(struct app *a, struct request *r, struct response *resp)
 		marker[n] = conf_template_longterm(c, ps.p[i].id);
 		n++;
 	}
-	if (n > 0 && (err = store_credit_add(a->st, kp, marker, n,
-	    c->subscribe_ttl, counts)) != WX_OK) {
+	/*
+	 * subscribe.source = events: WeChat's popup event adds the credits
+	 * (h_event.c); a session's /record only reads them, so one accept
+	 * never counts twice. A back end's api-key /record still adds.
+	 */
+	if (n > 0 && c->source_events && r->who == WHO_SESSION)
+		err = store_credit_get(a->st, kp, n, counts);
+	else if (n > 0)
+		err = store_credit_add(a->st, kp, marker, n, c->subscribe_ttl,
+		    counts);
+	if (n > 0 && err != WX_OK) {
 		resp_error(resp, err, NULL);
 		return;
 	}

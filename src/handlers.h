@@ -33,5 +33,7 @@ enum wx_err h_send_async(struct app *, struct wx_message *m, bool longterm,
 	    struct response *, char *msg, size_t msglen);
 enum wx_err h_send_batch(struct app *, json_object *body, struct wx_message *m,
 	    bool longterm, struct response *, char *msg, size_t msglen);
+void	h_event_verify(struct app *, struct request *, struct response *);
+void	h_event(struct app *, struct request *, struct response *);
 
 #endif

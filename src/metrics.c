@@ -86,6 +86,15 @@ metrics_send(const char *outcome, long errcode)
 }
 
 void
+metrics_push(const char *event, const char *result)
+{
+	char f[FIELD_LEN];
+
+	snprintf(f, sizeof(f), "p|%s|%s", event, result);
+	metrics_add(f, 1);
+}
+
+void
 metrics_count(const char *name)
 {
 	char f[FIELD_LEN];
@@ -294,6 +303,9 @@ metrics_render(const char *const *f, const long long *v, size_t n,
 	    "Requests answered, by route and status.", "route", "status");
 	render_labeled(&s, f, v, n, "s", "wxsub_sends_total",
 	    "Sends by outcome and WeChat errcode (0: none).", "outcome", "errcode");
+	render_labeled(&s, f, v, n, "p", "wxsub_push_events_total",
+	    "Items of WeChat's pushes to /event, by event and result.",
+	    "event", "result");
 	put(&s, "# HELP wxsub_token_fetches_total Token calls to WeChat.\n"
 	    "# TYPE wxsub_token_fetches_total counter\n");
 	for (j = 0; j < sizeof(counters) / sizeof(counters[0]); j++) {

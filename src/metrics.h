@@ -5,6 +5,7 @@
  * never adds a Redis round trip to a request's path.
  *
  * Field names in the hash: "r|ROUTE|STATUS", "s|OUTCOME|ERRCODE",
+ * "p|EVENT|RESULT",
  * "c|NAME", "h|HIST|BUCKET", "hs|HIST" (sum, microseconds), "hc|HIST".
  */
 #ifndef WX_METRICS_H
@@ -24,6 +25,12 @@ void	metrics_request(const char *route, int status);
 /* outcome: likewise a string that lives as long as the process. */
 void	metrics_send(const char *outcome, long errcode);
 void	metrics_count(const char *name);
+/*
+ * One item of a push from WeChat (h_event.c): event popup, change, sent,
+ * other; result accept, reject, delivered, failed, duplicate, ... Both
+ * strings live as long as the process.
+ */
+void	metrics_push(const char *event, const char *result);
 void	metrics_observe(enum metric_hist, double seconds);
 
 /* The unflushed deltas (borrowed until metrics_clear). */

@@ -17,6 +17,9 @@ static const struct route routes[] = {
 	{ "/metrics",		M_GET,		AUTH_METRICS,	false,	h_metrics, false },
 	{ "/messages/",		M_GET,		AUTH_APIKEY,	false,	h_message_get, true },
 	{ "/batches/",		M_GET,		AUTH_APIKEY,	false,	h_batch_get, true },
+	/* WeChat's push: signed, not authenticated by a key (h_event.c) */
+	{ "/event",		M_GET,		AUTH_NONE,	false,	h_event_verify, false },
+	{ "/event",		M_POST,		AUTH_NONE,	BODY_RAW, h_event, false },
 };
 
 const struct route *

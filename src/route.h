@@ -22,13 +22,20 @@ enum auth_kind {
 	AUTH_METRICS,	/* api key, or an address in http.metricsAllow */
 };
 
+/* What a route reads of the body; true and false in the table mean the first two. */
+enum body_kind {
+	BODY_NONE = 0,	/* none */
+	BODY_JSON = 1,	/* a JSON object, parsed (application/json) */
+	BODY_RAW,	/* the bytes as they came, any type (/event) */
+};
+
 typedef void (*handler_fn)(struct app *, struct request *, struct response *);
 
 struct route {
 	const char	*path;
 	enum method	 method;
 	enum auth_kind	 auth;
-	bool		 body;		/* wants a JSON object body */
+	int		 body;		/* enum body_kind (true: JSON) */
 	handler_fn	 fn;
 	bool		 prefix;	/* path is a prefix: "/messages/" + id */
 };

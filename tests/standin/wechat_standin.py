@@ -34,7 +34,10 @@ import traceback
 import unicodedata
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
+import http.client
+
+import wechat_push
 
 DEFAULT_APPID = "wxstandin00000001"
 DEFAULT_SECRET = "standin-secret-0001"
@@ -805,6 +808,7 @@ class Handler(BaseHTTPRequestHandler):
         "/__control/advance": ("POST",),
         "/__control/clock": ("GET",),
         "/__control/fault": ("GET", "POST", "DELETE"),
+        "/__control/push": ("POST",),
     }
 
     def _control(self, path, qs, body):
@@ -928,6 +932,67 @@ class Handler(BaseHTTPRequestHandler):
                 t["banned"] = banned
             st.templates[tid] = t
             return {"template": dict(t, id=tid)}
+
+    def _c_push_post(self, obj, q):
+        """Push a message to a server as WeChat does (docs/standin.md):
+        signed, encrypted in safe and compatible mode, XML or JSON in a
+        shape of wechat-next.md 1.5, and tried again (3 tries in all)
+        when no answer came within timeoutMs (WeChat: 5 s)."""
+        st = self.server.state
+        url = _str_field(obj, "url")
+        token = _str_field(obj, "token")
+        fmt = obj.get("format", "xml")
+        mode = obj.get("mode", "plain")
+        shape = obj.get("shape", "auto")
+        numbers = obj.get("numbers", "string")
+        if fmt not in wechat_push.FORMATS or mode not in wechat_push.MODES \
+                or shape not in wechat_push.SHAPES \
+                or numbers not in ("string", "number"):
+            raise ControlError(400, "format, mode, shape or numbers unknown")
+        aes_key = obj.get("aesKey")
+        if mode != "plain" and (not isinstance(aes_key, str)
+                                or len(aes_key) != 43):
+            raise ControlError(400, "aesKey (43 characters) is required in "
+                               "%s mode" % mode)
+        items = obj.get("items", [])
+        if not isinstance(items, list) or \
+                not all(isinstance(i, dict) for i in items):
+            raise ControlError(400, "items must be a list of objects")
+        tries = _int_field(obj, "tries", 3, 1)
+        timeout = _int_field(obj, "timeoutMs", 5000, 1) / 1000.0
+        msg = wechat_push.message(
+            fmt, obj.get("event"), _str_field(obj, "openid"), items,
+            create_time=obj.get("createTime"), shape=shape, numbers=numbers,
+            msg_type=obj.get("msgType", "event"), extra=obj.get("extra"))
+        query, body, ctype = wechat_push.build(
+            token, msg, fmt, mode, aes_key, obj.get("appid", st.cfg.appid),
+            timestamp=obj.get("timestamp"))
+        if "contentType" in obj:
+            ctype = obj["contentType"]
+        out = {"query": query, "body": body.decode("utf-8"),
+               "contentType": ctype, "message": msg, "tries": []}
+        if obj.get("deliver", True) is False:
+            return out
+        u = urlsplit(url)
+        path = u.path + "?" + (u.query + "&" if u.query else "") + query
+        for _ in range(tries):
+            conn = http.client.HTTPConnection(u.hostname, u.port or 80,
+                                              timeout=timeout)
+            try:
+                headers = {"Content-Length": str(len(body))}
+                if ctype:
+                    headers["Content-Type"] = ctype
+                conn.request("POST", path, body, headers)
+                r = conn.getresponse()
+                out["tries"].append({"status": r.status, "body":
+                                     r.read().decode("utf-8", "replace")})
+                break
+            except (OSError, http.client.HTTPException) as e:
+                # no answer in time: WeChat sends the same push again
+                out["tries"].append({"error": type(e).__name__})
+            finally:
+                conn.close()
+        return out
 
     def _c_pages_get(self, obj, q):
         st = self.server.state

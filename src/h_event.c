@@ -1,0 +1,225 @@
+/*
+ * h_event.c: /event, WeChat's message push (contract section 6).
+ *
+ *   GET  URL verification: echostr back when the signature is right.
+ *   POST a push: pushmsg.c checks and reads it (no I/O); here it is
+ *        applied once and answered "success" within WeChat's 5 s.
+ *
+ * A push is applied once: WeChat sends it again when it got no answer in
+ * time (three tries), so its identity (pushmsg.h, push_dedup_id) is
+ * taken with SET NX for PUSH_DEDUP_S before anything is changed, and
+ * handed back when applying it failed, so that WeChat's next try can
+ * still apply it.
+ *
+ *   subscribe_msg_popup_event   accept: one credit, as /record, when
+ *                               subscribe.source = events; else counted
+ *   subscribe_msg_change_event  reject: that template's credits cleared
+ *   subscribe_msg_sent_event    counted and logged; settle_sent() is the
+ *                               hook where the outbox (contract section
+ *                               5) settles its message
+ *   anything else               "success", logged at debug level
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "handlers.h"
+#include "log.h"
+#include "metrics.h"
+#include "pushmsg.h"
+
+#define PUSH_DEDUP_S	3600	/* WeChat's tries span seconds; be generous */
+
+static const char *const kind_names[] = {
+	[PUSH_OTHER] = "other", [PUSH_POPUP] = "popup",
+	[PUSH_CHANGE] = "change", [PUSH_SENT] = "sent",
+};
+
+static void
+push_conf_of(const struct config *c, struct push_conf *pc)
+{
+	pc->token = c->push_token;
+	pc->aes_key = c->push_aes_key;
+	pc->appid = c->appid;
+	pc->max_skew = c->push_max_skew;
+}
+
+/* "success" as text/plain: what WeChat wants to read. */
+static void
+answer_success(struct response *resp)
+{
+	char *t = strdup("success");
+
+	if (t == NULL) {
+		resp_error(resp, WX_INTERNAL, NULL);
+		return;
+	}
+	resp_text(resp, "text/plain; charset=utf-8", t, strlen(t));
+}
+
+/* Without push.token there is no /event at all. */
+static bool
+enabled(struct app *a, struct response *resp)
+{
+	if (a->cfg.push_token[0] != '\0')
+		return true;
+	resp_error(resp, WX_NOT_FOUND, "no route /event (push.token is not set)");
+	return false;
+}
+
+void
+h_event_verify(struct app *a, struct request *r, struct response *resp)
+{
+	struct push_conf pc;
+	char msg[LIM_ERRMSG], *echo = NULL;
+	enum wx_err err;
+
+	if (!enabled(a, resp))
+		return;
+	push_conf_of(&a->cfg, &pc);
+	err = push_verify(&pc, r->query, (long long)time(NULL), &echo, msg,
+	    sizeof(msg));
+	if (err != WX_OK) {
+		log_info("push URL verification refused: %s", msg);
+		resp_error(resp, err, msg);
+		return;
+	}
+	log_info("push URL verified");
+	resp_text(resp, "text/plain; charset=utf-8", echo, strlen(echo));
+}
+
+/*
+ * A popup's accepts become credits (subscribe.source = events only),
+ * for templates /record would accept; a change's rejects clear them.
+ */
+static enum wx_err
+apply_subscriptions(struct app *a, const struct push_msg *m)
+{
+	const struct config *c = &a->cfg;
+	char keys[PUSH_MAX_ITEMS][LIM_KEY];
+	const char *kp[PUSH_MAX_ITEMS];
+	bool marker[PUSH_MAX_ITEMS];
+	long long counts[PUSH_MAX_ITEMS], deleted;
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n; i++) {
+		const struct push_item *it = &m->items[i];
+		bool accept = strncmp(it->status, "accept", 6) == 0;
+		const char *result = accept ? "accept" :
+		    strcmp(it->status, "reject") == 0 ? "reject" : "other";
+
+		metrics_push(kind_names[m->kind], result);
+		if (m->kind == PUSH_POPUP && (!accept || !c->source_events))
+			continue;
+		if (m->kind == PUSH_CHANGE && strcmp(it->status, "reject") != 0)
+			continue;
+		if (m->kind == PUSH_POPUP && !conf_template_known(c, it->template_id)) {
+			log_info("push: an accept of template %s, which "
+			    "wechat.templateIds does not list: not recorded",
+			    it->template_id);
+			continue;
+		}
+		if (store_key_sub(c, it->template_id, m->from, keys[n],
+		    LIM_KEY) != 0)
+			return WX_BAD_REQUEST;
+		kp[n] = keys[n];
+		marker[n] = conf_template_longterm(c, it->template_id);
+		n++;
+	}
+	if (n == 0)
+		return WX_OK;
+	if (m->kind == PUSH_POPUP) {
+		log_info("push: %zu accept(s) recorded for one user", n);
+		return store_credit_add(a->st, kp, marker, n, c->subscribe_ttl,
+		    counts);
+	}
+	log_info("push: %zu template(s) switched off by one user: credits "
+	    "cleared", n);
+	return store_del(a->st, kp, n, &deleted);
+}
+
+/*
+ * What became of a message WeChat accepted. The outbox (contract
+ * section 5), once there, settles its message here: ErrorCode 0 ->
+ * delivered, else failed with that errcode; or the oldest `unknown'
+ * message for this openId and template within 600 s.
+ */
+static enum wx_err
+settle_sent(struct app *a, const struct push_msg *m)
+{
+	(void)a;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct push_item *it = &m->items[i];
+
+		metrics_push("sent", it->errcode == 0 ? "delivered" : "failed");
+		log_info("push: msgid %s of template %s %s (ErrorCode %lld%s%.60s)",
+		    it->msgid, it->template_id, it->errcode == 0 ?
+		    "delivered" : "not delivered", it->errcode,
+		    it->error_status[0] ? ", " : "", it->error_status);
+	}
+	return WX_OK;
+}
+
+void
+h_event(struct app *a, struct request *r, struct response *resp)
+{
+	struct push_conf pc;
+	struct push_msg *m;
+	char msg[LIM_ERRMSG], id[2 * LIM_KEY], hash[65], key[LIM_KEY];
+	bool fresh = false;
+	enum wx_err err;
+
+	if (!enabled(a, resp))
+		return;
+	if ((m = malloc(sizeof(*m))) == NULL) {
+		resp_error(resp, WX_INTERNAL, NULL);
+		return;
+	}
+	push_conf_of(&a->cfg, &pc);
+	msg[0] = '\0';
+	err = push_read(&pc, r->query, r->content_type, r->body, r->body_len,
+	    (long long)time(NULL), m, msg, sizeof(msg));
+	if (err != WX_OK) {
+		log_info("push refused: %s", msg);
+		metrics_push("refused", wxerr_code(err));
+		goto fail;
+	}
+	if (m->kind == PUSH_OTHER) {
+		log_debug("push: %.31s %.63s, nothing to do", m->msg_type, m->event);
+		metrics_push("other", "ignored");
+		goto done;
+	}
+	/* the identity, hashed: bounded, and no openId in a key name */
+	if (push_dedup_id(m, id, sizeof(id)) != 0 ||
+	    crypto_sha256_hex(id, strlen(id), hash) != 0 ||
+	    store_key(&a->cfg, "push", hash, key, sizeof(key)) != 0) {
+		err = WX_INTERNAL;
+		goto fail;
+	}
+	if ((err = store_lock(a->st, key, r->reqid, PUSH_DEDUP_S * 1000L,
+	    &fresh)) != WX_OK)
+		goto fail;
+	if (!fresh) {
+		log_info("push: %s sent again, already applied", m->event);
+		metrics_push(kind_names[m->kind], "duplicate");
+		goto done;
+	}
+	err = m->kind == PUSH_SENT ? settle_sent(a, m) :
+	    apply_subscriptions(a, m);
+	if (err != WX_OK) {
+		/* not applied: let WeChat's next try apply it */
+		if (store_unlock(a->st, key, r->reqid) != WX_OK)
+			log_error("push: could not forget a push that was not "
+			    "applied; WeChat's retries will be skipped");
+		goto fail;
+	}
+done:
+	free(m);
+	answer_success(resp);
+	return;
+fail:
+	free(m);
+	resp_error(resp, err, msg[0] ? msg : NULL);
+}
