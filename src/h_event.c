@@ -14,9 +14,9 @@
  *   subscribe_msg_popup_event   accept: one credit, as /record, when
  *                               subscribe.source = events; else counted
  *   subscribe_msg_change_event  reject: that template's credits cleared
- *   subscribe_msg_sent_event    counted and logged; settle_sent() is the
- *                               hook where the outbox (contract section
- *                               5) settles its message
+ *   subscribe_msg_sent_event    settles the outbox's message (contract
+ *                               section 5, outbox_settle), counted and
+ *                               logged
  *   anything else               "success", logged at debug level
  */
 #include <stdio.h>
@@ -28,6 +28,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "pushmsg.h"
 
 #define PUSH_DEDUP_S	3600	/* WeChat's tries span seconds; be generous */
@@ -140,24 +141,46 @@ apply_subscriptions(struct app *a, const struct push_msg *m)
 	return store_del(a->st, kp, n, &deleted);
 }
 
+/* MsgID as a number; 0 (none) when it is past 2^64 - 1. */
+static uint64_t
+msgid_of(const char *s)
+{
+	uint64_t v = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	return v;
+}
+
 /*
- * What became of a message WeChat accepted. The outbox (contract
- * section 5), once there, settles its message here: ErrorCode 0 ->
- * delivered, else failed with that errcode; or the oldest `unknown'
- * message for this openId and template within 600 s.
+ * What became of a message WeChat accepted: the outbox settles its
+ * message (ErrorCode 0 -> delivered, else failed with that errcode; by
+ * MsgID, else the oldest `unknown' one of this openId and template
+ * within OUTBOX_SETTLE_S). A message sent by a synchronous /send is in
+ * no outbox: the event is counted and logged only.
  */
 static enum wx_err
 settle_sent(struct app *a, const struct push_msg *m)
 {
-	(void)a;
+	char settled[OUTBOX_ID_LEN + 1];
+	enum wx_err err;
+
 	for (size_t i = 0; i < m->n; i++) {
 		const struct push_item *it = &m->items[i];
 
+		if ((err = outbox_settle(a->st, &a->cfg, msgid_of(it->msgid),
+		    m->from, it->template_id, (long)it->errcode, settled,
+		    sizeof(settled))) != WX_OK)
+			return err;
 		metrics_push("sent", it->errcode == 0 ? "delivered" : "failed");
-		log_info("push: msgid %s of template %s %s (ErrorCode %lld%s%.60s)",
+		log_info("push: msgid %s of template %s %s (ErrorCode %lld%s%.60s)%s%s",
 		    it->msgid, it->template_id, it->errcode == 0 ?
 		    "delivered" : "not delivered", it->errcode,
-		    it->error_status[0] ? ", " : "", it->error_status);
+		    it->error_status[0] ? ", " : "", it->error_status,
+		    settled[0] ? ": outbox message " : "", settled);
 	}
 	return WX_OK;
 }

@@ -297,3 +297,38 @@ class EventDisabled(EventBase):
         self.assertRefused(r, 404, "not_found")
         r = self.raw("signature=x&timestamp=1&nonce=2", b"<xml/>")
         self.assertRefused(r, 404, "not_found")
+
+
+from test_outbox import OutboxCase  # noqa: E402
+
+
+class EventOutbox(EventBase, OutboxCase):
+    """Sent events settle the outbox's messages (contract section 5)."""
+    CONFIG = dict(OutboxCase.CONFIG, **EventBase.CONFIG)
+
+    def test_sent_event_delivers_or_fails_the_message(self):
+        for i, (errcode, status) in enumerate(((0, "delivered"),
+                                               (10605, "failed"))):
+            oid = openid("evob", i)
+            mid = self.enqueue(oid)
+            rc, _, err = self.wxsub("worker", "--once")
+            self.assertEqual(rc, 0, err)
+            m = self.message(mid)
+            self.assertEqual(m["status"], "sent", m)
+            self.assertSuccess(self.push(SENT, oid, [sent(TPL1, m["msgid"], errcode)],
+                                         format="json", shape="wrapper"))
+            m = self.message(mid)
+            self.assertEqual(m["status"], status, m)
+            if errcode:
+                self.assertEqual(m.get("errcode"), errcode, m)
+
+    def test_sent_event_settles_an_unknown(self):
+        oid = openid("evobunknown")
+        self.env.fault("send", "drop")
+        mid = self.enqueue(oid)
+        self.wxsub("worker", "--once")
+        self.assertEqual(self.message(mid)["status"], "unknown")
+        # WeChat's msgid never reached us: the event settles by user and template
+        self.assertSuccess(self.push(SENT, oid, [sent(TPL1, "1234567890123")],
+                                     format="xml", mode="safe"))
+        self.assertEqual(self.message(mid)["status"], "delivered")
