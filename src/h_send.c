@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "handlers.h"
+#include "idem.h"
 #include "jsonio.h"
 #include "log.h"
 #include "metrics.h"
@@ -272,8 +273,8 @@ send_mode(json_object *body, enum send_mode *mode, char *msg, size_t msglen)
 	return WX_OK;
 }
 
-void
-h_send(struct app *a, struct request *r, struct response *resp)
+static void
+send_one(struct app *a, struct request *r, struct response *resp)
 {
 	struct wx_message m = { 0 };
 	struct wx_answer ans = { 0 };
@@ -350,4 +351,25 @@ done:
 		log_error("could not %s the credit after a failed send",
 		    end == SEND_CLEAR ? "clear" : "give back");
 	free(data);
+}
+
+/* Any form of /send, under its Idempotency-Key when it has one. */
+void
+h_send(struct app *a, struct request *r, struct response *resp)
+{
+	char msg[LIM_ERRMSG];
+	struct idem id;
+	bool answered;
+	enum wx_err err;
+
+	msg[0] = '\0';
+	if ((err = idem_begin(a, r, &id, resp, &answered, msg,
+	    sizeof(msg))) != WX_OK) {
+		resp_error(resp, err, msg[0] ? msg : NULL);
+		return;
+	}
+	if (answered)
+		return;
+	send_one(a, r, resp);
+	idem_end(a, &id, resp);
 }

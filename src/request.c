@@ -168,7 +168,7 @@ copy_param(char *dst, size_t dstlen, const char *v)
 /* The parameters wxsub reads; everything else the server sends is skipped. */
 enum param {
 	P_REQID, P_REMOTE, P_METHOD, P_LENGTH, P_TYPE, P_AUTH, P_QUERY, P_PATH,
-	P__MAX
+	P_IDEM, P__MAX
 };
 
 static const struct {
@@ -180,6 +180,7 @@ static const struct {
 	[P_METHOD] = P("REQUEST_METHOD"),	[P_LENGTH] = P("CONTENT_LENGTH"),
 	[P_TYPE] = P("CONTENT_TYPE"),		[P_AUTH] = P("HTTP_AUTHORIZATION"),
 	[P_QUERY] = P("QUERY_STRING"),		[P_PATH] = P("PATH_INFO"),
+	[P_IDEM] = P("HTTP_IDEMPOTENCY_KEY"),
 #undef P
 };
 
@@ -193,8 +194,8 @@ static const struct {
 static void
 pick_params(char *const *env, const char *v[P__MAX])
 {
-	static unsigned char starts[128];	/* bit i: params[i] */
-	_Static_assert(P__MAX <= 8, "starts[] has a bit per parameter");
+	static unsigned short starts[128];	/* bit i: params[i] */
+	_Static_assert(P__MAX <= 16, "starts[] has a bit per parameter");
 	static bool ready;
 	unsigned m;
 	size_t i;
@@ -261,6 +262,11 @@ req_parse(struct request *r, req_params_fn params_of, void *ctx,
 		snprintf(msg, msglen, "a request header is too large");
 		err = WX_BAD_REQUEST;
 	}
+	/* Kept as sent (bounded); idem.c says whether it is well formed. */
+	r->has_idem = p[P_IDEM] != NULL;
+	if (r->has_idem && !copy_param(r->idem_key, sizeof(r->idem_key),
+	    p[P_IDEM]))
+		r->idem_key[0] = '\0';	/* too long: malformed */
 	if (!copy_param(r->query, sizeof(r->query), p[P_QUERY])) {
 		snprintf(msg, msglen, "the query string is too long");
 		err = WX_BAD_REQUEST;
@@ -289,6 +295,8 @@ req_init(struct request *r)
 	r->json = NULL;
 	r->who = WHO_NONE;
 	r->openid[0] = r->session_hash[0] = '\0';
+	r->has_idem = false;
+	r->idem_key[0] = '\0';
 }
 
 void

@@ -27,6 +27,8 @@ struct request {
 	char		 auth[LIM_HEADER];	/* Authorization */
 	char		 reqid[LIM_REQID];	/* caller's (if sane) or new */
 	char		 remote[64];		/* REMOTE_ADDR, for the log */
+	bool		 has_idem;		/* Idempotency-Key was sent */
+	char		 idem_key[72];		/* as sent; "" if too long */
 
 	char		*body;			/* owned; NUL-terminated */
 	size_t		 body_len;

@@ -26,6 +26,8 @@ static const struct {
 	[WX_READ_TIMEOUT] =	{ 408, "request_timeout", "the request did not arrive in time" },
 	[WX_NOT_SUBSCRIBED] =	{ 409, "not_subscribed", "the user has no subscription credit for this template" },
 	[WX_USER_REFUSED] =	{ 409, "user_refused", "the user has no remaining subscription at WeChat" },
+	[WX_IDEM_IN_FLIGHT] =	{ 409, "idempotency_in_flight", "a request with this Idempotency-Key is still being answered" },
+	[WX_IDEM_REUSED] =	{ 422, "idempotency_key_reused", "this Idempotency-Key was used with another body" },
 	[WX_TOO_LARGE] =	{ 413, "payload_too_large", "the request body is too large" },
 	[WX_MEDIA_TYPE] =	{ 415, "unsupported_media_type", "the body must be application/json" },
 	[WX_INVALID_DATA] =	{ 422, "invalid_data", "a data value breaks its type's rule" },

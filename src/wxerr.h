@@ -23,9 +23,11 @@ enum wx_err {
 	WX_READ_TIMEOUT,	/* 408 request_timeout (http.readTimeoutMs) */
 	WX_NOT_SUBSCRIBED,	/* 409 not_subscribed */
 	WX_USER_REFUSED,	/* 409 user_refused (WeChat 43101) */
+	WX_IDEM_IN_FLIGHT,	/* 409 idempotency_in_flight */
 	WX_TOO_LARGE,		/* 413 payload_too_large */
 	WX_MEDIA_TYPE,		/* 415 unsupported_media_type */
 	WX_INVALID_DATA,	/* 422 invalid_data */
+	WX_IDEM_REUSED,		/* 422 idempotency_key_reused */
 	WX_SENSITIVE,		/* 422 sensitive_content (WeChat 45168) */
 	WX_QUOTA,		/* 429 quota_exceeded (WeChat 45009) */
 	WX_RATE_LIMITED,	/* 429 rate_limited (code2Session 45011) */
