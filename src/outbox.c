@@ -748,6 +748,25 @@ outbox_promote(struct store *st, const struct config *c, size_t max,
 	return WX_OK;
 }
 
+enum wx_err
+outbox_due_soon(struct store *st, const struct config *c, long ms, bool *yes)
+{
+	char k[LIM_KEY], upto[NUM_DEC_MAX];
+	const char *argv[7] = { "ZRANGEBYSCORE", k, "-inf", upto, "LIMIT", "0",
+	    "1" };
+	redisReply *r;
+
+	*yes = false;
+	if (key(c, "outbox:delayed", NULL, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	num_i64(upto, now_ms() + ms);
+	if ((r = checked(redis_argv(store_redis(st), 7, argv), "due")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	*yes = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+	freeReplyObject(r);
+	return WX_OK;
+}
+
 /* The three keys every per-entry script takes: msg, stream, delayed. */
 static int
 entry_keys(const struct config *c, const char *id, char k[3][LIM_KEY])

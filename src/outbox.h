@@ -152,6 +152,9 @@ enum wx_err	 outbox_read(struct store *, const struct config *,
 enum wx_err	 outbox_claim(struct store *, const struct config *,
 		    const char *consumer, char *cursor, size_t cursorlen,
 		    struct outbox_entry *out, size_t max, size_t *n);
+/* Is a retry (or a deferred entry) due within ms from now? */
+enum wx_err	 outbox_due_soon(struct store *, const struct config *,
+		    long ms, bool *yes);
 /* Put due retries back on the stream; *n gets how many. */
 enum wx_err	 outbox_promote(struct store *, const struct config *,
 		    size_t max, size_t *n);

@@ -23,6 +23,8 @@
 #define IDLE_BLOCK_MS		200	/* XREADGROUP's wait when idle (< store's limit) */
 #define POLL_MS			50	/* curl's wait when sends are in flight */
 #define REDIS_PAUSE_MS		500	/* after Redis failed */
+#define ONCE_HORIZON_MS		2000	/* --once waits for what is due this soon */
+#define ONCE_REDIS_ROUNDS	10	/* --once gives up after so many failures */
 
 struct slot {
 	struct outbox_job	 job;
@@ -247,7 +249,7 @@ worker_run(struct app *a, bool once, volatile sig_atomic_t *stop,
 	long long last_promote = 0, last_claim = 0, now;
 	long claim_every;
 	size_t got, promoted;
-	int rc = -1;
+	int rc = -1, down_rounds = 0;
 
 	memset(stats, 0, sizeof(*stats));
 	w.a = a;
@@ -302,10 +304,21 @@ worker_run(struct app *a, bool once, volatile sig_atomic_t *stop,
 				log_error("worker: libcurl failed");
 		}
 		app_after(a);
-		if (redis_down)
+		if (redis_down) {
+			if (once && ++down_rounds >= ONCE_REDIS_ROUNDS)
+				break;
 			clock_sleep_ms(REDIS_PAUSE_MS);
-		else if (once && idle)
-			break;
+			continue;
+		}
+		down_rounds = 0;
+		if (once && idle) {
+			/* A retry or a turn due in a moment is part of "now". */
+			bool soon;
+			if (outbox_due_soon(a->st, &a->cfg, ONCE_HORIZON_MS,
+			    &soon) != WX_OK || !soon)
+				break;
+			clock_sleep_ms(POLL_MS);
+		}
 	}
 	/* SIGTERM: what is in flight finishes (each within its time limit). */
 	while (up_multi_running(w.m) > 0)
@@ -314,7 +327,7 @@ worker_run(struct app *a, bool once, volatile sig_atomic_t *stop,
 	log_info("worker %s: stopping (%lld sent, %lld retried, %lld failed, "
 	    "%lld unknown)", w.consumer, stats->sent, stats->retried,
 	    stats->failed, stats->unknown);
-	rc = 0;
+	rc = down_rounds >= ONCE_REDIS_ROUNDS ? -1 : 0;
 out:
 	up_multi_free(w.m);
 	free(w.slots);
