@@ -8,6 +8,7 @@ import collections
 import os
 import signal
 import subprocess
+import threading
 import time
 
 from harness import E2ECase, TIMEOUT_MS, TPL1, TPL_LONG, openid, wait_until
@@ -359,3 +360,71 @@ class OutboxWorkerTests(OutboxCase):
         self.assertIn("wxsub_outbox_sent_total 1", text)
         self.assertIn("wxsub_outbox_latency_seconds_count 1", text)
         self.assertIn("wxsub_outbox_depth 0", text)
+
+
+class IdempotencyTests(OutboxCase):
+
+    def post_key(self, body, key):
+        return self.env.post("/send", body, headers={"Idempotency-Key": key})
+
+    def test_same_key_same_body_answers_the_first_answer(self):
+        oid = openid("idem-sync")
+        self.env.give_credit(oid, TPL1, 2)
+        body = {"openId": oid, "data": {"thing1": "hello"}}
+        r1 = self.post_key(body, "order-7:paid")
+        self.assertOk(r1)
+        r2 = self.post_key(body, "order-7:paid")
+        self.assertEqual((r2.status, r2.json), (r1.status, r1.json))
+        self.assertEqual(self.env.stats()["calls"]["send"], 1)
+        self.assertEqual(self.env.credit(oid, TPL1), 1)
+        # Another caller's key space is its own: not the same key.
+        r3 = self.post_key(dict(body, page="index"), "order-7:paid")
+        self.assertError(r3, 422, "idempotency_key_reused")
+
+    def test_async_and_batch_replay_the_same_ids(self):
+        a, b = openid("idem-b", 1), openid("idem-b", 2)
+        for o in (a, b):
+            self.env.give_credit(o, TPL1, 2)
+        body = {"openIds": [a, b], "data": {"thing1": "x"}}
+        r1 = self.post_key(body, "batch-1")
+        self.assertEqual(r1.status, 202, r1)
+        r2 = self.post_key(body, "batch-1")
+        self.assertEqual((r2.status, r2.json), (202, r1.json))
+        body = {"openId": a, "async": True, "data": {"thing1": "x"}}
+        r3 = self.post_key(body, "one-1")
+        r4 = self.post_key(body, "one-1")
+        self.assertEqual((r4.status, r4.json), (202, r3.json))
+        self.assertEqual(self.env.redis("XLEN", "WXSUB:outbox"), 3)
+        self.wxsub("worker", "--once")
+        self.assertEqual(self.sends_to(), {a: 2, b: 1})
+
+    def test_refusals_are_remembered_5xx_are_not(self):
+        oid = openid("idem-4xx")
+        body = {"openId": oid, "data": {"thing1": "x"}}
+        self.assertError(self.post_key(body, "k1"), 409, "not_subscribed")
+        self.env.give_credit(oid, TPL1)
+        self.assertError(self.post_key(body, "k1"), 409, "not_subscribed")
+        self.env.fault("send", "http500")
+        self.assertError(self.post_key(body, "k2"), 502, "upstream_error")
+        self.assertOk(self.post_key(body, "k2"))
+
+    def test_in_flight_and_malformed(self):
+        oid = openid("idem-flight")
+        self.env.give_credit(oid, TPL1)
+        self.env.fault("send", "delay", delay_ms=800)
+        body = {"openId": oid, "data": {"thing1": "x"}}
+        first = {}
+        t = threading.Thread(target=lambda: first.setdefault(
+            "r", self.post_key(body, "slow")))
+        t.start()
+        wait_until(lambda: self.env.stats()["calls"]["send"] == 1, WAIT,
+                   what="the first send under way")
+        self.assertError(self.post_key(body, "slow"), 409,
+                         "idempotency_in_flight")
+        t.join(WAIT)
+        self.assertOk(first["r"])
+        self.assertOk(self.post_key(body, "slow"))
+        for bad in ("x" * 65, "has space", "semi;colon", "\u00e9t\u00e9"):
+            r = self.post_key(body, bad.encode("utf-8").decode("latin-1"))
+            self.assertError(r, 400, "bad_request", msg_has="Idempotency-Key")
+        self.assertEqual(self.env.stats()["calls"]["send"], 1)
