@@ -114,6 +114,17 @@ cmd_check(struct app *a)
 	printf("redis    ok\n");
 	if (c->n_sentinels > 0)
 		printf("redis    %s\n", where);
+	switch (outbox_aof(a->st)) {
+	case 1:
+		break;
+	case 0:
+		printf("warning  redis has appendonly no: queued outbox messages "
+		    "are lost if Redis restarts (set appendonly yes)\n");
+		break;
+	default:
+		printf("warning  cannot tell whether redis has appendonly on "
+		    "(INFO refused): queued outbox messages need it\n");
+	}
 	if (c->wait_replicas > 0 && store_wait(a->st) != WX_OK)
 		printf("warning  redis.waitReplicas = %ld: fewer replicas "
 		    "answered WAIT within %ld ms\n", c->wait_replicas, c->wait_ms);

@@ -590,6 +590,35 @@ outbox_retry(struct store *st, const struct config *c, const char *id,
 	return WX_OK;
 }
 
+int
+outbox_read_aof(const char *info, size_t len)
+{
+	static const char k[] = "aof_enabled:";
+	size_t i;
+
+	for (i = 0; i + sizeof(k) <= len; i++)
+		if ((i == 0 || info[i - 1] == '\n') &&
+		    memcmp(info + i, k, sizeof(k) - 1) == 0)
+			return info[i + sizeof(k) - 1] == '1' ? 1 :
+			    info[i + sizeof(k) - 1] == '0' ? 0 : -1;
+	return -1;
+}
+
+int
+outbox_aof(struct store *st)
+{
+	const char *argv[2] = { "INFO", "persistence" };
+	redisReply *r = redis_argv(store_redis(st), 2, argv);
+	int on = -1;
+
+	if (r != NULL && (r->type == REDIS_REPLY_STRING ||
+	    r->type == REDIS_REPLY_STATUS))
+		on = outbox_read_aof(r->str, r->len);
+	if (r != NULL)
+		freeReplyObject(r);
+	return on;
+}
+
 /* ---- the worker's steps ---- */
 
 enum wx_err

@@ -130,6 +130,14 @@ enum wx_err	 outbox_failed(struct store *, const struct config *,
 enum wx_err	 outbox_retry(struct store *, const struct config *,
 		    const char *id, const char **how);
 
+/*
+ * Durability: does the Redis reached keep an append-only file? 1 yes,
+ * 0 no, -1 cannot tell (INFO refused, or Redis away). outbox_read_aof
+ * reads INFO persistence's text the same way. Pure.
+ */
+int		 outbox_aof(struct store *);
+int		 outbox_read_aof(const char *info, size_t len);
+
 /* ---- the worker's steps (worker.c) ---- */
 
 /* Make the group (and the stream) if missing. */

@@ -428,3 +428,18 @@ class IdempotencyTests(OutboxCase):
             r = self.post_key(body, bad.encode("utf-8").decode("latin-1"))
             self.assertError(r, 400, "bad_request", msg_has="Idempotency-Key")
         self.assertEqual(self.env.stats()["calls"]["send"], 1)
+
+
+class OutboxAofTests(OutboxCase):
+
+    def test_check_config_warns_without_aof(self):
+        rc, out, _ = self.wxsub("check-config")
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn("appendonly", out)
+        self.env.redis("CONFIG", "SET", "appendonly", "no")
+        try:
+            rc, out, _ = self.wxsub("check-config")
+            self.assertEqual(rc, 0, out)
+            self.assertIn("warning  redis has appendonly no", out)
+        finally:
+            self.env.redis("CONFIG", "SET", "appendonly", "yes")

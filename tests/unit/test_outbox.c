@@ -267,6 +267,21 @@ test_idem(void)
 	CU_ASSERT_EQUAL(idem_decide(v, strlen(v), h, &a), IDEM_IN_FLIGHT);
 }
 
+static void
+test_aof(void)
+{
+	static const char on[] = "# Persistence\r\nloading:0\r\n"
+	    "aof_enabled:1\r\naof_rewrite_in_progress:0\r\n";
+	static const char off[] = "# Persistence\r\naof_enabled:0\r\n";
+	static const char tricky[] = "# Persistence\r\nx_aof_enabled:1\r\n";
+
+	CU_ASSERT_EQUAL(outbox_read_aof(on, strlen(on)), 1);
+	CU_ASSERT_EQUAL(outbox_read_aof(off, strlen(off)), 0);
+	CU_ASSERT_EQUAL(outbox_read_aof(tricky, strlen(tricky)), -1);
+	CU_ASSERT_EQUAL(outbox_read_aof("", 0), -1);
+	CU_ASSERT_EQUAL(outbox_read_aof("aof_enabled:", 12), -1);
+}
+
 int
 main(void)
 {
@@ -277,6 +292,7 @@ main(void)
 		{ "read_entries: XREADGROUP and XAUTOCLAIM", test_read_entries },
 		{ "ids and status names", test_ids_and_states },
 		{ "idem: keys and decisions", test_idem },
+		{ "aof: INFO persistence", test_aof },
 	};
 
 	return unit_run("outbox", tests, sizeof(tests) / sizeof(tests[0]));
