@@ -29,10 +29,12 @@
 #include <strings.h>
 
 #include "config.h"
+#include "join.h"
 #include "pushmsg.h"
 #include "netmask.h"
-#include "pct.h"
+#include "redisaddr.h"
 #include "sentinel.h"
+#include "validate.h"
 #include "wxlimits.h"
 #include "log.h"
 
@@ -48,20 +50,8 @@ _Static_assert(TOKEN_API_STABLE == 0 && TOKEN_API_CLASSIC == 1,
 #define PATH_TOKEN		"/cgi-bin/token"
 #define PATH_STABLE_TOKEN	"/cgi-bin/stable_token"
 #define ACCESS_TOKEN_PARAM	"access_token="
-#define REDIS_DEFAULT_PORT	6379
-#define REDIS_MAX_DB		15
 #define TTL_MAX			31536000	/* one year */
 #define APIKEY_MIN		16
-
-/* Spring's Redis settings, kept aside: they apply only without redis.url. */
-struct spring_redis {
-	char	host[256];
-	char	user[LIM_ID];
-	char	password[LIM_SECRET];
-	int	port;
-	int	db;
-	bool	has_host, has_user, has_password, has_port, has_db;
-};
 
 /* The state of one conf_parse() call. */
 struct parse {
@@ -74,7 +64,7 @@ struct parse {
 	bool			 has_template_ids;
 	bool			 has_login_url;
 	bool			 has_send_url;
-	struct spring_redis	 spring;
+	struct raddr_spring	 spring;	/* applies only without redis.url */
 };
 
 struct key;
@@ -139,18 +129,6 @@ fail(struct parse *p, const char *fmt, ...)
 	return -1;
 }
 
-/* Copy s into dst[size]; -1 when it does not fit (never truncates). */
-static int
-copy(char *dst, size_t size, const char *s)
-{
-	size_t	 n = strlen(s);
-
-	if (n >= size)
-		return -1;
-	memcpy(dst, s, n + 1);
-	return 0;
-}
-
 static bool
 is_space(char ch)
 {
@@ -212,81 +190,6 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static bool
-is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool
-is_id_char(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	    is_digit(ch) || ch == '_' || ch == '-';
-}
-
-/* Printable ASCII without space. */
-static bool
-is_graph(char ch)
-{
-	return ch > 0x20 && ch < 0x7f;
-}
-
-/* An appid or template id: 1..LIM_ID-1 of A-Z a-z 0-9 _ - */
-static bool
-valid_id(const char *s)
-{
-	size_t	 n;
-
-	for (n = 0; s[n] != '\0'; n++)
-		if (!is_id_char(s[n]))
-			return false;
-	return n > 0 && n < LIM_ID;
-}
-
-/* 1..max of printable ASCII without space. */
-static bool
-valid_graph(const char *s, size_t max)
-{
-	size_t	 n;
-
-	for (n = 0; s[n] != '\0'; n++)
-		if (!is_graph(s[n]))
-			return false;
-	return n > 0 && n <= max;
-}
-
-/* No space, no C0 control, no DEL (bytes >= 0x80 pass). */
-static bool
-no_space_or_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-			return false;
-	return true;
-}
-
-/*
- * Strict decimal: digits only (no sign, no spaces, no suffix), within
- * [min, max]. strtoll's own leniency (leading spaces, '+', '-') is shut
- * out by requiring a digit first; overflow shows as ERANGE.
- */
-static int
-parse_num(const char *s, long long min, long long max, long long *out)
-{
-	char		*end;
-	long long	 v;
-
-	if (!is_digit(*s))
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Index of s in a NULL-ended word list, or -1. */
 static int
 word_index(const char *const *words, const char *s)
@@ -322,7 +225,7 @@ check_url(struct parse *p, const struct key *k, const char *val)
 	else
 		host = NULL;
 	if (host == NULL || *host == '\0' || *host == '/' || *host == '?' ||
-	    *host == '#' || !valid_graph(val, LIM_URL - 1))
+	    *host == '#' || !val_graph(val, LIM_URL - 1))
 		return fail(p, "%s: not an http:// or https:// URL "
 		    "(printable ASCII, at most %d bytes)", k->name,
 		    LIM_URL - 1);
@@ -337,7 +240,7 @@ check_url(struct parse *p, const struct key *k, const char *val)
 static int
 store(struct parse *p, const struct key *k, const char *val)
 {
-	if (copy(field(p, k), k->size, val) == -1)
+	if (join_copy(field(p, k), k->size, val) == -1)
 		return fail(p, "%s: longer than %zu bytes", k->name,
 		    k->size - 1);
 	return 0;
@@ -347,7 +250,7 @@ store(struct parse *p, const struct key *k, const char *val)
 static int
 set_appid(struct parse *p, const struct key *k, char *val)
 {
-	if (!valid_id(val))
+	if (!val_template_id(val))
 		return fail(p, "%s: must be %s", k->name, k->rule);
 	return store(p, k, val);
 }
@@ -367,7 +270,7 @@ set_template_id(struct parse *p, const struct key *k, char *val)
 static int
 set_secret(struct parse *p, const struct key *k, char *val)
 {
-	if (!valid_graph(val, k->size - 1))
+	if (!val_graph(val, k->size - 1))
 		return fail(p, "%s: must be %s", k->name, k->rule);
 	return store(p, k, val);
 }
@@ -401,7 +304,7 @@ id_in(const char (*ids)[LIM_ID], size_t n, const char *id)
 
 /*
  * Add id to ids[LIM_TEMPLATES] unless it is there already. Returns -1
- * when the list is full. The caller has checked valid_id(id).
+ * when the list is full. The caller has checked val_template_id(id).
  */
 static int
 add_id(char (*ids)[LIM_ID], size_t *n, const char *id)
@@ -411,7 +314,7 @@ add_id(char (*ids)[LIM_ID], size_t *n, const char *id)
 		return 0;
 	if (*n >= LIM_TEMPLATES)
 		return -1;
-	if (copy(ids[*n], LIM_ID, id) == -1)
+	if (join_copy(ids[*n], LIM_ID, id) == -1)
 		return -1;
 	(*n)++;
 	return 0;
@@ -436,7 +339,7 @@ set_id_list(struct parse *p, const struct key *k, char *val,
 		idx++;
 		if (*it == '\0')
 			return fail(p, "%s: item %zu is empty", k->name, idx);
-		if (!valid_id(it))
+		if (!val_template_id(it))
 			return fail(p, "%s: item %zu must be %s",
 			    k->name, idx, k->rule);
 		if (add_id(ids, n, it) == -1)
@@ -624,7 +527,7 @@ static int
 number(struct parse *p, const struct key *k, const char *val,
     long long *out)
 {
-	if (parse_num(val, k->min, k->max, out) == -1)
+	if (val_decimal(val, k->min, k->max, out) == -1)
 		return fail(p, "%s: not a whole number in %lld..%lld",
 		    k->name, k->min, k->max);
 	return 0;
@@ -662,7 +565,7 @@ set_max_body(struct parse *p, const struct key *k, char *val)
 static int
 set_redis_key(struct parse *p, const struct key *k, char *val)
 {
-	if (*val == '\0' || !no_space_or_control(val) ||
+	if (*val == '\0' || !val_nospace(val) ||
 	    strlen(val) >= k->size)
 		return fail(p, "%s: must be %s", k->name, k->rule);
 	return store(p, k, val);
@@ -688,7 +591,7 @@ set_api_keys(struct parse *p, const struct key *k, char *val)
 		n = strlen(it);
 		if (n == 0)
 			return fail(p, "%s: key %zu is empty", k->name, idx);
-		if (n < APIKEY_MIN || !valid_graph(it, LIM_SECRET - 1))
+		if (n < APIKEY_MIN || !val_graph(it, LIM_SECRET - 1))
 			return fail(p, "%s: key %zu must be %s", k->name, idx,
 			    k->rule);
 		for (i = 0; i < c->n_api_keys; i++)
@@ -699,7 +602,7 @@ set_api_keys(struct parse *p, const struct key *k, char *val)
 		if (c->n_api_keys >= LIM_APIKEYS)
 			return fail(p, "%s: more than %d keys", k->name,
 			    LIM_APIKEYS);
-		if (copy(c->api_keys[c->n_api_keys], LIM_SECRET, it) == -1)
+		if (join_copy(c->api_keys[c->n_api_keys], LIM_SECRET, it) == -1)
 			return fail(p, "%s: key %zu is too long", k->name,
 			    idx);
 		c->n_api_keys++;
@@ -727,147 +630,11 @@ set_metrics_allow(struct parse *p, const struct key *k, char *val)
 		if (c->n_metrics_allow >= LIM_APIKEYS)
 			return fail(p, "%s: more than %d items", k->name,
 			    LIM_APIKEYS);
-		if (copy(c->metrics_allow[c->n_metrics_allow], LIM_NET, it) == -1)
+		if (join_copy(c->metrics_allow[c->n_metrics_allow], LIM_NET, it) == -1)
 			return fail(p, "%s: item %zu is too long", k->name, idx);
 		c->n_metrics_allow++;
 	}
 	return 0;
-}
-
-/* Where redis.url says to connect; copied to the config only when whole. */
-struct redis_addr {
-	char	host[256];
-	char	unix_path[LIM_PATH];
-	char	user[LIM_ID];
-	char	password[LIM_SECRET];
-	int	port;
-	int	db;
-};
-
-/* A host name or IPv4 address: letters, digits, '.', '-', '_'. */
-static bool
-valid_host(const char *s)
-{
-	size_t	 n;
-
-	for (n = 0; s[n] != '\0'; n++)
-		if (!is_id_char(s[n]) && s[n] != '.')
-			return false;
-	return n > 0 && n < sizeof(((struct redis_addr *)0)->host);
-}
-
-/* The inside of [IPv6]: hex digits, ':' and '.' (an embedded IPv4). */
-static bool
-valid_ipv6(const char *s)
-{
-	size_t	 n;
-	bool	 colon = false;
-
-	for (n = 0; s[n] != '\0'; n++) {
-		if (s[n] == ':')
-			colon = true;
-		else if (pct_hex((unsigned char)s[n]) < 0 && s[n] != '.')
-			return false;
-	}
-	return colon && n < sizeof(((struct redis_addr *)0)->host);
-}
-
-/*
- * The part of a redis:// URL after the scheme:
- * [[user]:password@]host[:port][/db]. Returns a static description of
- * what is wrong, or NULL. The description never holds any of the URL,
- * which may carry a password.
- */
-static const char *
-parse_redis_tcp(char *s, struct redis_addr *a)
-{
-	char		*at, *slash, *colon, *host = s, *port = NULL;
-	long long	 v;
-
-	/*
-	 * The last '@' ends the user info: neither the host nor the db can
-	 * hold one, so a password with an unescaped '@', '/', '?' or '#'
-	 * still parses.
-	 */
-	if ((at = strrchr(s, '@')) != NULL) {
-		*at = '\0';
-		host = at + 1;
-		if ((colon = strchr(s, ':')) == NULL)
-			return "write user:password@ or :password@ before "
-			    "the host";
-		*colon++ = '\0';
-		if (pct_decode(s, strlen(s), false, a->user,
-		    sizeof(a->user)) == -1)
-			return "the user is malformed or too long";
-		if (*colon == '\0')
-			return "the password is empty";
-		if (pct_decode(colon, strlen(colon), false, a->password,
-		    sizeof(a->password)) == -1)
-			return "the password is malformed or too long";
-	}
-	if (strpbrk(host, "?#") != NULL)
-		return "query parameters are not supported";
-	if ((slash = strchr(host, '/')) != NULL) {
-		*slash++ = '\0';
-		if (*slash != '\0') {
-			if (parse_num(slash, 0, REDIS_MAX_DB, &v) == -1)
-				return "the database must be 0..15";
-			a->db = (int)v;
-		}
-	}
-	if (*host == '[') {
-		char	*close = strchr(host, ']');
-
-		if (close == NULL)
-			return "an IPv6 address needs a closing ']'";
-		*close++ = '\0';
-		host++;
-		if (!valid_ipv6(host))
-			return "the IPv6 address is malformed";
-		if (*close == ':')
-			port = close + 1;
-		else if (*close != '\0')
-			return "junk after the IPv6 address";
-	} else {
-		if ((colon = strchr(host, ':')) != NULL) {
-			*colon = '\0';
-			port = colon + 1;
-		}
-		if (!valid_host(host))
-			return "the host is missing or malformed";
-	}
-	if (port != NULL) {
-		if (parse_num(port, 1, 65535, &v) == -1)
-			return "the port must be 1..65535";
-		a->port = (int)v;
-	}
-	if (copy(a->host, sizeof(a->host), host) == -1)
-		return "the host is too long";
-	return NULL;
-}
-
-/* The part of a unix:// URL after the scheme: /path[?db=N]. */
-static const char *
-parse_redis_unix(char *s, struct redis_addr *a)
-{
-	char		*q;
-	long long	 v;
-
-	if ((q = strchr(s, '?')) != NULL) {
-		*q++ = '\0';
-		if (!starts_with(q, "db="))
-			return "the only parameter is ?db=N";
-		if (parse_num(q + 3, 0, REDIS_MAX_DB, &v) == -1)
-			return "the database must be 0..15";
-		a->db = (int)v;
-	}
-	if (s[0] != '/' || s[1] == '\0')
-		return "write unix:///absolute/path/to/socket";
-	if (!no_space_or_control(s))
-		return "the socket path has a space or control character";
-	if (copy(a->unix_path, sizeof(a->unix_path), s) == -1)
-		return "the socket path is too long";
-	return NULL;
 }
 
 /*
@@ -879,28 +646,17 @@ parse_redis_unix(char *s, struct redis_addr *a)
 static int
 set_redis_url(struct parse *p, const struct key *k, char *val)
 {
-	struct config		*c = p->c;
-	struct redis_addr	 a;
-	const char		*why;
+	struct config	*c = p->c;
+	struct raddr	 a;
+	const char	*why;
 
-	memset(&a, 0, sizeof(a));
-	a.port = REDIS_DEFAULT_PORT;
-	if (starts_with(val, "redis://"))
-		why = parse_redis_tcp(val + 8, &a);
-	else if (starts_with(val, "unix://"))
-		why = parse_redis_unix(val + 7, &a);
-	else if (starts_with(val, "rediss://"))
-		why = "TLS (rediss://) is not supported";
-	else
-		why = "write redis://[[user]:password@]host[:port][/db] or "
-		    "unix:///path/to/sock[?db=N]";
-	if (why != NULL)
+	if ((why = raddr_parse_url(val, &a)) != NULL)
 		return fail(p, "%s: %s", k->name, why);
 	/* Same sizes on both sides: these copies cannot fail. */
-	if (copy(c->redis_host, sizeof(c->redis_host), a.host) == -1 ||
-	    copy(c->redis_unix, sizeof(c->redis_unix), a.unix_path) == -1 ||
-	    copy(c->redis_user, sizeof(c->redis_user), a.user) == -1 ||
-	    copy(c->redis_password, sizeof(c->redis_password),
+	if (join_copy(c->redis_host, sizeof(c->redis_host), a.host) == -1 ||
+	    join_copy(c->redis_unix, sizeof(c->redis_unix), a.unix_path) == -1 ||
+	    join_copy(c->redis_user, sizeof(c->redis_user), a.user) == -1 ||
+	    join_copy(c->redis_password, sizeof(c->redis_password),
 	    a.password) == -1)
 		return fail(p, "%s: too long", k->name);
 	c->redis_port = a.port;
@@ -1163,36 +919,12 @@ static int
 spring_redis(struct parse *p, const char *key, const char *sub,
     const char *val)
 {
-	struct spring_redis	*s = &p->spring;
-	long long		 v;
+	const char	*why;
 
 	if (*val == '\0')
 		return 0;
-	if (strcmp(sub, "host") == 0) {
-		if (!valid_host(val) && !valid_ipv6(val))
-			return fail(p, "%s: not a host name or address", key);
-		s->has_host = copy(s->host, sizeof(s->host), val) == 0;
-	} else if (strcmp(sub, "port") == 0) {
-		if (parse_num(val, 1, 65535, &v) == -1)
-			return fail(p, "%s: not a port (1..65535)", key);
-		s->port = (int)v;
-		s->has_port = true;
-	} else if (strcmp(sub, "database") == 0) {
-		if (parse_num(val, 0, REDIS_MAX_DB, &v) == -1)
-			return fail(p, "%s: not a database (0..15)", key);
-		s->db = (int)v;
-		s->has_db = true;
-	} else if (strcmp(sub, "password") == 0) {
-		if (copy(s->password, sizeof(s->password), val) == -1)
-			return fail(p, "%s: longer than %zu bytes", key,
-			    sizeof(s->password) - 1);
-		s->has_password = true;
-	} else if (strcmp(sub, "username") == 0) {
-		if (copy(s->user, sizeof(s->user), val) == -1)
-			return fail(p, "%s: longer than %zu bytes", key,
-			    sizeof(s->user) - 1);
-		s->has_user = true;
-	}
+	if ((why = raddr_spring_set(&p->spring, sub, val)) != NULL)
+		return fail(p, "%s: %s", key, why);
 	return 0;
 }
 
@@ -1268,23 +1000,23 @@ do_line(struct parse *p, char *line)
 static void
 apply_spring(struct parse *p)
 {
-	struct config		*c = p->c;
-	struct spring_redis	*s = &p->spring;
+	struct config			*c = p->c;
+	const struct raddr_spring	*s = &p->spring;
 
 	/* Same sizes on both sides: these copies cannot fail. */
 	if (s->has_host) {
-		(void)copy(c->redis_host, sizeof(c->redis_host), s->host);
+		(void)join_copy(c->redis_host, sizeof(c->redis_host), s->a.host);
 		c->redis_unix[0] = '\0';
 	}
 	if (s->has_port)
-		c->redis_port = s->port;
+		c->redis_port = s->a.port;
 	if (s->has_db)
-		c->redis_db = s->db;
+		c->redis_db = s->a.db;
 	if (s->has_password)
-		(void)copy(c->redis_password, sizeof(c->redis_password),
-		    s->password);
+		(void)join_copy(c->redis_password, sizeof(c->redis_password),
+		    s->a.password);
 	if (s->has_user)
-		(void)copy(c->redis_user, sizeof(c->redis_user), s->user);
+		(void)join_copy(c->redis_user, sizeof(c->redis_user), s->a.user);
 }
 
 /*
@@ -1315,23 +1047,23 @@ full:
 
 /* url[LIM_URL] = base + path; -1 if it does not fit. */
 static int
-join(char *url, const char *base, const char *path)
+url_of(char *url, const char *base, const char *path)
 {
-	int	 n = snprintf(url, LIM_URL, "%s%s", base, path);
+	const char	*parts[] = { base, path };
 
-	return n < 0 || n >= LIM_URL ? -1 : 0;
+	return join(url, LIM_URL, parts, 2);
 }
 
 /* The URLs that follow from api_base (login and send unless set). */
 static int
 derive_urls(struct config *c, bool login, bool send)
 {
-	if (login && join(c->login_url, c->api_base, PATH_LOGIN) == -1)
+	if (login && url_of(c->login_url, c->api_base, PATH_LOGIN) == -1)
 		return -1;
-	if (send && join(c->send_url, c->api_base, PATH_SEND) == -1)
+	if (send && url_of(c->send_url, c->api_base, PATH_SEND) == -1)
 		return -1;
-	if (join(c->token_url, c->api_base, PATH_TOKEN) == -1 ||
-	    join(c->stable_token_url, c->api_base, PATH_STABLE_TOKEN) == -1)
+	if (url_of(c->token_url, c->api_base, PATH_TOKEN) == -1 ||
+	    url_of(c->stable_token_url, c->api_base, PATH_STABLE_TOKEN) == -1)
 		return -1;
 	return 0;
 }
@@ -1361,23 +1093,23 @@ void
 conf_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
-	(void)copy(c->api_base, sizeof(c->api_base), DEFAULT_API_BASE);
+	(void)join_copy(c->api_base, sizeof(c->api_base), DEFAULT_API_BASE);
 	(void)derive_urls(c, true, true);
 	c->token_api = TOKEN_API_STABLE;
-	(void)copy(c->mp_state, sizeof(c->mp_state), "formal");
-	(void)copy(c->lang, sizeof(c->lang), "zh_CN");
+	(void)join_copy(c->mp_state, sizeof(c->mp_state), "formal");
+	(void)join_copy(c->lang, sizeof(c->lang), "zh_CN");
 	c->timeout_ms = 5000;
-	(void)copy(c->redis_host, sizeof(c->redis_host), "127.0.0.1");
-	c->redis_port = REDIS_DEFAULT_PORT;
+	(void)join_copy(c->redis_host, sizeof(c->redis_host), "127.0.0.1");
+	c->redis_port = RADDR_DEFAULT_PORT;
 	c->redis_db = 0;
-	(void)copy(c->master_name, sizeof(c->master_name), "mymaster");
+	(void)join_copy(c->master_name, sizeof(c->master_name), "mymaster");
 	c->wait_replicas = 0;
 	c->wait_ms = 100;
-	(void)copy(c->token_key, sizeof(c->token_key), "WECHAT:ACCESS_TOKEN");
-	(void)copy(c->lock_key, sizeof(c->lock_key),
+	(void)join_copy(c->token_key, sizeof(c->token_key), "WECHAT:ACCESS_TOKEN");
+	(void)join_copy(c->lock_key, sizeof(c->lock_key),
 	    "WECHAT:APPEAL_TOKEN_LOCK");
-	(void)copy(c->sub_prefix, sizeof(c->sub_prefix), "SUBSCRIBE:");
-	(void)copy(c->prefix, sizeof(c->prefix), "WXSUB:");
+	(void)join_copy(c->sub_prefix, sizeof(c->sub_prefix), "SUBSCRIBE:");
+	(void)join_copy(c->prefix, sizeof(c->prefix), "WXSUB:");
 	c->subscribe_ttl = 0;
 	c->session_ttl = 604800;
 	c->max_body = LIM_BODY_DEFAULT;
@@ -1469,7 +1201,7 @@ conf_load(struct config *c, const char *path, char *err, size_t errlen)
 		fail(&p, "no configuration file named");
 		goto out;
 	}
-	if (copy(c->file, sizeof(c->file), path) == -1) {
+	if (join_copy(c->file, sizeof(c->file), path) == -1) {
 		fail(&p, "path longer than %d bytes", LIM_PATH - 1);
 		goto out;
 	}

@@ -24,3 +24,9 @@ join(char *out, size_t outlen, const char *const *parts, size_t n)
 	out[o] = '\0';
 	return 0;
 }
+
+int
+join_copy(char *out, size_t outlen, const char *s)
+{
+	return join(out, outlen, &s, 1);
+}

@@ -12,5 +12,7 @@
  * when outlen > 0) when they do not fit: a result is never cut.
  */
 int	join(char *out, size_t outlen, const char *const *parts, size_t n);
+/* join of one string: s into out[0..outlen), or -1 (out "") if it does not fit. */
+int	join_copy(char *out, size_t outlen, const char *s);
 
 #endif

@@ -13,9 +13,11 @@
  * loose; where it leaves a choice, the choice is written down at the
  * checker that makes it, and the rule text sent back says the same.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wxlimits.h"
@@ -359,6 +361,43 @@ val_has_control(const char *s, size_t len)
 }
 
 /* ---- identifiers ------------------------------------------------------ */
+
+int
+val_decimal(const char *s, long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	/* strtoll's leniency (spaces, '+', '-') is shut out by a digit first. */
+	if (!is_digit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+bool
+val_graph(const char *s, size_t max)
+{
+	size_t	n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f)
+			return false;
+	return n > 0 && n <= max;
+}
+
+bool
+val_nospace(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
 
 /*
  * True when the NUL-terminated s holds min..max characters, each an ASCII

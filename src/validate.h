@@ -26,6 +26,17 @@ bool	val_has_control(const char *s, size_t len);
  */
 size_t	val_utf8_cut(const char *s, size_t len, size_t max);
 
+/*
+ * Strict decimal: ASCII digits only (no sign, space or suffix), within
+ * [min, max]. 0 with *out, or -1.
+ */
+int	val_decimal(const char *s, long long min, long long max,
+	    long long *out);
+/* 1..max bytes of printable ASCII without space (secrets, api keys). */
+bool	val_graph(const char *s, size_t max);
+/* No space, no C0 control, no DEL; bytes >= 0x80 pass (Redis keys, paths). */
+bool	val_nospace(const char *s);
+
 /* An openId: exactly 28 of A-Z a-z 0-9 _ - */
 bool	val_openid(const char *s);
 /* A template id: 1..LIM_ID-1 of A-Z a-z 0-9 _ - */

@@ -22,6 +22,8 @@
  * autoconf's generated config.h, not ours.
  */
 #include "config.h"
+#include "redisaddr.h"
+#include "validate.h"
 
 #define FNAME	"t.conf"
 /* 15 characters: also too short to be an api key. */
@@ -1279,6 +1281,61 @@ test_load(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(longerr, ": path longer than 1023"));
 }
 
+/* redisaddr.c straight, without a configuration around it. */
+static void
+test_redisaddr(void)
+{
+	struct raddr		 a;
+	struct raddr_spring	 sp;
+	char			 url[128];
+
+	snprintf(url, sizeof(url), "redis://u%%3Ax:p%%40@[fe80::1]:6380/2");
+	CU_ASSERT_PTR_NULL_FATAL(raddr_parse_url(url, &a));
+	CU_ASSERT_STRING_EQUAL(a.host, "fe80::1");
+	CU_ASSERT_STRING_EQUAL(a.user, "u:x");
+	CU_ASSERT_STRING_EQUAL(a.password, "p@");
+	CU_ASSERT_EQUAL(a.port, 6380);
+	CU_ASSERT_EQUAL(a.db, 2);
+	CU_ASSERT_STRING_EQUAL(a.unix_path, "");
+
+	snprintf(url, sizeof(url), "unix:///run/r.sock?db=15");
+	CU_ASSERT_PTR_NULL_FATAL(raddr_parse_url(url, &a));
+	CU_ASSERT_STRING_EQUAL(a.unix_path, "/run/r.sock");
+	CU_ASSERT_STRING_EQUAL(a.host, "");
+	CU_ASSERT_EQUAL(a.port, RADDR_DEFAULT_PORT);
+	CU_ASSERT_EQUAL(a.db, 15);
+
+	snprintf(url, sizeof(url), "redis://:S3cr3t!@h:0");
+	CU_ASSERT_STRING_EQUAL(raddr_parse_url(url, &a),
+	    "the port must be 1..65535");
+	snprintf(url, sizeof(url), "unix:///run/r.sock?db=16");
+	CU_ASSERT_PTR_NOT_NULL(raddr_parse_url(url, &a));
+
+	memset(&sp, 0, sizeof(sp));
+	CU_ASSERT_PTR_NULL(raddr_spring_set(&sp, "host", "10.0.0.1"));
+	CU_ASSERT_TRUE(sp.has_host);
+	CU_ASSERT_PTR_NOT_NULL(raddr_spring_set(&sp, "host", "a b"));
+	CU_ASSERT_PTR_NULL(raddr_spring_set(&sp, "timeout", "5s"));
+	CU_ASSERT_PTR_NOT_NULL(raddr_spring_set(&sp, "password",
+	    repeat('p', LIM_SECRET)));
+	CU_ASSERT_FALSE(sp.has_password);
+
+	/* The byte rules config.c and redisaddr.c share from validate.c. */
+	long long v;
+	CU_ASSERT_EQUAL(val_decimal("65535", 1, 65535, &v), 0);
+	CU_ASSERT_EQUAL(v, 65535);
+	CU_ASSERT_EQUAL(val_decimal("+1", 0, 9, &v), -1);
+	CU_ASSERT_EQUAL(val_decimal(" 1", 0, 9, &v), -1);
+	CU_ASSERT_EQUAL(val_decimal("99999999999999999999", 0, 9, &v), -1);
+	CU_ASSERT_TRUE(val_graph("a!~", 3));
+	CU_ASSERT_FALSE(val_graph("a!~", 2));
+	CU_ASSERT_FALSE(val_graph("a b", 9));
+	CU_ASSERT_FALSE(val_graph("", 9));
+	CU_ASSERT_TRUE(val_nospace("k\xc3\xa9y"));
+	CU_ASSERT_FALSE(val_nospace("k\x7fy"));
+	CU_ASSERT_FALSE(val_nospace("k y"));
+}
+
 int
 main(void)
 {
@@ -1301,6 +1358,7 @@ main(void)
 		{ "no secret in errors", test_no_secret_in_errors },
 		{ "redis.url forms", test_redis_url },
 		{ "redis.url bad", test_redis_url_bad },
+		{ "redisaddr and shared byte rules", test_redisaddr },
 		{ "URL derivation", test_urls },
 		{ "template lists", test_templates },
 		{ "api keys", test_api_keys },
