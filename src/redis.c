@@ -370,18 +370,20 @@ redisReply *
 redis_eval(struct redis *r, const struct redis_script *sc, size_t nkeys,
     const char *const *keys, size_t nargs, const char *const *args)
 {
-	const char *argv[3 + 2 * LIM_TEMPLATES + 8];
+	const char *small[3 + 2 * LIM_TEMPLATES + 8], **argv = small;
 	char num[NUM_DEC_MAX], *sha;
 	size_t argc = 0, i;
-	redisReply *rep;
+	redisReply *rep = NULL;
 	int attempt, at;
 
-	if (nkeys + nargs + 3 > sizeof(argv) / sizeof(argv[0]) ||
-	    (at = slot(r, sc)) < 0) {
-		log_error("redis: script %s: too many arguments or scripts",
-		    sc->name);
+	if ((at = slot(r, sc)) < 0) {
+		log_error("redis: script %s: too many scripts", sc->name);
 		return NULL;
 	}
+	/* A batch of the outbox passes thousands of arguments: on the heap. */
+	if (nkeys + nargs + 3 > sizeof(small) / sizeof(small[0]) &&
+	    (argv = calloc(nkeys + nargs + 3, sizeof(*argv))) == NULL)
+		return NULL;
 	sha = r->sha[at];
 	num_u64(num, nkeys);
 	argv[argc++] = "EVALSHA";
@@ -393,19 +395,23 @@ redis_eval(struct redis *r, const struct redis_script *sc, size_t nkeys,
 		argv[argc++] = args[i];
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (sha[0] == '\0' && load(r, sc, sha) != 0)
-			return NULL;
-		if ((rep = redis_argv(r, argc, argv)) == NULL)
-			return NULL;
+			break;
+		if ((rep = redis_argv(r, argc, (const char *const *)argv)) ==
+		    NULL)
+			break;
 		if (rep->type == REDIS_REPLY_ERROR &&
 		    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 			/* Redis restarted or flushed its scripts. */
 			freeReplyObject(rep);
+			rep = NULL;
 			sha[0] = '\0';
 			continue;
 		}
 		break;
 	}
-	if (attempt == 2)
+	if (argv != small)
+		free(argv);
+	if (rep == NULL)
 		return NULL;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		log_error("redis error: %.200s", rep->str);

@@ -443,3 +443,122 @@ class OutboxAofTests(OutboxCase):
             self.assertIn("warning  redis has appendonly no", out)
         finally:
             self.env.redis("CONFIG", "SET", "appendonly", "yes")
+
+
+class OutboxFaultTests(OutboxCase):
+    """Each ends with the issue's promise: every message a 202 accepted
+    is delivered exactly once, or is failed/unknown with its reason; no
+    openId got a message twice; credits are exact."""
+
+    CONFIG = dict(OutboxCase.CONFIG, **{"outbox.maxAttempts": "8",
+                                        "outbox.retryBaseMs": "100"})
+
+    def batch(self, tag, n):
+        oids = [openid(tag, i) for i in range(n)]
+        self.env.redis.pipeline([("INCRBY", "SUBSCRIBE:%s:%s" % (TPL1, o),
+                                  "1") for o in oids])
+        for o in oids:
+            self.env.quota(o, TPL1)
+        r = self.env.post("/send", {"openIds": oids,
+                                    "data": {"thing1": "hello"}},
+                          timeout=60)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json["queued"], n, r)
+        return r.json["messages"]
+
+    def states(self, messages):
+        ids = list(messages.values())
+        rows = self.env.redis.pipeline([("HMGET", "WXSUB:msg:" + i, "s", "e",
+                                         "m") for i in ids])
+        return dict(zip(ids, rows))
+
+    def wait_final(self, messages, timeout=90):
+        final = ("sent", "failed", "unknown")
+
+        def done():
+            return all(row[0] in final
+                       for row in self.states(messages).values())
+        wait_until(done, timeout, interval=0.25,
+                   what="every message final")
+
+    def assertExactlyOnce(self, messages):
+        st = self.env.stats()
+        self.assertEqual(st["sent_total"], len(st["sent"]))
+        by_user = collections.Counter(s["touser"] for s in st["sent"])
+        msgids = {s["touser"]: s["msgid"] for s in st["sent"]}
+        states = self.states(messages)
+        count = collections.Counter()
+        for oid, mid in messages.items():
+            s, err, msgid = states[mid]
+            count[s] += 1
+            self.assertLessEqual(by_user[oid], 1, "%s got two" % oid)
+            credit = self.env.credit(oid, TPL1)
+            if s == "sent":
+                self.assertEqual(by_user[oid], 1, (oid, mid))
+                self.assertEqual(int(msgid), msgids[oid])
+                self.assertIsNone(credit, "a sent message spent its credit")
+            elif s == "failed":
+                self.assertTrue(err, "a failure says why")
+                self.assertEqual(by_user[oid], 0, (oid, mid))
+                self.assertEqual(credit, 1, "given back")
+            else:
+                self.assertEqual(s, "unknown", (oid, mid, s))
+                self.assertTrue(err, "an unknown says why")
+                self.assertIsNone(credit, "an unknown keeps it spent")
+        self.assertEqual(sum(by_user.values()), count["sent"] +
+                         sum(1 for oid, mid in messages.items()
+                             if states[mid][0] == "unknown" and by_user[oid]))
+        return count
+
+    def test_redis_killed_and_restarted_mid_batch(self):
+        msgs = self.batch("ob-rk", 1000)
+        self.env.fault("send", "delay", count=-1, delay_ms=10)
+        self.start_worker()
+        wait_until(lambda: self.env.stats()["sent_total"] >= 150, WAIT,
+                   what="a part of the batch sent")
+        self.env.redis_proc.send_signal(signal.SIGKILL)
+        self.env.redis_proc.wait()
+        self.env.redis_proc = None
+        self.env.start_redis()          # the same dir: the AOF comes back
+        self.env.control("DELETE", "/__control/fault")
+        self.wait_final(msgs, timeout=120)
+        count = self.assertExactlyOnce(msgs)
+        self.assertGreater(count["sent"], 900, count)
+
+    def test_wechat_failing_then_healing(self):
+        msgs = self.batch("ob-heal", 200)
+        self.env.fault("send", "http500", count=-1)
+        self.start_worker()
+        wait_until(lambda: self.env.stats()["calls"]["send"] >= 400, WAIT,
+                   what="sends failing")
+        time.sleep(1.0)
+        self.env.control("DELETE", "/__control/fault")
+        self.wait_final(msgs)
+        count = self.assertExactlyOnce(msgs)
+        self.assertGreater(count["sent"], 0, count)
+        self.assertEqual(count["unknown"], 0, count)
+
+    def test_worker_killed_mid_batch_while_another_runs(self):
+        msgs = self.batch("ob-wk", 300)
+        self.env.fault("send", "delay", count=-1, delay_ms=20)
+        w1 = self.start_worker()
+        self.start_worker()
+        wait_until(lambda: self.env.stats()["sent_total"] >= 60, WAIT,
+                   what="a part of the batch sent")
+        w1.kill()
+        w1.wait()
+        self.env.control("DELETE", "/__control/fault")
+        self.wait_final(msgs)
+        count = self.assertExactlyOnce(msgs)
+        self.assertGreater(count["sent"], 250, count)
+
+    def test_two_workers_and_cron_at_once(self):
+        msgs = self.batch("ob-cron", 300)
+        self.env.fault("send", "delay", count=-1, delay_ms=5)
+        self.start_worker()
+        self.start_worker()
+        rc, out, err = self.wxsub("worker", "--once", timeout=120)
+        self.assertEqual(rc, 0, err)
+        self.wait_final(msgs)
+        count = self.assertExactlyOnce(msgs)
+        self.assertEqual(count["sent"], 300, count)
