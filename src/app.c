@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "response.h"
 #include "route.h"
+#include "templates.h"
 
 int
 app_init(struct app *a, const char *path)
@@ -61,6 +62,7 @@ app_free(struct app *a)
 {
 	if (a->cfg_ok && a->st != NULL)
 		flush_counts(a);
+	tpl_cache_free(a);
 	store_free(a->st);
 	up_free(a->up);
 	memset(a, 0, sizeof(*a));
@@ -191,6 +193,7 @@ app_after(struct app *a)
 	if (!a->cfg_ok)
 		return;
 	token_refresh_ahead(&a->tok);
+	tpl_after(a);
 	if (metrics_due())
 		flush_counts(a);
 }

@@ -16,6 +16,8 @@
 #include "token.h"
 #include "upstream.h"
 
+struct tplcache;
+
 struct app {
 	struct config	 cfg;
 	bool		 cfg_ok;
@@ -25,6 +27,7 @@ struct app {
 	struct tokensrc	 tok;
 	bool		 warned_trust;	/* record.trustClientOpenId, once */
 	struct deadline	 dl;	/* this request's read deadline (http.readTimeoutMs) */
+	struct tplcache	*tplc;	/* the template list's copy (templates.h) */
 };
 
 /* How main.c lets the app talk to the web server. */

@@ -26,6 +26,7 @@
 #include "outbox.h"
 #include "route.h"
 #include "crypto.h"
+#include "templates.h"
 #include "token.h"
 #include "wechat.h"
 #include "worker.h"
@@ -46,6 +47,7 @@ usage(void)
 	    "       wxsub [-c FILE] subs OPENID\n"
 	    "       wxsub [-c FILE] worker [--once]\n"
 	    "       wxsub [-c FILE] outbox [failed | retry ID]\n"
+	    "       wxsub [-c FILE] templates [sync]\n"
 	    "FILE defaults to $WXSUB_CONFIG, then " SYSCONFDIR "/wxsub.conf\n");
 	return EX_USAGE;
 }
@@ -289,6 +291,55 @@ cmd_subs(struct app *a, int argc, char **argv)
 	return run_route(a, "/subscriptions", M_GET, NULL, query);
 }
 
+/*
+ * `templates`: the list as kept (one template a line: id, type, keys);
+ * `templates sync`: fetch it from WeChat now and keep it.
+ */
+static int
+cmd_templates(struct app *a, int argc, char **argv)
+{
+	char msg[LIM_ERRMSG];
+	json_object *list;
+	enum wx_err err;
+	size_t n, i;
+
+	if (argc == 1 && strcmp(argv[0], "sync") == 0) {
+		if ((err = tpl_sync(a, &n, msg, sizeof(msg))) != WX_OK) {
+			fprintf(stderr, "wxsub: templates sync: %s\n",
+			    msg[0] ? msg : wxerr_text(err));
+			return code_for(err);
+		}
+		printf("%zu template(s) kept\n", n);
+		return EX_DONE;
+	}
+	if (argc != 0)
+		return usage();
+	if ((list = tpl_list(a)) == NULL) {
+		fprintf(stderr, "wxsub: no template list (run: wxsub templates sync)\n");
+		return EX_REFUSED;
+	}
+	n = json_object_array_length(list);
+	for (i = 0; i < n; i++) {
+		json_object *t = json_object_array_get_idx(list, i), *v, *kws;
+		size_t k, nk;
+
+		json_object_object_get_ex(t, "id", &v);
+		printf("%s\t%s\t", json_object_get_string(v),
+		    tpl_is_longterm(t) ? "long-term" : "one-time");
+		json_object_object_get_ex(t, "keywords", &kws);
+		nk = kws != NULL ? json_object_array_length(kws) : 0;
+		for (k = 0; k < nk; k++) {
+			json_object *kw = json_object_array_get_idx(kws, k), *e;
+			json_object_object_get_ex(kw, "key", &v);
+			printf("%s%s%s", k ? "," : "", json_object_get_string(v),
+			    json_object_object_get_ex(kw, "enum", &e) ? "(enum)" : "");
+		}
+		json_object_object_get_ex(t, "title", &v);
+		printf("\t%s\n", v ? json_object_get_string(v) : "");
+	}
+	return EX_DONE;
+}
+
 static volatile sig_atomic_t stopping;
 
 static void
@@ -396,7 +447,8 @@ main(int argc, char **argv)
 		path = SYSCONFDIR "/wxsub.conf";
 	if (strcmp(cmd, "check-config") != 0 && strcmp(cmd, "token") != 0 &&
 	    strcmp(cmd, "send") != 0 && strcmp(cmd, "subs") != 0 &&
-	    strcmp(cmd, "worker") != 0 && strcmp(cmd, "outbox") != 0)
+	    strcmp(cmd, "worker") != 0 && strcmp(cmd, "outbox") != 0 &&
+	    strcmp(cmd, "templates") != 0)
 		return usage();
 
 	/* The tool reports a bad configuration itself, once. */
@@ -424,6 +476,8 @@ main(int argc, char **argv)
 		rc = cmd_worker(&app, argc, argv);
 	else if (strcmp(cmd, "outbox") == 0)
 		rc = cmd_outbox(&app, argc, argv);
+	else if (strcmp(cmd, "templates") == 0)
+		rc = cmd_templates(&app, argc, argv);
 	else
 		rc = cmd_subs(&app, argc, argv);
 	app_free(&app);

@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "pushmsg.h"
+#include "templates.h"
 
 #define PUSH_DEDUP_S	3600	/* WeChat's tries span seconds; be generous */
 
@@ -116,7 +117,7 @@ apply_subscriptions(struct app *a, const struct push_msg *m)
 			continue;
 		if (m->kind == PUSH_CHANGE && strcmp(it->status, "reject") != 0)
 			continue;
-		if (m->kind == PUSH_POPUP && !conf_template_known(c, it->template_id)) {
+		if (m->kind == PUSH_POPUP && !tpl_known(a, it->template_id)) {
 			log_info("push: an accept of template %s, which "
 			    "wechat.templateIds does not list: not recorded",
 			    it->template_id);
@@ -126,7 +127,7 @@ apply_subscriptions(struct app *a, const struct push_msg *m)
 		    LIM_KEY) != 0)
 			return WX_BAD_REQUEST;
 		kp[n] = keys[n];
-		marker[n] = conf_template_longterm(c, it->template_id);
+		marker[n] = tpl_longterm(a, it->template_id);
 		n++;
 	}
 	if (n == 0)

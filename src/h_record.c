@@ -15,6 +15,7 @@
 #include "handlers.h"
 #include "jsonio.h"
 #include "log.h"
+#include "templates.h"
 #include "validate.h"
 
 struct pick {
@@ -204,7 +205,7 @@ h_record(struct app *a, struct request *r, struct response *resp)
 		return;
 	}
 	for (i = 0; i < ps.n; i++) {
-		if (!conf_template_known(c, ps.p[i].id)) {
+		if (!tpl_known(a, ps.p[i].id)) {
 			snprintf(msg, sizeof(msg), "templateId: %s is not in "
 			    "wechat.templateIds", ps.p[i].id);
 			resp_error(resp, WX_UNKNOWN_TEMPLATE, msg);
@@ -218,7 +219,7 @@ h_record(struct app *a, struct request *r, struct response *resp)
 		}
 		kp[n] = keys[n];
 		ids[n] = ps.p[i].id;
-		marker[n] = conf_template_longterm(c, ps.p[i].id);
+		marker[n] = tpl_longterm(a, ps.p[i].id);
 		n++;
 	}
 	/*

@@ -19,6 +19,7 @@
 #include "jsonio.h"
 #include "log.h"
 #include "metrics.h"
+#include "templates.h"
 #include "validate.h"
 #include "wechat.h"
 
@@ -161,7 +162,7 @@ parse_send(struct app *a, json_object *body, bool batch, struct wx_message *m,
 		}
 		m->template_id = c->template_id;
 	}
-	if (!conf_template_known(c, m->template_id)) {
+	if (!tpl_known(a, m->template_id)) {
 		snprintf(msg, msglen, "templateId: %s is not in wechat.templateIds",
 		    m->template_id);
 		return WX_UNKNOWN_TEMPLATE;
@@ -284,6 +285,7 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	enum send_end end = SEND_KEEP;
 	enum send_mode mode = SEND_NOW;
 	bool longterm, claimed = false;
+	json_object *tl;
 	uint64_t msgid = 0;
 	enum wx_err err;
 
@@ -294,7 +296,11 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	    sizeof(msg))) != WX_OK)
 		goto fail;
 	m.data = data;
-	longterm = conf_template_longterm(&a->cfg, m.template_id);
+	/* WeChat's own list, when there is one, says which keys and values */
+	if ((tl = tpl_find(tpl_list(a), m.template_id)) != NULL &&
+	    (err = tpl_check(tl, data, m.ndata, msg, sizeof(msg))) != WX_OK)
+		goto fail;
+	longterm = tpl_longterm(a, m.template_id);
 	if (mode != SEND_NOW) {
 		/* Checked like a send; queued instead of sent (h_outbox.c). */
 		err = mode == SEND_BATCH ?

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "templates.h"
 #include "validate.h"
 
 /* The query's openId and optional templateId, checked. */
@@ -28,7 +29,7 @@ subs_query(struct app *a, struct request *r, char *openid, size_t oplen,
 	}
 	if (have == 0)
 		tpl[0] = '\0';
-	else if (!conf_template_known(&a->cfg, tpl)) {
+	else if (!tpl_known(a, tpl)) {
 		snprintf(msg, msglen, "templateId: %s is not in wechat.templateIds", tpl);
 		return WX_UNKNOWN_TEMPLATE;
 	}

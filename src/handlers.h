@@ -35,5 +35,6 @@ enum wx_err h_send_batch(struct app *, json_object *body, struct wx_message *m,
 	    bool longterm, struct response *, char *msg, size_t msglen);
 void	h_event_verify(struct app *, struct request *, struct response *);
 void	h_event(struct app *, struct request *, struct response *);
+void	h_templates(struct app *, struct request *, struct response *);
 
 #endif

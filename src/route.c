@@ -20,6 +20,7 @@ static const struct route routes[] = {
 	/* WeChat's push: signed, not authenticated by a key (h_event.c) */
 	{ "/event",		M_GET,		AUTH_NONE,	false,	h_event_verify, false },
 	{ "/event",		M_POST,		AUTH_NONE,	BODY_RAW, h_event, false },
+	{ "/templates",		M_GET,		AUTH_APIKEY,	false,	h_templates, false },
 };
 
 const struct route *

@@ -519,6 +519,37 @@ store_note_get(struct store *s, const char *key, char *out, size_t outlen)
 }
 
 enum wx_err
+store_blob_set(struct store *s, const char *key, const char *val)
+{
+	return done(command(s, "SET", key, val, NULL));
+}
+
+enum wx_err
+store_blob_get(struct store *s, const char *key, char **out, size_t *len,
+    size_t max)
+{
+	redisReply *r = command(s, "GET", key, NULL);
+	enum wx_err err = WX_OK;
+
+	*out = NULL;
+	*len = 0;
+	if (r == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	if (r->type == REDIS_REPLY_STRING) {
+		if ((size_t)r->len > max || (*out = malloc((size_t)r->len + 1)) == NULL)
+			err = WX_INTERNAL;
+		else {
+			memcpy(*out, r->str, (size_t)r->len);
+			(*out)[r->len] = '\0';
+			*len = (size_t)r->len;
+		}
+	} else if (r->type != REDIS_REPLY_NIL)
+		err = WX_INTERNAL;
+	freeReplyObject(r);
+	return err;
+}
+
+enum wx_err
 store_exists(struct store *s, const char *key, bool *yes)
 {
 	redisReply *r = command(s, "EXISTS", key, NULL);

@@ -77,6 +77,14 @@ enum wx_err	 store_note_get(struct store *, const char *key, char *out,
 /* Delete key only if it still holds val. */
 enum wx_err	 store_unlock(struct store *, const char *key, const char *val);
 enum wx_err	 store_exists(struct store *, const char *key, bool *yes);
+/*
+ * A text kept without expiry (the template list, templates.h): SET, and
+ * GET into *out (malloc'd, NUL-terminated; NULL when absent), refused
+ * (WX_INTERNAL) when longer than max.
+ */
+enum wx_err	 store_blob_set(struct store *, const char *key, const char *val);
+enum wx_err	 store_blob_get(struct store *, const char *key, char **out,
+		    size_t *len, size_t max);
 
 /*
  * Record accepts: for each keys[i], add one credit (marker[i] false) or

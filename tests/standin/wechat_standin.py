@@ -53,7 +53,7 @@ DAY_S = 86400
 MAX_BODY = 10 * 1024 * 1024
 MAX_TOKENS_BEFORE_PRUNE = 20000
 
-ENDPOINTS = ("token", "stable_token", "jscode2session", "send")
+ENDPOINTS = ("token", "stable_token", "jscode2session", "send", "gettemplate")
 FAULT_KINDS = ("errcode", "delay", "drop", "http500", "garbage")
 STATES = ("developer", "trial", "formal")
 LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
@@ -68,6 +68,7 @@ WECHAT_PATHS = {
     "/cgi-bin/stable_token": ("stable_token", ("POST",)),
     "/sns/jscode2session": ("jscode2session", ("GET", "POST")),
     "/cgi-bin/message/subscribe/send": ("send", ("POST",)),
+    "/wxaapi/newtmpl/gettemplate": ("gettemplate", ("GET",)),
 }
 
 
@@ -272,7 +273,7 @@ class State:
         self.codes = {}
         self.faults = {ep: [] for ep in ENDPOINTS + ("*",)}
         self.calls = {"token": 0, "stable_token": 0, "stable_token_force": 0,
-                      "jscode2session": 0, "send": 0}
+                      "jscode2session": 0, "send": 0, "gettemplate": 0}
         self.sent = deque(maxlen=cfg.max_sent if cfg.max_sent > 0 else None)
         self.sent_total = 0
         self.inflight = set()
@@ -597,6 +598,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(self._stable_token(body))
         elif endpoint == "jscode2session":
             self._send_json(self._jscode2session(qs))
+        elif endpoint == "gettemplate":
+            self._send_json(self._gettemplate(qs))
         else:
             self._send_json(self._send(qs, body, inner_delay))
 
@@ -665,6 +668,42 @@ class Handler(BaseHTTPRequestHandler):
             st.stable_current = tok
             st.stable_stuck = False
             return {"access_token": tok.value, "expires_in": st.cfg.token_ttl}
+
+    def _token_error(self, token):
+        """The errcode a call with this access_token gets (0: none)."""
+        st = self.server.state
+        if not token:
+            return wxerr(41001, "access_token missing")
+        with st.lock:
+            now = st.now()
+            t = st.tokens.get(token)
+            if t is None or t.revoked:
+                return wxerr(40001, "invalid credential, access_token is "
+                             "invalid or not latest")
+            if now >= t.expires or (t.dies is not None and now >= t.dies):
+                return wxerr(42001, "access_token expired")
+        return None
+
+    def _gettemplate(self, qs):
+        """getTemplateList: the templates given a content through
+        /__control/template, type 2 (one-time) or 3 (long-term), with
+        their keyword enum lists."""
+        st = self.server.state
+        bad = self._token_error(first(parse_qs(qs), "access_token"))
+        if bad is not None:
+            return bad
+        data = []
+        with st.lock:
+            for tid, t in st.templates.items():
+                if t.get("content") is None:
+                    continue
+                data.append({
+                    "priTmplId": tid, "title": t.get("title", ""),
+                    "content": t["content"], "example": t.get("example", ""),
+                    "type": 3 if t["type"] == "long-term" else 2,
+                    "keywordEnumValueList": list(t.get("enums", [])),
+                })
+        return {"errcode": 0, "errmsg": "ok", "data": data}
 
     def _jscode2session(self, qs):
         st = self.server.state
@@ -923,9 +962,18 @@ class Handler(BaseHTTPRequestHandler):
         banned = obj.get("banned")
         if banned is not None and not isinstance(banned, bool):
             raise ControlError(400, "banned must be a boolean")
+        listed = {k: obj[k] for k in ("title", "content", "example", "enums")
+                  if k in obj}
+        for k in ("title", "content", "example"):
+            if k in listed and not isinstance(listed[k], str):
+                raise ControlError(400, "%s must be a string" % k)
+        if "enums" in listed and not isinstance(listed["enums"], list):
+            raise ControlError(400, "enums must be a list of "
+                               "{keywordCode, enumValueList}")
         with st.lock:
             t = st.templates.get(tid, {"type": "one-time", "banned": False})
             t = dict(t)
+            t.update(listed)
             if typ is not None:
                 t["type"] = typ
             if banned is not None:

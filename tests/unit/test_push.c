@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "pushmsg.h"
+#include "templates.h"
 #include "unit.h"
 
 #define AESKEY	"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -410,6 +411,65 @@ test_refusals(void)
 	    WX_BAD_SIGNATURE);
 }
 
+/* ---- the template list (templates.c) ---- */
+
+static void
+test_templates(void)
+{
+	static const char answer[] = "{\"errcode\":0,\"errmsg\":\"ok\",\"data\":["
+	    "{\"priTmplId\":\"T1\",\"title\":\"会议\",\"content\":\"会议时间:{{date2.DATA}}"
+	    "\\n会议地点:{{thing1.DATA}}\\n状态：{{enum_string3.DATA}}\\n\",\"example\":\"\","
+	    "\"type\":2,\"keywordEnumValueList\":[{\"keywordCode\":\"{{enum_string3.DATA}}\","
+	    "\"enumValueList\":[\"开\",\"关\"]}]},"
+	    "{\"priTmplId\":\"T2\",\"title\":\"x\",\"content\":\"{{phrase1.DATA}}{{bad.data}}\","
+	    "\"type\":3,\"keywordEnumValueList\":[{\"keywordCode\":\"phrase1\","
+	    "\"enumValueList\":[\"a\"]}]},"
+	    "{\"title\":\"no id\",\"content\":\"{{thing1.DATA}}\"}]}";
+	json_object *list = NULL, *t, *kws, *kw, *v;
+	struct wx_answer ans;
+	struct wx_item d[3] = {
+		{ "date2", "2026-12-04", 10 }, { "thing1", "A", 1 },
+		{ "enum_string3", "开", 3 },
+	};
+	char msg[256];
+
+	CU_ASSERT_EQUAL_FATAL(tpl_read_wechat(200, answer, strlen(answer), &list,
+	    &ans), WX_OK);
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(list), 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t = tpl_find(list, "T1"));
+	CU_ASSERT_FALSE(tpl_is_longterm(t));
+	CU_ASSERT_TRUE(json_object_object_get_ex(t, "keywords", &kws));
+	CU_ASSERT_EQUAL_FATAL(json_object_array_length(kws), 3);
+	kw = json_object_array_get_idx(kws, 2);
+	json_object_object_get_ex(kw, "key", &v);
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), "enum_string3");
+	json_object_object_get_ex(kw, "name", &v);
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), "状态");
+	CU_ASSERT_TRUE(json_object_object_get_ex(kw, "enum", &v));
+	CU_ASSERT_TRUE(tpl_is_longterm(tpl_find(list, "T2")));
+	CU_ASSERT_PTR_NULL(tpl_find(list, "T3"));
+
+	CU_ASSERT_EQUAL(tpl_check(t, d, 3, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(tpl_check(t, d, 2, msg, sizeof(msg)), WX_INVALID_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "enum_string3"));
+	d[2].value = "半";
+	CU_ASSERT_EQUAL(tpl_check(t, d, 3, msg, sizeof(msg)), WX_INVALID_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "enum_string3"));
+	d[2].key = "thing9";
+	CU_ASSERT_EQUAL(tpl_check(t, d, 3, msg, sizeof(msg)), WX_INVALID_DATA);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "thing9"));
+	json_object_put(list);
+
+	/* WeChat's refusals */
+	CU_ASSERT_EQUAL(tpl_read_wechat(200, "{\"errcode\":45009,\"errmsg\":\"quota\"}",
+	    35, &list, &ans), WX_UPSTREAM);
+	CU_ASSERT_TRUE(ans.has_errcode);
+	CU_ASSERT_EQUAL(ans.errcode, 45009);
+	CU_ASSERT_EQUAL(tpl_read_wechat(500, "x", 1, &list, &ans), WX_UPSTREAM);
+	CU_ASSERT_EQUAL(tpl_read_wechat(200, "{\"errcode\":0}", 13, &list, &ans),
+	    WX_UPSTREAM);
+}
+
 int
 main(void)
 {
@@ -423,6 +483,7 @@ main(void)
 		{ "encrypt as WeChat does", test_encrypt_roundtrip },
 		{ "every shape of section 1.5", test_shapes },
 		{ "refusals", test_refusals },
+		{ "getTemplateList read, data checked", test_templates },
 	};
 
 	return unit_run("push", tests, sizeof(tests) / sizeof(tests[0]));
