@@ -83,7 +83,7 @@ struct key {
 
 static const char *const namespaces[] = {
 	"wechat.", "redis.", "subscribe.", "session.", "auth.", "http.",
-	"record.", "log.", "outbox.", "push.", "templates.", NULL
+	"record.", "log.", "outbox.", "push.", "templates.", "login.", NULL
 };
 static const char *const sources[] = { "client", "events", NULL };
 static const char *const token_apis[] = { "stable", "classic", NULL };
@@ -740,6 +740,12 @@ static const struct key keys[] = {
 	  .max = LIM_BODY_MAX },
 	{ .name = "http.readTimeoutMs", .set = set_long,
 	  FIELD(read_timeout_ms), .min = 100, .max = 600000 },
+	{ .name = "wechat.loginTimeoutMs", .set = set_long,
+	  FIELD(login_timeout_ms), .min = 100, .max = 60000 },
+	{ .name = "login.maxInFlight", .set = set_long,
+	  FIELD(login_max_inflight), .min = 0, .max = 100000 },
+	{ .name = "login.ratePerMinute", .set = set_long,
+	  FIELD(login_rate), .min = 0, .max = 1000000 },
 	{ .name = "record.trustClientOpenId", .set = set_bool,
 	  .words = bools, .rule = "true or false" },
 	{ .name = "log.level", .set = set_log_level, .words = levels,
@@ -1114,6 +1120,9 @@ conf_defaults(struct config *c)
 	c->session_ttl = 604800;
 	c->max_body = LIM_BODY_DEFAULT;
 	c->read_timeout_ms = LIM_READ_TIMEOUT;
+	c->login_timeout_ms = 2000;
+	c->login_max_inflight = 2;
+	c->login_rate = 60;
 	c->trust_client_openid = false;
 	c->log_level = LOG_INFO;
 	c->outbox_concurrency = 16;

@@ -71,6 +71,9 @@ struct config {
 	size_t		 n_metrics_allow;
 	size_t		 max_body;			/* 1024 .. LIM_BODY_MAX */
 	long		 read_timeout_ms;		/* http.readTimeoutMs, 100 .. 600000 */
+	long		 login_timeout_ms;		/* wechat.loginTimeoutMs: code2Session */
+	long		 login_max_inflight;		/* login.maxInFlight, fleet-wide; 0: off */
+	long		 login_rate;			/* login.ratePerMinute per address; 0: off */
 	bool		 trust_client_openid;		/* record.trustClientOpenId */
 	int		 log_level;			/* enum log_level, log.level */
 

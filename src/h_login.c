@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "guard.h"
 #include "handlers.h"
 #include "jsonio.h"
 #include "log.h"
@@ -37,13 +38,24 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	const char *code;
 	size_t len;
 	struct jsonw *o;
+	struct guard_pass pass;
+	long retry;
 	enum wx_err err;
 
 	if (jsonio_string(r->json, "code", &code, &len) != 1 || !code_ok(code, len)) {
 		resp_error(resp, WX_BAD_REQUEST, "code: the code from wx.login is required");
 		return;
 	}
-	if ((err = wechat_login(a->up, &a->cfg, code, &l, &ans)) != WX_OK) {
+	/* Anyone may call: a slow WeChat must not let them hold the pool. */
+	if ((err = guard_enter(a->st, &a->cfg, r->remote, &pass, &retry, msg,
+	    sizeof(msg))) != WX_OK) {
+		resp_error(resp, err, retry > 0 ? msg : NULL);
+		resp->retry_after = retry;
+		return;
+	}
+	err = wechat_login(a->up, &a->cfg, code, &l, &ans);
+	guard_leave(a->st, &a->cfg, &pass);
+	if (err != WX_OK) {
 		log_warn("login failed: %s", ans.why);
 		snprintf(msg, sizeof(msg), "%s", wxerr_text(err));
 		if (ans.has_errcode)

@@ -100,8 +100,8 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 	static const char oom[] =
 	    "{\"ok\":false,\"error\":\"internal_error\","
 	    "\"message\":\"the answer did not fit\"}";
-	char length[NUM_DEC_MAX];
-	const char *line, *parts[12];
+	char length[NUM_DEC_MAX], retry[NUM_DEC_MAX];
+	const char *line, *parts[14];
 	size_t n = 0;
 
 	if (r->text != NULL) {
@@ -128,6 +128,11 @@ resp_render(struct response *r, const char *reqid, char *head, size_t headlen,
 		parts[n++] = "\r\nAllow: ";
 		parts[n++] = r->allow;
 	}
+	if (r->retry_after > 0) {
+		num_u64(retry, (unsigned long long)r->retry_after);
+		parts[n++] = "\r\nRetry-After: ";
+		parts[n++] = retry;
+	}
 	parts[n++] = "\r\nContent-Length: ";
 	parts[n++] = length;
 	parts[n++] = "\r\n\r\n";
@@ -145,6 +150,7 @@ resp_init(struct response *r)
 	r->has_body = false;
 	memset(&r->body, 0, sizeof(r->body));	/* small; json[] is not */
 	r->allow[0] = '\0';
+	r->retry_after = 0;
 }
 
 void

@@ -19,6 +19,7 @@ struct response {
 	struct jsonw	 body;		/* writes into json */
 	char		 json[LIM_ANSWER];
 	char		 allow[32];	/* for 405 */
+	long		 retry_after;	/* seconds, for 429/503; 0: none */
 	char		*text;		/* owned; a non-JSON body (/metrics) */
 	size_t		 text_len;
 	const char	*ctype;		/* its Content-Type */

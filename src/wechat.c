@@ -390,7 +390,8 @@ wechat_login(struct upstream *up, const struct config *c, const char *code,
 		err = WX_INTERNAL;
 		goto out;
 	}
-	if (up_call(up, url, NULL, UP_RESEND_OK, c->timeout_ms, &res) != WX_OK) {
+	if (up_call(up, url, NULL, UP_RESEND_OK, c->login_timeout_ms,
+	    &res) != WX_OK) {
 		snprintf(ans->why, sizeof(ans->why), "code2Session: %s", res.err);
 		goto out;
 	}

@@ -39,6 +39,7 @@ static const struct {
 	[WX_UPSTREAM] =		{ 502, "upstream_error", "WeChat failed to answer properly" },
 	[WX_TOKEN_UNAVAILABLE] = { 503, "token_unavailable", "no access token could be had from WeChat" },
 	[WX_REDIS_UNAVAILABLE] = { 503, "redis_unavailable", "Redis does not answer" },
+	[WX_BUSY] =		{ 503, "busy", "too many logins in progress; try again shortly" },
 };
 
 static int

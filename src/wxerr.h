@@ -36,6 +36,7 @@ enum wx_err {
 	WX_UPSTREAM,		/* 502 upstream_error */
 	WX_TOKEN_UNAVAILABLE,	/* 503 token_unavailable */
 	WX_REDIS_UNAVAILABLE,	/* 503 redis_unavailable */
+	WX_BUSY,		/* 503 busy (login.maxInFlight) */
 	WX__MAX
 };
 

@@ -452,3 +452,147 @@ class ConfigLeaks(E2ECase):
         self.assertEqual(r.json["message"], CONFIG_FIXED)
         self.assertNotIn(self.env.conf_path, r.body.decode())
         self.assertIn(self.env.conf_path, self.env.wxsub_log())
+
+
+# -- a slow WeChat: anonymous logins cannot hold the pool --------------------
+
+LOGIN_DELAY_MS = 1500       # the stand-in's code2Session, slowed
+
+
+class SlowWeChat(E2ECase, AttackAsserts):
+    """Logins at N x processes in parallel while code2Session answers
+    after LOGIN_DELAY_MS: at most login.maxInFlight of them reach WeChat,
+    the others get 503 busy with Retry-After at once, and /health and
+    /send keep answering as fast as before. The rate limit is out of the
+    way here (LoginRate tests it)."""
+
+    SERVERS = ("lighttpd", "apache-proxy-fcgi")
+    PROCS = 4
+    N = 4
+    MAX_IN_FLIGHT = 2           # the default
+    CONFIG = {"login.ratePerMinute": "0",
+              "wechat.loginTimeoutMs": str(LOGIN_DELAY_MS + 1500)}
+
+    def timed(self, fns, until):
+        """Call each of fns in turn until `until`; their latencies."""
+        lats = [[] for _ in fns]
+        while time.monotonic() < until:
+            for fn, lat in zip(fns, lats):
+                r = fn()
+                self.assertEqual(r.status, 200, r)
+                lat.append(r.elapsed)
+        return lats
+
+    def probe(self, oid):
+        """One /health and one /send, timed."""
+        def one():
+            return self.env.get("/health", auth=False)
+
+        def send():
+            self.env.give_credit(oid, harness.TPL1)
+            return self.env.send(oid)
+        return one, send
+
+    def test_slow_code2session_holds_no_more_than_its_share(self):
+        oid = harness.openid("slowwx")
+        health, send = self.probe(oid)
+        base_h, base_s = self.timed((health, send), time.monotonic() + 0.5)
+        n = self.N * self.PROCS
+        self.env.fault("jscode2session", "delay", count=n,
+                       delay_ms=LOGIN_DELAY_MS)
+        results = []
+
+        def login(i):
+            t0 = time.monotonic()
+            r = self.env.post("/login", {"code": "junk%d" % i}, auth=False)
+            results.append((r, time.monotonic() - t0))
+        ts = [threading.Thread(target=login, args=(i,), daemon=True)
+              for i in range(n)]
+        t_start = time.monotonic()
+        for t in ts:
+            t.start()
+        # measured while the leased logins wait for WeChat
+        until = t_start + LOGIN_DELAY_MS / 1000.0 * 0.8
+        h, s = self.timed((health, send), until)
+        at_once = self.env.calls()["jscode2session"]
+        for t in ts:
+            t.join(30)
+        busy = [(r, dt) for r, dt in results if r.status == 503]
+        slow = [(r, dt) for r, dt in results if r.status != 503]
+        ms = lambda xs, p: (percentile(xs, p) or 0) * 1000   # noqa: E731
+        msg = ("%s: %d logins: %d at once, %d in all reached WeChat "
+               "(%s), %d busy in "
+               "%.1f..%.1f ms; during: /health p99 %.1f ms, /send p99 "
+               "%.1f ms (n=%d each); before: %.1f / %.1f ms" % (
+                   harness.current_server(), n, at_once, len(slow),
+                   sorted({r.status for r, _ in slow}), len(busy),
+                   ms([dt for _, dt in busy], 0),
+                   ms([dt for _, dt in busy], 100), ms(h, 99), ms(s, 99),
+                   len(h), ms(base_h, 99), ms(base_s, 99)))
+        print("\n    " + msg, end=" ", flush=True)
+        self.assertEqual(len(results), n, msg)
+        # at most maxInFlight at a time; a login the server had queued
+        # behind one of them may go through later, when a lease is free
+        self.assertTrue(1 <= at_once <= self.MAX_IN_FLIGHT, msg)
+        self.assertEqual(self.env.calls()["jscode2session"], len(slow), msg)
+        self.assertGreaterEqual(len(busy), n - 2 * self.PROCS, msg)
+        for r, dt in busy:
+            self.assertError(r, 503, "busy")
+            self.assertEqual(r.headers.get("retry-after"), "1", r)
+        self.assertLess(min(dt for _, dt in busy),
+                        LOGIN_DELAY_MS / 1000.0 / 2, msg)
+        for r, dt in slow:
+            self.assertGreaterEqual(dt, LOGIN_DELAY_MS / 1000.0 * 0.9, msg)
+        # "their normal time": 100 ms, or three times what they took
+        # just before on this (possibly busy) machine if that is more
+        self.assertGreaterEqual(len(h), 5, msg)
+        self.assertLess(percentile(h, 99),
+                        max(HEALTH_P99_S, 3 * percentile(base_h, 99)), msg)
+        self.assertLess(percentile(s, 99),
+                        max(HEALTH_P99_S, 3 * percentile(base_s, 99)), msg)
+        # the leases were given back: a login goes through again
+        self.assertEqual(self.env.redis(
+            "ZCARD", "WXSUB:login:inflight"), 0)
+
+
+class LoginGuard(E2ECase):
+    """login.ratePerMinute per address and the in-flight leases' expiry."""
+
+    SERVERS = ("lighttpd",)
+    CONFIG = {"login.ratePerMinute": "3"}
+
+    def test_rate_per_address(self):
+        # all in one wall-clock minute: start early in one
+        left = 60 - time.time() % 60
+        if left < 10:
+            time.sleep(left + 0.1)
+        for i in range(3):
+            r = self.env.post("/login", {"code": "junk%d" % i}, auth=False)
+            self.assertError(r, 400, "invalid_code", errcode=40029)
+        calls = self.env.calls()["jscode2session"]
+        r = self.env.post("/login", {"code": "junk9"}, auth=False)
+        self.assertError(r, 429, "rate_limited",
+                         msg_has="from this address")
+        ra = int(r.headers.get("retry-after", "0"))
+        self.assertTrue(1 <= ra <= 60, r)
+        self.assertEqual(self.env.calls()["jscode2session"], calls)
+        # another address is counted apart
+        self.assertEqual(self.env.redis(
+            "EXISTS", "WXSUB:login:rate:127.0.0.1:%d"
+            % (int(time.time()) // 60)), 1)
+
+    def test_leases_of_dead_processes_expire(self):
+        key = "WXSUB:login:inflight"
+        t = self.env.redis("TIME")
+        now = int(t[0]) * 1000 + int(t[1]) // 1000
+        self.env.redis("ZADD", key, now + 60000, "dead1", now + 60000,
+                       "dead2")
+        r = self.env.post("/login", {"code": "junk"}, auth=False)
+        self.assertError(r, 503, "busy")
+        self.assertEqual(r.headers.get("retry-after"), "1")
+        self.assertEqual(self.env.calls()["jscode2session"], 0)
+        # the same two leases, ended: no longer counted
+        self.env.redis("ZADD", key, now - 1, "dead1", now - 1, "dead2")
+        r = self.env.post("/login", {"code": "junk"}, auth=False)
+        self.assertError(r, 400, "invalid_code", errcode=40029)
+        self.assertEqual(self.env.redis("ZCARD", key), 0)
