@@ -8,6 +8,7 @@
 #include "app.h"
 #include "auth.h"
 #include "netmask.h"
+#include "secure.h"
 #include "session.h"
 
 const char *
@@ -19,25 +20,6 @@ auth_bearer(const char *h)
 	while (*h == ' ')
 		h++;
 	return *h != '\0' ? h : NULL;
-}
-
-bool
-auth_equal(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	unsigned char diff = la != lb;
-
-	/*
-	 * Walk the candidate's length whatever the stored key is, going
-	 * round the stored key when it is shorter: a wrapping index, not
-	 * i % lb, which costs a division per byte on every request.
-	 */
-	for (i = 0, j = 0; i < la; i++) {
-		diff |= (unsigned char)a[i] ^ (unsigned char)(lb ? b[j] : 0);
-		if (++j >= lb)
-			j = 0;
-	}
-	return diff == 0;
 }
 
 bool
@@ -57,7 +39,7 @@ auth_apikey_ok(const struct config *c, const char *key)
 	bool ok = false;
 
 	for (size_t i = 0; i < c->n_api_keys; i++)
-		ok |= auth_equal(key, c->api_keys[i]);
+		ok |= sec_equal(key, c->api_keys[i]);
 	return ok;
 }
 

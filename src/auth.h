@@ -1,7 +1,7 @@
 /*
  * auth.h: what a request proves. An api key (server to server) or a
  * mini-program session (which alone proves an openId). Keys are compared
- * in constant time; sessions are checked by session.c.
+ * in constant time (secure.h); sessions are checked by session.c.
  */
 #ifndef WX_AUTH_H
 #define WX_AUTH_H
@@ -23,9 +23,6 @@ bool		 auth_apikey_ok(const struct config *, const char *key);
 
 /* Is addr (REMOTE_ADDR) inside http.metricsAllow? */
 bool		 auth_address_ok(const struct config *, const char *addr);
-
-/* Equal strings, in time that depends only on their lengths. */
-bool		 auth_equal(const char *a, const char *b);
 
 /*
  * Authenticate r for a route of the given kind: sets r->who (and

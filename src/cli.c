@@ -9,8 +9,9 @@
  *   wxsub [-c FILE] subs OPENID
  *   wxsub [-c FILE] worker [--once]
  *   wxsub [-c FILE] outbox [failed | retry ID]
+ *   wxsub [-c FILE] templates [sync]
  *
- * Exit codes: 0 done; 1 refused (the answer says why); 2 usage;
+ * (the commands are cmd_table[] below). Exit codes: 0 done; 1 refused (the answer says why); 2 usage;
  * 3 configuration; 4 Redis unavailable; 5 WeChat or token unavailable.
  * The access token and the AppSecret are never printed.
  */
@@ -30,6 +31,7 @@
 #include "token.h"
 #include "wechat.h"
 #include "worker.h"
+#include "secure.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -37,20 +39,7 @@
 
 enum exitcode { EX_DONE, EX_REFUSED, EX_USAGE, EX_CONFIG, EX_REDIS, EX_WECHAT };
 
-static int
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: wxsub [-c FILE] check-config\n"
-	    "       wxsub [-c FILE] token [--refresh | --force]\n"
-	    "       wxsub [-c FILE] send OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...\n"
-	    "       wxsub [-c FILE] subs OPENID\n"
-	    "       wxsub [-c FILE] worker [--once]\n"
-	    "       wxsub [-c FILE] outbox [failed | retry ID]\n"
-	    "       wxsub [-c FILE] templates [sync]\n"
-	    "FILE defaults to $WXSUB_CONFIG, then " SYSCONFDIR "/wxsub.conf\n");
-	return EX_USAGE;
-}
+static int	usage(void);
 
 static enum exitcode
 code_for(enum wx_err e)
@@ -83,8 +72,11 @@ fingerprint(const char *tok, char out[13])
 }
 
 static int
-cmd_check(struct app *a)
+cmd_check(struct app *a, int argc, char **argv)
 {
+	(void)argv;
+	if (argc != 0)
+		return usage();
 	const struct config *c = &a->cfg;
 	char tok[LIM_TOKEN], fp[13], msg[LIM_ERRMSG], where[2 * LIM_HOST + 128];
 	long long ttl;
@@ -230,7 +222,7 @@ run_route(struct app *a, const char *path, enum method m, json_object *body,
 	rt = route_find(path, m, &err, allow, sizeof(allow));
 	if (rt == NULL)
 		return EX_USAGE;
-	req_new_id(r.reqid, sizeof(r.reqid));
+	sec_new_id(r.reqid, sizeof(r.reqid));
 	log_set_reqid(r.reqid);
 	snprintf(r.route, sizeof(r.route), "%s", path);
 	if (query != NULL && snprintf(r.query, sizeof(r.query), "%s", query) >=
@@ -426,12 +418,56 @@ quiet(const char *line, void *arg)
 	(void)arg;
 }
 
+/*
+ * Every command, as tmux's cmd_entry: its name, its arguments for the
+ * usage text, and what runs it (with the arguments after its name; each
+ * answers usage() to arguments it does not take).
+ */
+struct cmd_entry {
+	const char	*name;
+	const char	*args;
+	int		(*exec)(struct app *, int argc, char **argv);
+};
+
+static const struct cmd_entry cmd_table[] = {
+	{ "check-config", "", cmd_check },
+	{ "token", " [--refresh | --force]", cmd_token },
+	{ "send", " OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...", cmd_send },
+	{ "subs", " OPENID", cmd_subs },
+	{ "worker", " [--once]", cmd_worker },
+	{ "outbox", " [failed | retry ID]", cmd_outbox },
+	{ "templates", " [sync]", cmd_templates },
+};
+
+#define NCMDS	(sizeof(cmd_table) / sizeof(cmd_table[0]))
+
+static int
+usage(void)
+{
+	for (size_t i = 0; i < NCMDS; i++)
+		fprintf(stderr, "%s wxsub [-c FILE] %s%s\n",
+		    i == 0 ? "usage:" : "      ", cmd_table[i].name,
+		    cmd_table[i].args);
+	fprintf(stderr, "FILE defaults to $WXSUB_CONFIG, then " SYSCONFDIR
+	    "/wxsub.conf\n");
+	return EX_USAGE;
+}
+
+static const struct cmd_entry *
+cmd_find(const char *name)
+{
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strcmp(cmd_table[i].name, name) == 0)
+			return &cmd_table[i];
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct app app;
 	const char *path = getenv("WXSUB_CONFIG");
-	const char *cmd;
+	const struct cmd_entry *cmd;
 	int opt, rc;
 
 	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
@@ -440,16 +476,10 @@ main(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (optind >= argc)
+	if (optind >= argc || (cmd = cmd_find(argv[optind++])) == NULL)
 		return usage();
-	cmd = argv[optind++];
 	if (path == NULL || *path == '\0')
 		path = SYSCONFDIR "/wxsub.conf";
-	if (strcmp(cmd, "check-config") != 0 && strcmp(cmd, "token") != 0 &&
-	    strcmp(cmd, "send") != 0 && strcmp(cmd, "subs") != 0 &&
-	    strcmp(cmd, "worker") != 0 && strcmp(cmd, "outbox") != 0 &&
-	    strcmp(cmd, "templates") != 0)
-		return usage();
 
 	/* The tool reports a bad configuration itself, once. */
 	log_set_sink(quiet, NULL);
@@ -464,22 +494,7 @@ main(int argc, char **argv)
 	}
 	log_set_level((enum log_level)(app.cfg.log_level > LOG_WARN ?
 	    app.cfg.log_level : LOG_WARN));
-	argc -= optind;
-	argv += optind;
-	if (strcmp(cmd, "check-config") == 0)
-		rc = argc == 0 ? cmd_check(&app) : usage();
-	else if (strcmp(cmd, "token") == 0)
-		rc = cmd_token(&app, argc, argv);
-	else if (strcmp(cmd, "send") == 0)
-		rc = cmd_send(&app, argc, argv);
-	else if (strcmp(cmd, "worker") == 0)
-		rc = cmd_worker(&app, argc, argv);
-	else if (strcmp(cmd, "outbox") == 0)
-		rc = cmd_outbox(&app, argc, argv);
-	else if (strcmp(cmd, "templates") == 0)
-		rc = cmd_templates(&app, argc, argv);
-	else
-		rc = cmd_subs(&app, argc, argv);
+	rc = cmd->exec(&app, argc - optind, argv + optind);
 	app_free(&app);
 	return rc;
 }

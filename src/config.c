@@ -1,5 +1,5 @@
 /*
- * config.c: the configuration file (contract section 2).
+ * config.c: the configuration file (config.h; every key in wxsub.conf(5)).
  *
  * One pass over the lines. Each known key has a setter in keys[] that
  * validates its value and stores it; a value that does not fit its field
@@ -40,7 +40,7 @@
 
 /* The words of log.level and wechat.tokenApi are stored as their index. */
 _Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 &&
-    LOG_ERROR == 3, "levels[] follows enum log_level");
+    LOG_ERROR == 3, "log_level_names[] follows enum log_level");
 _Static_assert(TOKEN_API_STABLE == 0 && TOKEN_API_CLASSIC == 1,
     "token_apis[] follows enum token_api");
 
@@ -90,8 +90,6 @@ static const char *const token_apis[] = { "stable", "classic", NULL };
 static const char *const mp_states[] = { "formal", "trial", "developer",
 	NULL };
 static const char *const langs[] = { "zh_CN", "en_US", "zh_HK", "zh_TW",
-	NULL };
-static const char *const levels[] = { "debug", "info", "warn", "error",
 	NULL };
 static const char *const bools[] = { "false", "true", NULL };
 
@@ -748,7 +746,7 @@ static const struct key keys[] = {
 	  FIELD(login_rate), .min = 0, .max = 1000000 },
 	{ .name = "record.trustClientOpenId", .set = set_bool,
 	  .words = bools, .rule = "true or false" },
-	{ .name = "log.level", .set = set_log_level, .words = levels,
+	{ .name = "log.level", .set = set_log_level, .words = log_level_names,
 	  .rule = "debug, info, warn or error" },
 	{ .name = "outbox.concurrency", .set = set_long,
 	  FIELD(outbox_concurrency), .min = 1, .max = 256 },

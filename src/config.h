@@ -1,5 +1,5 @@
 /*
- * config.h: the configuration file (contract section 2).
+ * config.h: the configuration file.
  *
  * `key = value` lines, `#` (or `!`) comments, blank lines ignored. Keys of wxsub's
  * own namespaces (wechat. redis. subscribe. session. auth. http. record.
@@ -47,7 +47,7 @@ struct config {
 	long		 timeout_ms;			/* 100 .. 60000 */
 
 	/* redis.* (redis.url, or spring.redis.* as a fallback) */
-	char		 redis_host[256];		/* "" when redis_unix is set */
+	char		 redis_host[LIM_HOST];		/* "" when redis_unix is set */
 	int		 redis_port;
 	char		 redis_unix[LIM_PATH];
 	char		 redis_user[LIM_ID];
@@ -77,7 +77,7 @@ struct config {
 	bool		 trust_client_openid;		/* record.trustClientOpenId */
 	int		 log_level;			/* enum log_level, log.level */
 
-	/* outbox.* (contract section 5) */
+	/* outbox.* (outbox.h) */
 	long		 outbox_concurrency;		/* sends in flight per worker */
 	long		 outbox_max_batch;		/* openIds per batch, as sent */
 	long		 outbox_max_attempts;		/* calls to WeChat, then failed */
@@ -100,7 +100,7 @@ struct config {
 	size_t		 foreign_line;			/* and its line */
 };
 
-/* Fill every default (contract section 2). */
+/* Fill every default (the table in wxsub.conf(5)). */
 void	conf_defaults(struct config *);
 
 /*

@@ -6,16 +6,16 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "num.h"
 #include "crypto.h"
 
 static void
 to_hex(const uint8_t *in, size_t n, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 
 	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
+		out[2 * i] = num_hex[in[i] >> 4];
+		out[2 * i + 1] = num_hex[in[i] & 15];
 	}
 	out[2 * n] = '\0';
 }

@@ -1,5 +1,5 @@
 /*
- * h_event.c: /event, WeChat's message push (contract section 6).
+ * h_event.c: /event, WeChat's message push (pushmsg.h).
  *
  *   GET  URL verification: echostr back when the signature is right.
  *   POST a push: pushmsg.c checks and reads it (no I/O); here it is
@@ -14,8 +14,8 @@
  *   subscribe_msg_popup_event   accept: one credit, as /record, when
  *                               subscribe.source = events; else counted
  *   subscribe_msg_change_event  reject: that template's credits cleared
- *   subscribe_msg_sent_event    settles the outbox's message (contract
- *                               section 5, outbox_settle), counted and
+ *   subscribe_msg_sent_event    settles the outbox's message
+ *                               (outbox_settle), counted and
  *                               logged
  *   anything else               "success", logged at debug level
  */

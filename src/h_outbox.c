@@ -1,7 +1,7 @@
 /*
  * h_outbox.c: the queued forms of POST /send ("async": true, and batches
- * with "openIds"), GET /messages/<id> and GET /batches/<id> (contract
- * section 5). What they queue, outbox.c keeps and worker.c sends.
+ * with "openIds"), GET /messages/<id> and GET /batches/<id>. What they
+ * queue, outbox.c keeps and worker.c sends.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,6 +22,7 @@
 #include "templates.h"
 #include "validate.h"
 #include "wechat.h"
+#include "secure.h"
 
 /*
  * 43108: a send to the same user overlapped ours. Ours take turns, so
@@ -30,7 +31,6 @@
  */
 #define BUSY_RETRIES	3
 #define BUSY_PAUSE_MS	300
-#define LIM_PAGE	512
 
 static const char *const mp_states[] = { "formal", "trial", "developer", NULL };
 static const char *const langs[] = { "zh_CN", "en_US", "zh_HK", "zh_TW", NULL };
@@ -202,7 +202,7 @@ claim(struct app *a, const struct wx_message *m, const char *credit,
 
 	if (store_key(&a->cfg, "sendlock", m->openid, lkey, lkeylen) != 0)
 		return WX_INTERNAL;
-	req_new_id(lval, lvallen);
+	sec_new_id(lval, lvallen);
 	for (;;) {
 		if ((err = store_send_begin(a->st, lkey, lval, life, credit,
 		    longterm, c)) != WX_OK || c->state != SEND_BUSY)

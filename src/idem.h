@@ -1,5 +1,5 @@
 /*
- * idem.h: Idempotency-Key on POST /send (contract section 5).
+ * idem.h: Idempotency-Key on POST /send.
  *
  * A key (1-64 of A-Z a-z 0-9 _ - . :) is remembered per api key for
  * IDEM_KEEP_S under P idem:<sha256(api key), 16 hex>:<key>, holding

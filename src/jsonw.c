@@ -38,7 +38,6 @@ put_char(struct jsonw *w, char c)
 static void
 put_string(struct jsonw *w, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run, k;
 	char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
@@ -62,8 +61,8 @@ put_string(struct jsonw *w, const char *s, size_t n)
 			break;
 		}
 		if (p[i] < 0x20) {
-			esc[4] = hex[p[i] >> 4];
-			esc[5] = hex[p[i] & 0xF];
+			esc[4] = num_hex[p[i] >> 4];
+			esc[5] = num_hex[p[i] & 0xF];
 			put(w, esc, sizeof(esc));
 			i++;
 		} else if ((k = val_utf8_next(s + i, n - i)) == 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "num.h"
 #include "wxlimits.h"
 #include "log.h"
 
@@ -13,23 +14,13 @@ static char		 reqid[LIM_REQID];
 static void		(*sink)(const char *, void *);
 static void		*sink_arg;
 
-static const char *const names[] = { "debug", "info", "warn", "error" };
+const char *const log_level_names[] = { "debug", "info", "warn", "error",
+	NULL };
 
 void
 log_set_level(enum log_level l)
 {
 	min_level = l;
-}
-
-int
-log_parse_level(const char *s, enum log_level *out)
-{
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	return -1;
 }
 
 void
@@ -60,7 +51,6 @@ log_set_sink(void (*fn)(const char *, void *), void *arg)
 static void
 escape(char *dst, size_t dstlen, const char *src)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
 	for (; *src != '\0'; src++) {
@@ -70,8 +60,8 @@ escape(char *dst, size_t dstlen, const char *src)
 				break;
 			dst[o++] = '\\';
 			dst[o++] = 'x';
-			dst[o++] = hex[ch >> 4];
-			dst[o++] = hex[ch & 15];
+			dst[o++] = num_hex[ch >> 4];
+			dst[o++] = num_hex[ch & 15];
 		} else {
 			if (o + 1 >= dstlen)
 				break;
@@ -100,7 +90,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(line, sizeof(line), "%s wxsub[%s]%s%s %s", ts,
-	    names[level], reqid[0] ? " req=" : "", reqid, esc);
+	    log_level_names[level], reqid[0] ? " req=" : "", reqid, esc);
 	if (sink != NULL)
 		sink(line, sink_arg);
 	else

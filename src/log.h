@@ -11,8 +11,10 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+/* "debug" .. "error" by enum log_level, NULL-ended (config's log.level). */
+extern const char *const log_level_names[];
+
 void	log_set_level(enum log_level);
-int	log_parse_level(const char *, enum log_level *);
 void	log_set_reqid(const char *);	/* NULL between requests */
 /* The sink is swappable so tests can capture lines. */
 void	log_set_sink(void (*)(const char *line, void *), void *);

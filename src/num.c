@@ -5,6 +5,8 @@
 
 #include "num.h"
 
+const char num_hex[17] = "0123456789abcdef";
+
 size_t
 num_u64(char *out, unsigned long long v)
 {

@@ -12,6 +12,9 @@
 /* Room for any long long in decimal, sign and NUL included. */
 #define NUM_DEC_MAX	21
 
+/* Lower-case hex digits: the one table (ids, escapes, digests). */
+extern const char num_hex[17];
+
 /* v in decimal at out (NUM_DEC_MAX bytes; NUL-terminated); its length. */
 size_t	num_u64(char *out, unsigned long long v);
 size_t	num_i64(char *out, long long v);

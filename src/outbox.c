@@ -16,6 +16,7 @@
 #include "redis.h"
 #include "request.h"
 #include "wechat.h"
+#include "secure.h"
 
 static const char *const status_names[OB__MAX] = {
 	[OB_QUEUED] = "queued", [OB_SENDING] = "sending", [OB_SENT] = "sent",
@@ -41,17 +42,16 @@ outbox_status_of(const char *s)
 int
 outbox_new_id(char kind, char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[9];
 	size_t i;
 
-	if (outlen < OUTBOX_ID_LEN + 1 || req_random(raw, sizeof(raw)) != 0)
+	if (outlen < OUTBOX_ID_LEN + 1 || sec_random(raw, sizeof(raw)) != 0)
 		return -1;
 	out[0] = kind;
 	out[1] = '_';
 	for (i = 0; i < sizeof(raw); i++) {
-		out[2 + 2 * i] = hex[raw[i] >> 4];
-		out[3 + 2 * i] = hex[raw[i] & 15];
+		out[2 + 2 * i] = num_hex[raw[i] >> 4];
+		out[3 + 2 * i] = num_hex[raw[i] & 15];
 	}
 	out[OUTBOX_ID_LEN] = '\0';
 	return 0;
@@ -826,7 +826,7 @@ outbox_begin(struct store *st, const struct config *c,
 		return WX_INTERNAL;
 	snprintf(j->id, sizeof(j->id), "%s", e->id);
 	snprintf(j->entry, sizeof(j->entry), "%s", e->entry);
-	req_new_id(j->lockval, sizeof(j->lockval));
+	sec_new_id(j->lockval, sizeof(j->lockval));
 	j->lock_ms = lock_ms;
 	num_i64(lms, lock_ms);
 	num_i64(nowb, ms / 1000);

@@ -1,5 +1,5 @@
 /*
- * outbox.h: delivery at scale (contract section 5). Messages queued for
+ * outbox.h: delivery at scale. Messages queued for
  * the workers live in a Redis Stream with a consumer group; each one's
  * state lives in a hash beside it. Every change of state is one Lua
  * script, so a message is never in two states and never sent twice.

@@ -18,8 +18,6 @@
 #include "validate.h"
 
 #define SIG_HEX		40
-#define LIM_NONCE	64
-#define LIM_TS		20
 
 static const struct {
 	const char	*event;

@@ -1,5 +1,5 @@
 /*
- * pushmsg.h: WeChat's message push (contract section 6), read without
+ * pushmsg.h: WeChat's message push, read without
  * I/O: the query string, the body and the clock go in; a verdict and the
  * events come out. The same functions are the live path (h_event.c),
  * the unit tests and the fuzz target.
@@ -22,7 +22,7 @@
  * outright here, so no entity is ever declared, and elements are nested
  * at most PUSH_MAX_DEPTH deep) or JSON (json-c, strict, depth-bounded),
  * told apart by Content-Type, else by the first non-space byte. Every
- * shape of wechat-next.md section 1.5 reads alike: List as an object or
+ * shape WeChat documents (../shared/spec/wechat-next.md) reads alike: List as an object or
  * an array, at the top or inside an object (or array) named after the
  * event, repeated <List> in XML, numbers as numbers or strings.
  */

@@ -14,6 +14,7 @@
 
 #include "pct.h"
 #include "request.h"
+#include "secure.h"
 #include "validate.h"
 
 static const struct {
@@ -31,58 +32,6 @@ req_method_name(enum method m)
 		if (methods[i].m == m)
 			return methods[i].name;
 	return "-";
-}
-
-int
-req_random(void *buf, size_t n)
-{
-	unsigned char *p = buf;
-
-	while (n > 0) {
-		ssize_t got = getrandom(p, n, 0);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += got;
-		n -= (size_t)got;
-	}
-	return 0;
-}
-
-/*
- * Request ids and lock values must be unique, not secret: a splitmix64
- * sequence seeded once from the CSPRNG saves a system call per request.
- */
-static uint64_t
-next_id(void)
-{
-	static uint64_t state;
-	static bool seeded;
-	uint64_t z;
-
-	if (!seeded) {
-		if (req_random(&state, sizeof(state)) != 0)
-			state = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
-		seeded = true;
-	}
-	z = (state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-void
-req_new_id(char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint64_t v = next_id();
-	size_t i;
-
-	for (i = 0; i < 16 && i + 1 < outlen; i++)
-		out[i] = hex[(v >> (60 - 4 * i)) & 15];
-	out[i] = '\0';
 }
 
 bool
@@ -236,7 +185,7 @@ req_parse(struct request *r, req_params_fn params_of, void *ctx,
 	if (v != NULL && strlen(v) < sizeof(r->reqid) && val_request_id(v))
 		copy_param(r->reqid, sizeof(r->reqid), v);
 	else
-		req_new_id(r->reqid, sizeof(r->reqid));
+		sec_new_id(r->reqid, sizeof(r->reqid));
 	copy_param(r->remote, sizeof(r->remote), p[P_REMOTE]);
 
 	v = p[P_METHOD];

@@ -1,7 +1,11 @@
 /*
  * request.h: one request as data. The web server's parameters are read
  * once, in one pass over its "NAME=value" list, into a struct request
- * that is reset for every request; nothing after this module calls getenv.
+ * that is reset for every request. No handler reads the environment: the
+ * only getenv calls are main.c's WXSUB_CONFIG, read once before the
+ * FastCGI loop (libfcgi replaces environ at each accept), and, in plain
+ * CGI mode, its CONTENT_LENGTH to drain an unread body before exiting;
+ * and cli.c's WXSUB_CONFIG.
  */
 #ifndef WX_REQUEST_H
 #define WX_REQUEST_H
@@ -26,7 +30,7 @@ struct request {
 	long long	 content_length;	/* -1: not given */
 	char		 auth[LIM_HEADER];	/* Authorization */
 	char		 reqid[LIM_REQID];	/* caller's (if sane) or new */
-	char		 remote[64];		/* REMOTE_ADDR, for the log */
+	char		 remote[LIM_NET];	/* REMOTE_ADDR, for the log */
 	bool		 has_idem;		/* Idempotency-Key was sent */
 	char		 idem_key[72];		/* as sent; "" if too long */
 
@@ -79,11 +83,5 @@ int		 req_query(const char *query, const char *name,
 
 /* "application/json", with optional parameters such as charset. */
 bool		 req_is_json(const char *content_type);
-
-/* A fresh random request id (16 hex digits). */
-void		 req_new_id(char *out, size_t outlen);
-
-/* Fill buf with n random bytes from the system CSPRNG; 0 or -1. */
-int		 req_random(void *buf, size_t n);
 
 #endif

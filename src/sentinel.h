@@ -1,6 +1,6 @@
 /*
- * sentinel.h: finding the Redis master through Redis Sentinel (contract
- * section 9), the way Redis' "Sentinel clients" guidelines ask:
+ * sentinel.h: finding the Redis master through Redis Sentinel, the way
+ * Redis' "Sentinel clients" guidelines ask:
  *
  *   1. ask the sentinels in turn, each with short time limits, starting
  *      with the one that answered last, for the master's address

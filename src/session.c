@@ -4,10 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth.h"
-#include "request.h"
 #include "session.h"
 #include "crypto.h"
+#include "secure.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -75,7 +74,7 @@ session_create(struct store *st, const struct config *c,
 	char hash[65], key[LIM_KEY];
 	enum wx_err err;
 
-	if (toklen < SESSION_TOKEN_LEN + 1 || req_random(raw, sizeof(raw)) != 0)
+	if (toklen < SESSION_TOKEN_LEN + 1 || sec_random(raw, sizeof(raw)) != 0)
 		return WX_INTERNAL;
 	memcpy(token, SESSION_PREFIX, sizeof(SESSION_PREFIX) - 1);
 	encode(raw, sizeof(raw), token + sizeof(SESSION_PREFIX) - 1);
@@ -106,7 +105,7 @@ session_check(struct store *st, const struct config *c, const char *token,
 	    oplen)) != WX_OK)
 		return err;
 	/* The key names half the hash; the whole must match, in constant time. */
-	if (stored[0] == '\0' || !auth_equal(hash, stored) || openid[0] == '\0') {
+	if (stored[0] == '\0' || !sec_equal(hash, stored) || openid[0] == '\0') {
 		openid[0] = '\0';
 		return WX_UNAUTHORIZED;
 	}

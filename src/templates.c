@@ -17,6 +17,7 @@
 #include "store.h"
 #include "templates.h"
 #include "token.h"
+#include "secure.h"
 #include "upstream.h"
 
 #define PATH_TEMPLATES	"/wxaapi/newtmpl/gettemplate?access_token="
@@ -468,7 +469,7 @@ tpl_after(struct app *a)
 	    store_key(&a->cfg, "templates:lock", NULL, lock, sizeof(lock)) != 0 ||
 	    store_exists(a->st, fresh, &yes) != WX_OK || yes)
 		return;
-	req_new_id(val, sizeof(val));
+	sec_new_id(val, sizeof(val));
 	if (store_lock(a->st, lock, val, TPL_LOCK_MS, &got) != WX_OK || !got)
 		return;
 	if (tpl_sync(a, &n, msg, sizeof(msg)) == WX_OK)

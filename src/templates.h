@@ -1,5 +1,5 @@
 /*
- * templates.h: the templates as WeChat has them (contract section 7).
+ * templates.h: the templates as WeChat has them.
  *
  * getTemplateList (GET /wxaapi/newtmpl/gettemplate) is fetched by
  * `wxsub templates sync`, and then kept fresh by the service itself: at

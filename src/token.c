@@ -7,9 +7,9 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
-#include "request.h"
 #include "token.h"
 #include "wechat.h"
+#include "secure.h"
 
 #define POLL_MS		20
 
@@ -146,7 +146,7 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 		    TOKEN_BACKOFF_MS);
 		return WX_TOKEN_UNAVAILABLE;
 	}
-	req_new_id(val, sizeof(val));
+	sec_new_id(val, sizeof(val));
 	if ((err = store_lock(ts->st, ts->cfg->lock_key, val,
 	    token_lock_ms(ts->cfg), &got)) != WX_OK)
 		return err;
@@ -232,7 +232,7 @@ token_refresh_ahead(struct tokensrc *ts)
 	if (store_key(ts->cfg, "token:ahead", NULL, key, sizeof(key)) != 0 ||
 	    store_lock(ts->st, key, "1", 10000, &got) != WX_OK || !got)
 		return;
-	req_new_id(val, sizeof(val));
+	sec_new_id(val, sizeof(val));
 	if (store_lock(ts->st, ts->cfg->lock_key, val, token_lock_ms(ts->cfg),
 	    &got) != WX_OK || !got)
 		return;

@@ -5,7 +5,8 @@
  * loop is bounded by a length the caller gave. The same code is the live
  * path, the CUnit target and the fuzz target.
  *
- * Subscribe-message values (wechat.md section 5) are checked in two steps.
+ * Subscribe-message values (WeChat's types: ../shared/spec/wechat.md) are
+ * checked in two steps.
  * First the rules every value obeys: not empty, strict UTF-8 (no NUL), no
  * control characters or line breaks. Then the rule of the key's type,
  * looked up in the table types[] below, which works on the value decoded

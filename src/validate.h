@@ -48,9 +48,9 @@ bool	val_data_key(const char *s);
 
 /*
  * Check one subscribe-message data value against the rule of its key's
- * type (wechat.md section 5: thing, number, letter, symbol,
- * character_string, time, date, amount, phone_number, car_number, name,
- * phrase). The type is the key without its trailing digits. Counts code
+ * type (WeChat's types, ../shared/spec/wechat.md: thing, number,
+ * letter, symbol, character_string, time, date, amount, phone_number,
+ * car_number, name, phrase). The type is the key without its trailing digits. Counts code
  * points, not bytes. An unknown type passes, but empty values and control
  * characters never do. Returns true when the value is acceptable; when not,
  * why gets a short rule description such as "thing: at most 20 characters".

@@ -17,6 +17,7 @@
 #include "upstream.h"
 #include "wechat.h"
 #include "worker.h"
+#include "secure.h"
 
 #define PROMOTE_EVERY_MS	100	/* due retries go back this often */
 #define PROMOTE_MAX		1000
@@ -56,7 +57,7 @@ rnd64(void)
 {
 	uint64_t v = 0;
 
-	if (req_random(&v, sizeof(v)) != 0)
+	if (sec_random(&v, sizeof(v)) != 0)
 		v = (uint64_t)clock_ms() * 6364136223846793005ULL;
 	return v;
 }

@@ -1,5 +1,5 @@
 /*
- * worker.h: `wxsub worker`, the outbox's sender (contract section 5).
+ * worker.h: `wxsub worker`, the outbox's sender.
  *
  * One loop: put due retries back on the stream, take over entries a
  * dead worker left (XAUTOCLAIM after outbox.claimAfterMs), read new

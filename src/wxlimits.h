@@ -1,6 +1,17 @@
 /*
- * wxlimits.h: every bound the service puts on a buffer, in one place.
- * A value past a bound is an error, never a silent truncation.
+ * wxlimits.h: the bounds on what comes from outside (requests, the
+ * configuration, WeChat, Redis) and on what wxsub writes, for every
+ * buffer that more than one module sizes. A value past a bound is an
+ * error, never a silent truncation.
+ *
+ * Bounds that belong to one module's own work live in its header, named
+ * after it: NUM_DEC_MAX (num.h), JW_STRING_MAX (jsonw.h),
+ * METRICS_MAX_FIELDS (metrics.h), IDEM_KEY_MAX (idem.h), PUSH_MAX_*
+ * (pushmsg.h), REDIS_PIPELINE_MAX and REDIS_SCRIPTS_MAX (redis.h),
+ * RADDR_MAX_DB (redisaddr.h), SESSION_* (session.h), CONF_WARN_MAX
+ * (config.h); and a few at the top of their .c file: the code points of
+ * one data value (validate.c), the /metrics text (h_metrics.c), the
+ * configured ranges of numbers (config.c's keys[]).
  */
 #ifndef WX_WXLIMITS_H
 #define WX_WXLIMITS_H
@@ -28,6 +39,9 @@
 #define LIM_APIKEYS		16	/* auth.apiKeys entries */
 #define LIM_PER_RECORD		3	/* templates per popup (WeChat's own cap) */
 #define LIM_UPSTREAM_BODY	65536	/* a WeChat answer */
+#define LIM_PAGE		512	/* the page of a subscribe message */
+#define LIM_NONCE		64	/* a push's nonce */
+#define LIM_TS			20	/* a push's timestamp */
 #define LIM_SHOWN_KEY		72	/* a config key as a message names it (64 + "...") */
 #define LIM_ERRMSG		256	/* an error message we return or log */
 #define LIM_ANSWER		8192	/* a JSON answer we write */

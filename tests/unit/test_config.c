@@ -1,5 +1,5 @@
 /*
- * test_config.c: CUnit tests of config.c (contract section 2).
+ * test_config.c: CUnit tests of config.c and redisaddr.c.
  *
  * conf_parse() does no I/O, so nearly everything here feeds it strings;
  * conf_load() gets a few temporary files. Each bad value is checked for
@@ -171,7 +171,7 @@ test_minimal(void)
 /* ---- a full valid file ------------------------------------------- */
 
 static const char full[] =
-	"# every key of contract section 2, and the two extra ones\n"
+	"# every key of wxsub.conf(5), and the two extra ones\n"
 	"wechat.appid = wx0123456789abcdef\n"
 	"wechat.secret = 0123456789abcdef0123456789abcdef\n"
 	"wechat.templateId = TPL_default-1\n"

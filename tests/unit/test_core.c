@@ -22,6 +22,7 @@
 #include "num.h"
 #include "pct.h"
 #include "crypto.h"
+#include "secure.h"
 #include "session.h"
 #include "request.h"
 #include "response.h"
@@ -860,14 +861,14 @@ test_auth(void)
 	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-012345678"));
 	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-01234567890"));
 	CU_ASSERT_FALSE(auth_apikey_ok(&c, ""));
-	CU_ASSERT_FALSE(auth_equal("abc", "abd"));
-	CU_ASSERT_TRUE(auth_equal("abc", "abc"));
-	CU_ASSERT_FALSE(auth_equal("", "abc"));
+	CU_ASSERT_FALSE(sec_equal("abc", "abd"));
+	CU_ASSERT_TRUE(sec_equal("abc", "abc"));
+	CU_ASSERT_FALSE(sec_equal("", "abc"));
 	/* Longer and shorter candidates walk round the stored key. */
-	CU_ASSERT_FALSE(auth_equal("abcabc", "abc"));
-	CU_ASSERT_FALSE(auth_equal("abcab", "abc"));
-	CU_ASSERT_FALSE(auth_equal("ab", "abc"));
-	CU_ASSERT_FALSE(auth_equal("abc", ""));
+	CU_ASSERT_FALSE(sec_equal("abcabc", "abc"));
+	CU_ASSERT_FALSE(sec_equal("abcab", "abc"));
+	CU_ASSERT_FALSE(sec_equal("ab", "abc"));
+	CU_ASSERT_FALSE(sec_equal("abc", ""));
 	c.n_api_keys = 0;
 	CU_ASSERT_FALSE(auth_apikey_ok(&c, "key-number-one-0123456789"));
 }
