@@ -12,6 +12,7 @@
 #include "num.h"
 #include "redis.h"
 #include "request.h"
+#include "secure.h"
 
 /*
  * KEYS: the in-flight set, this address's counter for this minute.
@@ -88,7 +89,7 @@ guard_enter(struct store *st, const struct config *c, const char *remote,
 	guard_bucket(remote, bucket, sizeof(bucket));
 	num_u64(minute, (unsigned long long)(now / 60));
 	snprintf(id, sizeof(id), "%s:%s", bucket, minute);
-	req_new_id(pass->lease, sizeof(pass->lease));
+	sec_new_id(pass->lease, sizeof(pass->lease));
 	if (store_key(c, "login:inflight", NULL, inflight,
 	    sizeof(inflight)) != 0 ||
 	    store_key(c, "login:rate", id, rate, sizeof(rate)) != 0)
