@@ -1,0 +1,219 @@
+/*
+ * fuzz_push.c: libFuzzer target for WeChat's pushes, read the way /event
+ * reads them (push_verify, push_read): query and body are what anyone on
+ * the Internet can send to the push URL.
+ *
+ * Input: byte 0 holds flags: bit 0 a GET (URL verification) instead of a
+ * POST; bits 1-2 the Content-Type (none, text/xml, application/json,
+ * text/plain); bit 3 "seal": the body is the message inside a safe-mode
+ * push, which the harness encrypts and signs as WeChat would (with bit 4
+ * choosing a JSON envelope over XML), so that the fuzzer reaches the
+ * decrypted reader past the signature. Then the query up to the first
+ * '\n', then the body, in an exact-size heap block (ASan sees any read
+ * past its end). The clock is fixed at the seeds' timestamp.
+ *
+ * Besides crashes, leaks and UB it checks what /event relies on:
+ *   - the verdict is WX_OK, WX_BAD_SIGNATURE or WX_BAD_REQUEST (or
+ *     WX_INTERNAL, out of memory); a refused push is applied by nobody,
+ *     so a refusal must be one of these and say why;
+ *   - the reason is UTF-8 without control characters (it goes into the
+ *     JSON answer and the log);
+ *   - a push read as plain is one whose query carries a right signature,
+ *     and one read as encrypted carries msg_signature: nothing unsigned
+ *     is ever believed;
+ *   - a subscribe event read as OK has an openId, 1..PUSH_MAX_ITEMS
+ *     entries and a template id in each; a sent event a MsgID of digits;
+ *   - GET: echostr comes back only with a right signature.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "pushmsg.h"
+#include "request.h"
+#include "validate.h"
+
+#define FUZZ_MAX	16384
+#define TOKEN		"pamtest"
+#define AESKEY		"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+#define APPID		"wxb11529c136998cb6"
+#define NOW		1714037059LL
+
+static const struct push_conf conf = {
+	.token = TOKEN, .aes_key = AESKEY, .appid = APPID, .max_skew = 300,
+};
+static const char *const ctypes[] = { NULL, "text/xml", "application/json",
+	"text/plain" };
+
+static void
+check(bool ok, const char *what)
+{
+	if (ok)
+		return;
+	fprintf(stderr, "fuzz_push: invariant broken: %s\n", what);
+	abort();
+}
+
+/* Does the query carry a right plain signature? (the model: sorted by hand) */
+static bool
+signed_plain(const char *query)
+{
+	char sig[64], ts[64], nonce[128], want[41];
+	const char *p[3];
+
+	if (req_query(query, "signature", sig, sizeof(sig)) != 1 ||
+	    req_query(query, "timestamp", ts, sizeof(ts)) != 1 ||
+	    req_query(query, "nonce", nonce, sizeof(nonce)) != 1)
+		return false;
+	p[0] = TOKEN;
+	p[1] = ts;
+	p[2] = nonce;
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (strcmp(p[i], p[j]) > 0) {
+				const char *t = p[i];
+				p[i] = p[j];
+				p[j] = t;
+			}
+	if (crypto_sha1_hex(p, 3, want) != 0 || strlen(sig) != 40)
+		return false;
+	for (int i = 0; i < 40; i++)
+		if ((sig[i] | 0x20) != want[i])
+			return false;
+	return true;
+}
+
+static void
+check_msg(const char *msg)
+{
+	size_t n = strnlen(msg, 256);
+
+	check(n < 256, "the reason ends inside its buffer");
+	check(val_utf8(msg, n) && !val_has_control(msg, n),
+	    "the reason is UTF-8 without control characters");
+}
+
+/* Wrap inner as WeChat's safe mode does; the query and body into q, b. */
+static bool
+seal(const char *inner, size_t len, bool json, char *q, size_t qlen,
+    char **b, size_t *blen)
+{
+	static const uint8_t rnd[16] = "fuzzfuzzfuzzfuzz";
+	char *enc, sig[41];
+	const char *p[4];
+	size_t cap = (len + 64) / 3 * 4 + 256;
+
+	if ((enc = malloc(cap)) == NULL)
+		return false;
+	if (push_encrypt(AESKEY, APPID, rnd, inner, len, enc, cap) != 0) {
+		free(enc);
+		return false;
+	}
+	p[0] = "1714037059";
+	p[1] = "486452656";
+	p[2] = enc;
+	p[3] = TOKEN;
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			if (strcmp(p[i], p[j]) > 0) {
+				const char *t = p[i];
+				p[i] = p[j];
+				p[j] = t;
+			}
+	crypto_sha1_hex(p, 4, sig);
+	snprintf(q, qlen, "timestamp=1714037059&nonce=486452656"
+	    "&encrypt_type=aes&msg_signature=%s", sig);
+	*blen = strlen(enc) + 64;
+	if ((*b = malloc(*blen)) == NULL) {
+		free(enc);
+		return false;
+	}
+	*blen = (size_t)snprintf(*b, *blen, json ? "{\"Encrypt\":\"%s\"}" :
+	    "<xml><Encrypt><![CDATA[%s]]></Encrypt></xml>", enc);
+	free(enc);
+	return true;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char query[LIM_QUERY], msg[256], *body = NULL, *echo = NULL;
+	const char *nl, *rest;
+	size_t qlen, blen;
+	struct push_msg *m;
+	enum wx_err err;
+	uint8_t flags;
+
+	if (size < 1 || size > FUZZ_MAX)
+		return 0;
+	flags = data[0];
+	rest = (const char *)data + 1;
+	nl = memchr(rest, '\n', size - 1);
+	qlen = nl ? (size_t)(nl - rest) : size - 1;
+	if (qlen >= sizeof(query) || memchr(rest, '\0', qlen) != NULL)
+		return 0;
+	memcpy(query, rest, qlen);
+	query[qlen] = '\0';
+	rest = nl ? nl + 1 : rest + qlen;
+	blen = size - (size_t)((const uint8_t *)rest - data);
+
+	msg[0] = '\0';
+	if (flags & 1) {
+		err = push_verify(&conf, query, NOW, &echo, msg, sizeof(msg));
+		check(err == WX_OK || err == WX_BAD_SIGNATURE ||
+		    err == WX_BAD_REQUEST || err == WX_INTERNAL, "a GET verdict");
+		check((err == WX_OK) == (echo != NULL), "echostr only on WX_OK");
+		if (err == WX_OK)
+			check(signed_plain(query), "echostr only when signed");
+		else
+			check_msg(msg);
+		free(echo);
+		return 0;
+	}
+	if (flags & 8) {
+		if (!seal(rest, blen, (flags & 16) != 0, query, sizeof(query),
+		    &body, &blen))
+			return 0;
+	} else {
+		if ((body = malloc(blen ? blen : 1)) == NULL)
+			return 0;
+		memcpy(body, rest, blen);
+	}
+	if ((m = malloc(sizeof(*m))) == NULL) {
+		free(body);
+		return 0;
+	}
+	err = push_read(&conf, query, ctypes[(flags >> 1) & 3], body, blen, NOW,
+	    m, msg, sizeof(msg));
+	check(err == WX_OK || err == WX_BAD_SIGNATURE || err == WX_BAD_REQUEST ||
+	    err == WX_INTERNAL, "a POST verdict");
+	if (err != WX_OK) {
+		check_msg(msg);
+		check(msg[0] != '\0' || err == WX_INTERNAL, "a refusal says why");
+	} else if (m->encrypted) {
+		char ms[64];
+		check(req_query(query, "msg_signature", ms, sizeof(ms)) == 1,
+		    "an encrypted push is read only with msg_signature");
+	} else {
+		check(signed_plain(query), "a plain push is read only when signed");
+	}
+	if (err == WX_OK && m->kind != PUSH_OTHER) {
+		check(val_openid(m->from), "an event's openId");
+		check(m->n >= 1 && m->n <= PUSH_MAX_ITEMS, "an event's entries");
+		for (size_t i = 0; i < m->n; i++) {
+			check(val_template_id(m->items[i].template_id),
+			    "an entry's template id");
+			if (m->kind == PUSH_SENT)
+				check(m->items[i].msgid[0] != '\0' &&
+				    strspn(m->items[i].msgid, "0123456789") ==
+				    strlen(m->items[i].msgid), "a MsgID of digits");
+		}
+	}
+	free(m);
+	free(body);
+	return 0;
+}
