@@ -276,6 +276,7 @@ class State:
                       "jscode2session": 0, "send": 0, "gettemplate": 0}
         self.sent = deque(maxlen=cfg.max_sent if cfg.max_sent > 0 else None)
         self.sent_total = 0
+        self.sent_per_user = {}    # touser -> sends counted, never trimmed
         self.inflight = set()
         self.templates = {}
         for t in cfg.one_time:
@@ -831,6 +832,8 @@ class Handler(BaseHTTPRequestHandler):
         rec["at"] = round(st.now() - st.base, 3)
         st.sent.append(rec)
         st.sent_total += 1
+        st.sent_per_user[rec["touser"]] = \
+            st.sent_per_user.get(rec["touser"], 0) + 1
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
     # -- control API ---------------------------------------------------------
@@ -903,7 +906,10 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     raise ControlError(400, "sent must be an integer")
                 sent = sent[-n:] if n > 0 else []
-            return {
+            out = {}
+            if first(q, "per_user") == "1":
+                out["sent_per_user"] = dict(st.sent_per_user)
+            out.update({
                 "calls": dict(st.calls),
                 "sent": sent,
                 "sent_total": st.sent_total,
@@ -918,7 +924,8 @@ class Handler(BaseHTTPRequestHandler):
                 "clock_offset": st.offset,
                 "faults_pending": {k: [dict(f) for f in v]
                                    for k, v in st.faults.items() if v},
-            }
+            })
+            return out
 
     def _c_quota_get(self, obj, q):
         st = self.server.state
