@@ -49,12 +49,26 @@
  *   UpstreamException            upstream_error                     502
  *   UnavailableException         token_unavailable, redis_unavailable 503
  *   ServerException              config_error, internal_error       500
+ *   IdempotencyException         idempotency_in_flight,             409
+ *                                idempotency_key_reused             422
  *   TransportException           connect_failed, timeout,           0, or the status of an answer
  *                                bad_answer, transport_error        that is not wxsub's JSON
  *
  * A TransportException during send() may come after wxsub received the
  * request: the message may or may not have gone out. Do not retry a send
- * blindly; the other methods are safe to repeat.
+ * blindly; the other methods are safe to repeat. With an idempotencyKey
+ * option (send, sendAsync, sendBatch) a retry with the same key and data
+ * is safe: wxsub answers the first answer again and sends nothing twice.
+ *
+ * Many users, or no wait: sendAsync() queues one message and returns its
+ * id at once (wxsub's worker sends it); sendBatch() queues one per openId.
+ * message($id) and batch($id) say what became of them:
+ *
+ *     $b = $wx->sendBatch($gridWorkerOpenIds, ['thing1' => '村民反馈：路灯不亮'],
+ *                         null, 'pages/detail/detail?id=' . $feedbackId,
+ *                         ['idempotencyKey' => 'feedback-' . $feedbackId]);
+ *     // $b['batch'], $b['queued'], $b['messages'][openId] => id, $b['refused'][openId]
+ *     $m = $wx->message($b['messages'][$someOpenId]);   // ['status' => 'sent', ...]
  *
  * The api key is sent only in the Authorization header: it never appears
  * in an exception message, in var_dump() or print_r() of the client, or in a
@@ -153,6 +167,10 @@ class UnavailableException extends WxsubException {}
 
 /** 500 config_error or internal_error: wxsub itself is broken or misconfigured. */
 class ServerException extends WxsubException {}
+
+/** idempotency_in_flight (409: the first request with the key is still running;
+ *  retry later) or idempotency_key_reused (422: the key went with another body). */
+class IdempotencyException extends WxsubException {}
 
 /**
  * No usable answer: connection failed, time-out, or an answer that is not
@@ -359,19 +377,117 @@ class WxsubClient
      * @param string|null $templateId null: wxsub's wechat.templateId
      * @param string|null $page       the mini program page to open, e.g. pages/detail/detail?id=7
      * @param array       $options    miniprogramState ('formal', 'trial', 'developer'),
-     *                                lang ('zh_CN', 'en_US', 'zh_HK', 'zh_TW'), requestId
+     *                                lang ('zh_CN', 'en_US', 'zh_HK', 'zh_TW'), requestId,
+     *                                idempotencyKey (a retry with it sends nothing twice)
      * @return string WeChat's msgid, as a decimal string (64-bit safe)
      */
     public function send(string $openId, array $data, ?string $templateId = null,
                          ?string $page = null, array $options = []): string
     {
+        $body = $this->sendBody(['openId' => $openId], $data, $templateId, $page, $options);
+        $a = $this->call('POST', '/send', null, $body,
+            isset($options['requestId']) ? $options['requestId'] : null, true,
+            isset($options['idempotencyKey']) ? $options['idempotencyKey'] : null);
+        if (!isset($a['msgid']) || !(is_int($a['msgid']) || is_string($a['msgid'])) ||
+            !preg_match('/^[0-9]+$/', (string)$a['msgid'])) {
+            throw new TransportException('wxsub POST /send: the answer has no msgid',
+                'bad_answer', 200, $this->lastRequestId);
+        }
+        return (string)$a['msgid'];
+    }
+
+    /**
+     * Queue one message (POST /send with "async": true): checked as send()
+     * checks it (same exceptions), sent by wxsub's worker later.
+     *
+     * @param array $options as send()'s, and idempotencyKey
+     * @return string the message id, for message()
+     */
+    public function sendAsync(string $openId, array $data, ?string $templateId = null,
+                              ?string $page = null, array $options = []): string
+    {
+        $body = $this->sendBody(['openId' => $openId, 'async' => true], $data, $templateId,
+            $page, $options);
+        $a = $this->call('POST', '/send', null, $body,
+            isset($options['requestId']) ? $options['requestId'] : null, true,
+            isset($options['idempotencyKey']) ? $options['idempotencyKey'] : null);
+        if (!isset($a['id']) || !is_string($a['id'])) {
+            throw new TransportException('wxsub POST /send: the answer has no id',
+                'bad_answer', 202, $this->lastRequestId);
+        }
+        return $a['id'];
+    }
+
+    /**
+     * Queue the same message for many users (POST /send with "openIds", at
+     * most outbox.maxBatch, duplicates counted once). Users without a
+     * credit are listed in refused, not queued.
+     *
+     * @param string[] $openIds
+     * @param array    $options as send()'s, and idempotencyKey
+     * @return array ['batch' => id, 'queued' => n, 'messages' => [openId => id],
+     *               'refused' => [openId => 'not_subscribed']]
+     */
+    public function sendBatch(array $openIds, array $data, ?string $templateId = null,
+                              ?string $page = null, array $options = []): array
+    {
+        $body = $this->sendBody(['openIds' => array_values($openIds)], $data, $templateId,
+            $page, $options);
+        $a = $this->call('POST', '/send', null, $body,
+            isset($options['requestId']) ? $options['requestId'] : null, true,
+            isset($options['idempotencyKey']) ? $options['idempotencyKey'] : null);
+        if (!isset($a['batch'], $a['queued']) || !is_string($a['batch'])) {
+            throw new TransportException('wxsub POST /send: the answer has no batch',
+                'bad_answer', 202, $this->lastRequestId);
+        }
+        return ['batch' => $a['batch'], 'queued' => (int)$a['queued'],
+                'messages' => isset($a['messages']) && is_array($a['messages']) ? $a['messages'] : [],
+                'refused' => isset($a['refused']) && is_array($a['refused']) ? $a['refused'] : []];
+    }
+
+    /**
+     * What became of a queued message: status (queued, sending, sent,
+     * delivered, failed, unknown), openId, templateId, attempts, msgid
+     * (a decimal string) once sent, error and errcode once failed,
+     * createdAt, updatedAt.
+     *
+     * @throws BadRequestException (not_found, HTTP 404) for an unknown id
+     */
+    public function message(string $id): array
+    {
+        $a = $this->call('GET', '/messages/' . rawurlencode($id), null);
+        unset($a['ok']);
+        if (isset($a['msgid'])) {
+            $a['msgid'] = (string)$a['msgid'];
+        }
+        return $a;
+    }
+
+    /**
+     * A batch's messages counted per status.
+     *
+     * @return array<string,int> e.g. ['queued' => 0, 'sent' => 498, 'failed' => 2, ...]
+     */
+    public function batch(string $id): array
+    {
+        $a = $this->call('GET', '/batches/' . rawurlencode($id), null);
+        return isset($a['counts']) && is_array($a['counts']) ? $a['counts'] : [];
+    }
+
+    /** The body of any form of /send, options checked. */
+    private function sendBody(array $body, array $data, ?string $templateId, ?string $page,
+                              array $options): array
+    {
         foreach ($options as $k => $_) {
-            if (!in_array($k, ['miniprogramState', 'lang', 'requestId'], true)) {
+            if (!in_array($k, ['miniprogramState', 'lang', 'requestId', 'idempotencyKey'], true)) {
                 throw new \InvalidArgumentException('unknown send option "' . $k .
-                    '"; known: miniprogramState, lang, requestId');
+                    '"; known: miniprogramState, lang, requestId, idempotencyKey');
             }
         }
-        $body = ['openId' => $openId];
+        if (isset($options['idempotencyKey']) &&
+            !preg_match('/^[A-Za-z0-9_.:-]{1,64}$/', (string)$options['idempotencyKey'])) {
+            throw new \InvalidArgumentException('idempotencyKey: 1 to 64 of A-Z a-z 0-9 _ - . :');
+        }
         if ($templateId !== null) {
             $body['templateId'] = $templateId;
         }
@@ -385,14 +501,7 @@ class WxsubClient
                 $body[$k] = $options[$k];
             }
         }
-        $a = $this->call('POST', '/send', null, $body,
-            isset($options['requestId']) ? $options['requestId'] : null);
-        if (!isset($a['msgid']) || !(is_int($a['msgid']) || is_string($a['msgid'])) ||
-            !preg_match('/^[0-9]+$/', (string)$a['msgid'])) {
-            throw new TransportException('wxsub POST /send: the answer has no msgid',
-                'bad_answer', 200, $this->lastRequestId);
-        }
-        return (string)$a['msgid'];
+        return $body;
     }
 
     /**
@@ -440,7 +549,8 @@ class WxsubClient
      * @param mixed      $body  null for none
      */
     private function call(string $method, string $route, ?array $query, $body = null,
-                          ?string $requestId = null, bool $auth = true): array
+                          ?string $requestId = null, bool $auth = true,
+                          ?string $idempotencyKey = null): array
     {
         $requestId = $requestId !== null ? $requestId : $this->options['requestId'];
         if ($requestId !== null) {
@@ -453,6 +563,9 @@ class WxsubClient
         }
         if ($requestId !== null) {
             $headers[] = 'X-Request-Id: ' . $requestId;
+        }
+        if ($idempotencyKey !== null) {
+            $headers[] = 'Idempotency-Key: ' . $idempotencyKey;
         }
         $json = null;
         if ($body !== null) {
@@ -607,6 +720,8 @@ class WxsubClient
             'redis_unavailable' => UnavailableException::class,
             'config_error' => ServerException::class,
             'internal_error' => ServerException::class,
+            'idempotency_in_flight' => IdempotencyException::class,
+            'idempotency_key_reused' => IdempotencyException::class,
         ];
         if (isset($map[$code])) {
             $class = $map[$code];

@@ -26,6 +26,7 @@ use Wxsub\RateLimitedException;
 use Wxsub\UpstreamException;
 use Wxsub\UnavailableException;
 use Wxsub\TransportException;
+use Wxsub\IdempotencyException;
 
 error_reporting(E_ALL);
 set_error_handler(function ($no, $str, $file, $line) {
@@ -642,6 +643,92 @@ check('a route wxsub does not have -> BadRequestException not_found (base URL wi
             return $c->health();
         });
         wxerr($e, 'not_found', 404, null);
+    });
+
+// ---- the outbox: sendAsync, sendBatch, message, batch, idempotencyKey ---------
+
+/** Drain the outbox once, as cron would. */
+function drain(): void
+{
+    exec(env('WXSUB_WORKER') . ' 2>&1', $out, $rc);
+    if ($rc !== 0) {
+        throw new RuntimeException('worker --once: ' . implode("\n", $out));
+    }
+}
+
+check('sendAsync -> id, queued; after the worker: sent with a msgid string',
+    function () use ($wx, $TPL1) {
+        $o = oid('async');
+        $wx->record($o, $TPL1);
+        quota($o, $TPL1);
+        $calls = sendCalls();
+        $id = $wx->sendAsync($o, ['thing1' => 'hello'], $TPL1);
+        ok(is_string($id) && $id !== '', 'an id');
+        $m = $wx->message($id);
+        eq('queued', $m['status'], 'status before');
+        eq(0, $wx->subscriptions($o)[$TPL1], 'credit taken when queued');
+        drain();
+        $m = $wx->message($id);
+        eq('sent', $m['status'], 'status after');
+        ok(is_string($m['msgid']) && preg_match('/^[0-9]+$/', $m['msgid']) === 1,
+            'msgid as a string');
+        eq(1, $m['attempts'], 'one attempt');
+        eq($calls + 1, sendCalls(), 'one send');
+    });
+
+check('sendAsync without a credit -> NotSubscribedException, nothing queued',
+    function () use ($wx, $TPL1) {
+        $e = throws(NotSubscribedException::class, function () use ($wx, $TPL1) {
+            return $wx->sendAsync(oid('async-none'), ['thing1' => 'x'], $TPL1);
+        });
+        wxerr($e, 'not_subscribed', 409, null);
+    });
+
+check('sendBatch -> batch, messages, refused; batch() counts; idempotencyKey replays',
+    function () use ($wx, $TPL1) {
+        $a = oid('batch-a');
+        $b = oid('batch-b');
+        $c = oid('batch-c');
+        foreach ([$a, $b] as $o) {
+            $wx->record($o, $TPL1);
+            quota($o, $TPL1);
+        }
+        $opts = ['idempotencyKey' => 'feedback-42'];
+        $calls = sendCalls();
+        $r = $wx->sendBatch([$a, $b, $a, $c], ['thing1' => 'hi'], $TPL1, null, $opts);
+        eq(2, $r['queued'], 'queued');
+        eq([$a, $b], array_keys($r['messages']), 'messages by openId');
+        eq([$c => 'not_subscribed'], $r['refused'], 'refused');
+        eq($r, $wx->sendBatch([$a, $b, $a, $c], ['thing1' => 'hi'], $TPL1, null, $opts),
+            'the same key and body: the same answer');
+        $e = throws(IdempotencyException::class, function () use ($wx, $a, $TPL1, $opts) {
+            return $wx->sendBatch([$a], ['thing1' => 'other'], $TPL1, null, $opts);
+        });
+        wxerr($e, 'idempotency_key_reused', 422, null);
+        eq(2, $wx->batch($r['batch'])['queued'], 'counted queued');
+        drain();
+        eq(2, $wx->batch($r['batch'])['sent'], 'counted sent');
+        eq($calls + 2, sendCalls(), 'each sent once');
+        $e = throws(BadRequestException::class, function () use ($wx) {
+            return $wx->message('m_000000000000000000');
+        });
+        wxerr($e, 'not_found', 404, null);
+        throws(InvalidArgumentException::class, function () use ($wx, $a, $TPL1) {
+            return $wx->sendAsync($a, ['thing1' => 'x'], $TPL1, null,
+                ['idempotencyKey' => 'has space']);
+        });
+    });
+
+check('send with idempotencyKey: a retry answers the first msgid, sends nothing',
+    function () use ($wx, $TPL1) {
+        $o = oid('idem-send');
+        $wx->record($o, $TPL1);
+        quota($o, $TPL1);
+        $calls = sendCalls();
+        $first = $wx->send($o, ['thing1' => 'x'], $TPL1, null, ['idempotencyKey' => 'k-1']);
+        eq($first, $wx->send($o, ['thing1' => 'x'], $TPL1, null, ['idempotencyKey' => 'k-1']),
+            'same msgid');
+        eq($calls + 1, sendCalls(), 'one send');
     });
 
 // Last: stops Redis (tests/clients/run.py starts it again before the next suite).

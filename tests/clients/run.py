@@ -17,6 +17,8 @@ to the child processes
   WXSUB_TEMPLATE_LONG  the long-term one
   WXSUB_TEMPLATE_UNKNOWN  one wxsub accepts and WeChat does not
   WXSUB_WECHAT_TIMEOUT_MS wechat.timeoutMs of the service
+  WXSUB_WORKER         a command that drains the outbox once (the admin
+                       tool's `worker --once` with the service's config)
 
 runs `php tests/clients/php_client_test.php` and `node --test
 tests/clients/miniprogram.test.js` (Redis and the stand-in are reset in
@@ -78,6 +80,9 @@ def main(argv):
             "WXSUB_TEMPLATE_LONG": harness.TPL_LONG,
             "WXSUB_TEMPLATE_UNKNOWN": harness.TPL_UNKNOWN,
             "WXSUB_WECHAT_TIMEOUT_MS": str(harness.TIMEOUT_MS),
+            "WXSUB_WORKER": "%s -c %s worker --once" % (
+                os.path.abspath(os.environ.get("WXSUB_ADMIN") or
+                                os.path.join(REPO, "wxsub")), env.conf_path),
         })
         for i, name in enumerate(names):
             if i > 0:
