@@ -23,6 +23,7 @@
 #include "validate.h"
 #include "wechat.h"
 #include "secure.h"
+#include "utf8.h"
 
 /*
  * 43108: a send to the same user overlapped ours. Ours take turns, so
@@ -89,10 +90,10 @@ build_data(json_object *in, struct wx_item **out, size_t *n, char *msg,
 
 		if (!val_data_key(key)) {
 			size_t klen = strlen(key);
-			bool shown = val_utf8(key, klen) && !val_has_control(key, klen);
+			bool shown = utf8_valid(key, klen) && !val_has_control(key, klen);
 			snprintf(msg, msglen, "data: key %.*s%s is not a template "
 			    "keyword such as thing1",
-			    shown ? (int)val_utf8_cut(key, klen, 64) : 0, key,
+			    shown ? (int)utf8_cut(key, klen, 64) : 0, key,
 			    shown ? (klen > 64 ? "..." : "") : "(unprintable)");
 			return WX_BAD_REQUEST;
 		}

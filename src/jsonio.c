@@ -9,6 +9,7 @@
 #include "wxlimits.h"
 #include "jsonio.h"
 #include "validate.h"
+#include "utf8.h"
 
 /*
  * A strict RFC 8259 syntax check, because json-c's strict mode still
@@ -16,7 +17,7 @@
  * inside strings. It also refuses \u0000, which no field of ours may
  * hold and which would cut keys and values short as C strings. No
  * allocation; nesting is bounded by LIM_JSON_DEPTH.
- * (UTF-8 is checked before it, by val_utf8, over the whole body.)
+ * (UTF-8 is checked before it, by utf8_valid, over the whole body.)
  */
 struct lex {
 	const unsigned char	*p, *end;
@@ -199,7 +200,7 @@ syntax_check(const char *buf, size_t len, char *msg, size_t msglen)
 		snprintf(msg, msglen, "a key holds \\u0000, which is not allowed");
 	else
 		snprintf(msg, msglen, "%.*s: \\u0000 is not allowed",
-		    (int)val_utf8_cut((const char *)l.key, l.keylen, 64),
+		    (int)utf8_cut((const char *)l.key, l.keylen, 64),
 		    (const char *)l.key);
 	return false;
 }
@@ -230,7 +231,7 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 		snprintf(msg, msglen, "the body is not JSON");
 		return WX_BAD_REQUEST;
 	}
-	if (!val_utf8(buf, len)) {
+	if (!utf8_valid(buf, len)) {
 		snprintf(msg, msglen, "the body is not valid UTF-8");
 		return WX_BAD_REQUEST;
 	}
@@ -249,7 +250,7 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 	json_tokener_reset(tok);
 	/*
 	 * json-c is lenient by default (single quotes, trailing commas).
-	 * Its UTF-8 check would repeat val_utf8's, byte by byte.
+	 * Its UTF-8 check would repeat utf8_valid's, byte by byte.
 	 */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, buf, (int)len);
@@ -291,8 +292,8 @@ jsonio_string(json_object *o, const char *key, const char **out, size_t *len)
 		return -1;
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
-	/* val_utf8 also refuses NUL, which would cut C strings short. */
-	if (!val_utf8(s, n))
+	/* utf8_valid also refuses NUL, which would cut C strings short. */
+	if (!utf8_valid(s, n))
 		return -1;
 	*out = s;
 	if (len != NULL)

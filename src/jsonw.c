@@ -6,6 +6,7 @@
 #include "jsonw.h"
 #include "num.h"
 #include "validate.h"
+#include "utf8.h"
 
 /* Room for n more bytes, and the NUL jw_finish adds? Else the text is void. */
 static bool
@@ -65,7 +66,7 @@ put_string(struct jsonw *w, const char *s, size_t n)
 			esc[5] = num_hex[p[i] & 0xF];
 			put(w, esc, sizeof(esc));
 			i++;
-		} else if ((k = val_utf8_next(s + i, n - i)) == 0) {
+		} else if ((k = utf8_next(s + i, n - i)) == 0) {
 			put(w, "\\ufffd", 6);	/* not UTF-8: one byte replaced */
 			i++;
 		} else if (k == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 &&

@@ -8,23 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-bool	val_utf8(const char *s, size_t len);
-/*
- * The bytes (1..4) of the well-formed UTF-8 character at s[0..len),
- * len >= 1; 0 when they are not one (NUL counts as not one).
- */
-size_t	val_utf8_next(const char *s, size_t len);
-/* Number of code points in well-formed UTF-8; (size_t)-1 if not. */
-size_t	val_utf8_chars(const char *s, size_t len);
 /* Any C0 control, DEL, or U+0080..U+009F (newlines included). */
 bool	val_has_control(const char *s, size_t len);
 
-/*
- * How many bytes of well-formed UTF-8 s[0..len) fit in max without
- * cutting a character: for "%.*s" in messages that go into JSON.
- */
-size_t	val_utf8_cut(const char *s, size_t len, size_t max);
 
 /*
  * Strict decimal: ASCII digits only (no sign, space or suffix), within

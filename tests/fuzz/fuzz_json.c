@@ -51,6 +51,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "utf8.h"
 
 #define FUZZ_MAX	16384	/* 16 KiB, well under http.maxBody */
 #define API_KEY		"fuzz-api-key-0123456789"
@@ -181,12 +182,12 @@ check_writer(const char *b, size_t n)
 	check(json_object_object_get_ex(o, "k", &v) &&
 	    json_object_is_type(v, json_type_string), "jsonw's member is there",
 	    NULL);
-	if (val_utf8(b, n))
+	if (utf8_valid(b, n))
 		check((size_t)json_object_get_string_len(v) == n &&
 		    memcmp(json_object_get_string(v), b, n) == 0,
 		    "jsonw keeps UTF-8 as it is", NULL);
 	else if (memchr(b, '\0', n) == NULL)
-		check(val_utf8(json_object_get_string(v),
+		check(utf8_valid(json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v)),
 		    "jsonw makes UTF-8 of anything", NULL);
 	check(jsonio_syntax_ok(text, len) || memchr(b, '\0', n) != NULL,
@@ -224,7 +225,7 @@ check_message(const char *b, size_t n)
 	    json_object_object_get_ex(v, "thing1", &v) &&
 	    json_object_object_get_ex(v, "value", &v), "the message is JSON",
 	    NULL);
-	if (val_utf8(b, n))
+	if (utf8_valid(b, n))
 		check((size_t)json_object_get_string_len(v) == n &&
 		    memcmp(json_object_get_string(v), b, n) == 0,
 		    "the message keeps UTF-8 values as they are", NULL);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "validate.h"
+#include "utf8.h"
 
 #define FUZZ_MAX	4096	/* larger inputs teach nothing new */
 
@@ -24,7 +25,7 @@ check_why(const char *why, size_t whylen)
 	if (whylen == 0)
 		return;
 	nul = memchr(why, '\0', whylen);
-	if (nul == NULL || !val_utf8(why, (size_t)(nul - why)))
+	if (nul == NULL || !utf8_valid(why, (size_t)(nul - why)))
 		abort();
 }
 
@@ -50,8 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	value = nul != NULL ? nul + 1 : (const char *)data + size;
 	vlen = nul != NULL ? size - klen - 1 : 0;
 
-	chars = val_utf8_chars(value, vlen);
-	if (val_utf8(value, vlen) != (chars != (size_t)-1))
+	chars = utf8_chars(value, vlen);
+	if (utf8_valid(value, vlen) != (chars != (size_t)-1))
 		abort();
 	if (chars != (size_t)-1 && chars > vlen)
 		abort();

@@ -14,6 +14,7 @@
 
 #include "wxlimits.h"
 #include "validate.h"
+#include "utf8.h"
 
 /* Sample characters, spelled in bytes so the test reads the same anywhere. */
 #define ZH	"\xe4\xb8\xad"		/* 中, U+4E2D, 3 bytes */
@@ -65,72 +66,72 @@ why_of(const char *key, const char *value, size_t len)
 static void
 test_utf8_valid(void)
 {
-	CU_ASSERT_TRUE(val_utf8("", 0));
-	CU_ASSERT_TRUE(val_utf8(NULL, 0));
-	CU_ASSERT_TRUE(val_utf8("hello", 5));
-	CU_ASSERT_TRUE(val_utf8("\x7f", 1));
-	CU_ASSERT_TRUE(val_utf8("\xc2\x80", 2));		/* U+0080 */
-	CU_ASSERT_TRUE(val_utf8("\xdf\xbf", 2));		/* U+07FF */
-	CU_ASSERT_TRUE(val_utf8("\xe0\xa0\x80", 3));		/* U+0800 */
-	CU_ASSERT_TRUE(val_utf8("\xed\x9f\xbf", 3));		/* U+D7FF */
-	CU_ASSERT_TRUE(val_utf8("\xee\x80\x80", 3));		/* U+E000 */
-	CU_ASSERT_TRUE(val_utf8("\xef\xbf\xbf", 3));		/* U+FFFF */
-	CU_ASSERT_TRUE(val_utf8("\xf0\x90\x80\x80", 4));	/* U+10000 */
-	CU_ASSERT_TRUE(val_utf8("\xf4\x8f\xbf\xbf", 4));	/* U+10FFFF */
-	CU_ASSERT_TRUE(val_utf8(ZH EXTB "a", 8));
+	CU_ASSERT_TRUE(utf8_valid("", 0));
+	CU_ASSERT_TRUE(utf8_valid(NULL, 0));
+	CU_ASSERT_TRUE(utf8_valid("hello", 5));
+	CU_ASSERT_TRUE(utf8_valid("\x7f", 1));
+	CU_ASSERT_TRUE(utf8_valid("\xc2\x80", 2));		/* U+0080 */
+	CU_ASSERT_TRUE(utf8_valid("\xdf\xbf", 2));		/* U+07FF */
+	CU_ASSERT_TRUE(utf8_valid("\xe0\xa0\x80", 3));		/* U+0800 */
+	CU_ASSERT_TRUE(utf8_valid("\xed\x9f\xbf", 3));		/* U+D7FF */
+	CU_ASSERT_TRUE(utf8_valid("\xee\x80\x80", 3));		/* U+E000 */
+	CU_ASSERT_TRUE(utf8_valid("\xef\xbf\xbf", 3));		/* U+FFFF */
+	CU_ASSERT_TRUE(utf8_valid("\xf0\x90\x80\x80", 4));	/* U+10000 */
+	CU_ASSERT_TRUE(utf8_valid("\xf4\x8f\xbf\xbf", 4));	/* U+10FFFF */
+	CU_ASSERT_TRUE(utf8_valid(ZH EXTB "a", 8));
 }
 
 static void
 test_utf8_invalid(void)
 {
 	/* Overlongs. */
-	CU_ASSERT_FALSE(val_utf8("\xc0\xaf", 2));
-	CU_ASSERT_FALSE(val_utf8("\xc1\xbf", 2));
-	CU_ASSERT_FALSE(val_utf8("\xe0\x80\xaf", 3));
-	CU_ASSERT_FALSE(val_utf8("\xe0\x9f\xbf", 3));
-	CU_ASSERT_FALSE(val_utf8("\xf0\x80\x80\xaf", 4));
-	CU_ASSERT_FALSE(val_utf8("\xf0\x8f\xbf\xbf", 4));
+	CU_ASSERT_FALSE(utf8_valid("\xc0\xaf", 2));
+	CU_ASSERT_FALSE(utf8_valid("\xc1\xbf", 2));
+	CU_ASSERT_FALSE(utf8_valid("\xe0\x80\xaf", 3));
+	CU_ASSERT_FALSE(utf8_valid("\xe0\x9f\xbf", 3));
+	CU_ASSERT_FALSE(utf8_valid("\xf0\x80\x80\xaf", 4));
+	CU_ASSERT_FALSE(utf8_valid("\xf0\x8f\xbf\xbf", 4));
 	/* Surrogates. */
-	CU_ASSERT_FALSE(val_utf8("\xed\xa0\x80", 3));
-	CU_ASSERT_FALSE(val_utf8("\xed\xbf\xbf", 3));
-	CU_ASSERT_FALSE(val_utf8("\xed\xa0\xbd\xed\xb8\x80", 6));
+	CU_ASSERT_FALSE(utf8_valid("\xed\xa0\x80", 3));
+	CU_ASSERT_FALSE(utf8_valid("\xed\xbf\xbf", 3));
+	CU_ASSERT_FALSE(utf8_valid("\xed\xa0\xbd\xed\xb8\x80", 6));
 	/* Past U+10FFFF. */
-	CU_ASSERT_FALSE(val_utf8("\xf4\x90\x80\x80", 4));
-	CU_ASSERT_FALSE(val_utf8("\xf5\x80\x80\x80", 4));
-	CU_ASSERT_FALSE(val_utf8("\xff", 1));
-	CU_ASSERT_FALSE(val_utf8("\xfe", 1));
+	CU_ASSERT_FALSE(utf8_valid("\xf4\x90\x80\x80", 4));
+	CU_ASSERT_FALSE(utf8_valid("\xf5\x80\x80\x80", 4));
+	CU_ASSERT_FALSE(utf8_valid("\xff", 1));
+	CU_ASSERT_FALSE(utf8_valid("\xfe", 1));
 	/* Truncated, by the bytes and by len. */
-	CU_ASSERT_FALSE(val_utf8("\xe4\xb8", 2));
-	CU_ASSERT_FALSE(val_utf8("\xe4", 1));
-	CU_ASSERT_FALSE(val_utf8("\xf0\xa0\x80", 3));
-	CU_ASSERT_FALSE(val_utf8(ZH, 2));
-	CU_ASSERT_FALSE(val_utf8("a\xe4\xb8" "b", 4));
+	CU_ASSERT_FALSE(utf8_valid("\xe4\xb8", 2));
+	CU_ASSERT_FALSE(utf8_valid("\xe4", 1));
+	CU_ASSERT_FALSE(utf8_valid("\xf0\xa0\x80", 3));
+	CU_ASSERT_FALSE(utf8_valid(ZH, 2));
+	CU_ASSERT_FALSE(utf8_valid("a\xe4\xb8" "b", 4));
 	/* Stray continuation bytes. */
-	CU_ASSERT_FALSE(val_utf8("\x80", 1));
-	CU_ASSERT_FALSE(val_utf8("a\xbf", 2));
-	CU_ASSERT_FALSE(val_utf8(ZH "\x80", 4));
+	CU_ASSERT_FALSE(utf8_valid("\x80", 1));
+	CU_ASSERT_FALSE(utf8_valid("a\xbf", 2));
+	CU_ASSERT_FALSE(utf8_valid(ZH "\x80", 4));
 	/* Embedded NUL. */
-	CU_ASSERT_FALSE(val_utf8("a\0b", 3));
-	CU_ASSERT_FALSE(val_utf8("\0", 1));
+	CU_ASSERT_FALSE(utf8_valid("a\0b", 3));
+	CU_ASSERT_FALSE(utf8_valid("\0", 1));
 	/* NULL with a length. */
-	CU_ASSERT_FALSE(val_utf8(NULL, 1));
+	CU_ASSERT_FALSE(utf8_valid(NULL, 1));
 }
 
 static void
 test_utf8_chars(void)
 {
-	CU_ASSERT_EQUAL(val_utf8_chars("", 0), 0);
-	CU_ASSERT_EQUAL(val_utf8_chars("abc", 3), 3);
-	CU_ASSERT_EQUAL(val_utf8_chars(ZH ZH, 6), 2);
-	CU_ASSERT_EQUAL(val_utf8_chars(EXTB "a" ZH, 8), 3);
-	CU_ASSERT_EQUAL(val_utf8_chars("\xc2\xa5" "1", 3), 2);
-	CU_ASSERT_EQUAL(val_utf8_chars(ZH ZH, 5), (size_t)-1);
-	CU_ASSERT_EQUAL(val_utf8_chars("\xc0\xaf", 2), (size_t)-1);
-	CU_ASSERT_EQUAL(val_utf8_chars("a\0", 2), (size_t)-1);
-	CU_ASSERT_EQUAL(val_utf8_chars(NULL, 0), 0);
-	CU_ASSERT_EQUAL(val_utf8_chars(NULL, 3), (size_t)-1);
+	CU_ASSERT_EQUAL(utf8_chars("", 0), 0);
+	CU_ASSERT_EQUAL(utf8_chars("abc", 3), 3);
+	CU_ASSERT_EQUAL(utf8_chars(ZH ZH, 6), 2);
+	CU_ASSERT_EQUAL(utf8_chars(EXTB "a" ZH, 8), 3);
+	CU_ASSERT_EQUAL(utf8_chars("\xc2\xa5" "1", 3), 2);
+	CU_ASSERT_EQUAL(utf8_chars(ZH ZH, 5), (size_t)-1);
+	CU_ASSERT_EQUAL(utf8_chars("\xc0\xaf", 2), (size_t)-1);
+	CU_ASSERT_EQUAL(utf8_chars("a\0", 2), (size_t)-1);
+	CU_ASSERT_EQUAL(utf8_chars(NULL, 0), 0);
+	CU_ASSERT_EQUAL(utf8_chars(NULL, 3), (size_t)-1);
 	/* len, not the NUL, ends the string. */
-	CU_ASSERT_EQUAL(val_utf8_chars("abcdef", 2), 2);
+	CU_ASSERT_EQUAL(utf8_chars("abcdef", 2), 2);
 
 	/*
 	 * The eight-bytes-at-a-time path: a NUL, a stray continuation byte,
@@ -141,19 +142,19 @@ test_utf8_chars(void)
 
 		memset(b, 'a', sizeof(b));
 		b[at] = '\0';
-		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), (size_t)-1);
+		CU_ASSERT_EQUAL(utf8_chars(b, 24), (size_t)-1);
 		b[at] = (char)0x80;
-		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), (size_t)-1);
+		CU_ASSERT_EQUAL(utf8_chars(b, 24), (size_t)-1);
 		b[at] = (char)0xff;
-		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), (size_t)-1);
+		CU_ASSERT_EQUAL(utf8_chars(b, 24), (size_t)-1);
 		b[at] = 0x7f;
-		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), 24);
+		CU_ASSERT_EQUAL(utf8_chars(b, 24), 24);
 		b[at] = 0x01;
-		CU_ASSERT_EQUAL(val_utf8_chars(b, 24), 24);
+		CU_ASSERT_EQUAL(utf8_chars(b, 24), 24);
 		if (at + 3 <= 24) {
 			memcpy(b + at, ZH, 3);
-			CU_ASSERT_EQUAL(val_utf8_chars(b, 24), 22);
-			CU_ASSERT_EQUAL(val_utf8_chars(b, at + 2), (size_t)-1);
+			CU_ASSERT_EQUAL(utf8_chars(b, 24), 22);
+			CU_ASSERT_EQUAL(utf8_chars(b, at + 2), (size_t)-1);
 		}
 	}
 }
@@ -805,13 +806,13 @@ test_why_utf8_cut(void)
 		    off + len + 1));
 		CU_ASSERT_EQUAL(strlen(buf), len == 3 ? off + 3 : off);
 		CU_ASSERT_EQUAL(strncmp(buf, ref, strlen(buf)), 0);
-		CU_ASSERT_TRUE(val_utf8(buf, strlen(buf)));
+		CU_ASSERT_TRUE(utf8_valid(buf, strlen(buf)));
 	}
 	/* Every cut of every message is valid UTF-8. */
 	for (len = 1; len < strlen(ref) + 2; len++) {
 		memset(buf, 'Z', sizeof(buf));
 		(void)val_data_value("date1", "x", 1, buf, len);
-		CU_ASSERT_TRUE(val_utf8(buf, strlen(buf)));
+		CU_ASSERT_TRUE(utf8_valid(buf, strlen(buf)));
 		CU_ASSERT_TRUE(strlen(buf) < len);
 	}
 }
@@ -821,16 +822,16 @@ test_utf8_cut(void)
 {
 	const char *s = "ab\xe5\x95\x86\xe5\x93\x81";	/* ab商品 */
 
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 100), 8);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 8), 8);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 7), 5);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 6), 5);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 5), 5);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 4), 2);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 3), 2);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 2), 2);
-	CU_ASSERT_EQUAL(val_utf8_cut(s, 8, 0), 0);
-	CU_ASSERT_TRUE(val_utf8(s, val_utf8_cut(s, 8, 4)));
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 100), 8);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 8), 8);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 7), 5);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 6), 5);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 5), 5);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 4), 2);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 3), 2);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 2), 2);
+	CU_ASSERT_EQUAL(utf8_cut(s, 8, 0), 0);
+	CU_ASSERT_TRUE(utf8_valid(s, utf8_cut(s, 8, 4)));
 }
 
 int
