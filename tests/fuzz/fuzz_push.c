@@ -36,6 +36,7 @@
 #include "pushmsg.h"
 #include "request.h"
 #include "validate.h"
+#include "utf8.h"
 
 #define FUZZ_MAX	16384
 #define TOKEN		"pamtest"
@@ -93,7 +94,7 @@ check_msg(const char *msg)
 	size_t n = strnlen(msg, 256);
 
 	check(n < 256, "the reason ends inside its buffer");
-	check(val_utf8(msg, n) && !val_has_control(msg, n),
+	check(utf8_valid(msg, n) && !val_has_control(msg, n),
 	    "the reason is UTF-8 without control characters");
 }
 
