@@ -174,7 +174,8 @@ app_serve(struct app *a, const struct io *io)
 
 	if (resp_render(&resp, r.reqid, head, sizeof(head), &body, &bodylen) == 0) {
 		io->write(io->ctx, head, strlen(head));
-		io->write(io->ctx, body, bodylen);
+		if (r.method != M_HEAD)	/* the GET's headers, no body */
+			io->write(io->ctx, body, bodylen);
 	}
 	metrics_request(rt != NULL ? rt->path : "other", resp.status);
 	log_msg(resp.status >= 500 ? LOG_ERROR : resp.status >= 400 ? LOG_INFO :

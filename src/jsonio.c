@@ -24,6 +24,7 @@ struct lex {
 	const unsigned char	*key;	/* the member being parsed, raw */
 	size_t			 keylen;
 	bool			 nul;	/* failed on a \u0000 escape */
+	size_t			 members;	/* of every object, duplicates too */
 };
 
 static void
@@ -136,6 +137,7 @@ container(struct lex *l, int depth, unsigned char close)
 				return false;	/* l->key: the enclosing member */
 			l->key = k;
 			l->keylen = (size_t)(l->p - 1 - k);
+			l->members++;
 			skip_ws(l);
 			if (l->p >= l->end || *l->p++ != ':')
 				return false;
@@ -182,15 +184,20 @@ value(struct lex *l, int depth)
 	}
 }
 
-/* The syntax check, saying which member holds a \u0000 when one does. */
+/*
+ * The syntax check, saying which member holds a \u0000 when one does;
+ * *members counts the members of every object as written.
+ */
 static bool
-syntax_check(const char *buf, size_t len, char *msg, size_t msglen)
+syntax_check(const char *buf, size_t len, char *msg, size_t msglen,
+    size_t *members)
 {
 	struct lex l = { (const unsigned char *)buf,
-	    (const unsigned char *)buf + len, NULL, 0, false };
+	    (const unsigned char *)buf + len, NULL, 0, false, 0 };
 
 	if (value(&l, 1)) {
 		skip_ws(&l);
+		*members = l.members;
 		if (l.p == l.end)
 			return true;
 	}
@@ -209,8 +216,28 @@ bool
 jsonio_syntax_ok(const char *buf, size_t len)
 {
 	char msg[8];
+	size_t members;
 
-	return syntax_check(buf, len, msg, sizeof(msg));
+	return syntax_check(buf, len, msg, sizeof(msg), &members);
+}
+
+/* The members of every object in o; json-c keeps one per key. */
+static size_t
+members_of(json_object *o)
+{
+	size_t n = 0, i, len;
+
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			n += 1 + members_of(v);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		len = json_object_array_length(o);
+		for (i = 0; i < len; i++)
+			n += members_of(json_object_array_get_idx(o, i));
+	}
+	return n;
 }
 
 enum wx_err
@@ -220,7 +247,7 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 	static struct json_tokener *tok;
 	json_object *o = NULL;
 	enum json_tokener_error jerr;
-	size_t end;
+	size_t end, members = 0;
 
 	*out = NULL;
 	if (len == 0) {
@@ -235,7 +262,7 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 		snprintf(msg, msglen, "the body is not valid UTF-8");
 		return WX_BAD_REQUEST;
 	}
-	if (!syntax_check(buf, len, msg, msglen))
+	if (!syntax_check(buf, len, msg, msglen, &members))
 		return WX_BAD_REQUEST;
 	/*
 	 * One tokener per process, reset per body: it owns growable buffers.
@@ -273,6 +300,15 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		snprintf(msg, msglen, "the body must be a JSON object");
+		return WX_BAD_REQUEST;
+	}
+	/*
+	 * json-c keeps the last of two equal keys; a filter in front may
+	 * have read the first. Fewer members parsed than written: refused.
+	 */
+	if (members_of(o) != members) {
+		json_object_put(o);
+		snprintf(msg, msglen, "the body has a key twice in one object");
 		return WX_BAD_REQUEST;
 	}
 	*out = o;

@@ -29,6 +29,8 @@ route_find(const char *path, enum method m, enum wx_err *err, char *allow,
 {
 	bool path_known = false;
 	size_t i, used = 0;
+	/* HEAD is GET without the body (RFC 9110): monitoring probes use it. */
+	enum method want = m == M_HEAD ? M_GET : m;
 
 	if (allowlen > 0)
 		allow[0] = '\0';
@@ -38,14 +40,15 @@ route_find(const char *path, enum method m, enum wx_err *err, char *allow,
 		    path[strlen(routes[i].path)] == '\0' :
 		    strcmp(routes[i].path, path) != 0)
 			continue;
-		if (routes[i].method == m) {
+		if (routes[i].method == want) {
 			if (allowlen > 0)
 				allow[0] = '\0';	/* Allow is for 405s only */
 			*err = WX_OK;
 			return &routes[i];
 		}
 		path_known = true;
-		const char *name = req_method_name(routes[i].method);
+		const char *name = routes[i].method == M_GET ? "GET, HEAD" :
+		    req_method_name(routes[i].method);
 		size_t n = strlen(name);
 		if (used + n + 3 < allowlen) {
 			if (used > 0) {

@@ -41,8 +41,9 @@ struct route {
 };
 
 /*
- * The row for (path, method). NULL with WX_NOT_FOUND, or with
- * WX_METHOD and the allowed methods in allow ("GET, DELETE").
+ * The row for (path, method); HEAD finds the GET row. NULL with
+ * WX_NOT_FOUND, or with WX_METHOD and the allowed methods in allow
+ * ("GET, HEAD, DELETE").
  */
 const struct route *route_find(const char *path, enum method,
 		    enum wx_err *err, char *allow, size_t allowlen);

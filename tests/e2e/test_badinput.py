@@ -105,13 +105,13 @@ PCT_CJK28 = "%E4%B8%AD" * 28
 ROWS = [
     # ---- /health ---------------------------------------------------------
     row("health_post_405", "POST", "/health", NOAUTH, b"{}", 405,
-        "method_not_allowed", allow="GET"),
+        "method_not_allowed", allow="GET, HEAD"),
     row("health_delete_405", "DELETE", "/health", {}, None, 405,
-        "method_not_allowed", allow="GET"),
+        "method_not_allowed", allow="GET, HEAD"),
     row("health_put_405", "PUT", "/health", NOAUTH, b"{}", 405,
-        "method_not_allowed", allow="GET"),
+        "method_not_allowed", allow="GET, HEAD"),
     row("health_options_405", "OPTIONS", "/health", {}, None, 405,
-        "method_not_allowed", allow="GET"),
+        "method_not_allowed", allow="GET, HEAD"),
     row("health_reqid_encoded_crlf_replaced", "GET", "/health",
         {"X-Request-Id": "abc%0D%0AX-Evil:%201"}, None, 200, None,
         rid="new"),
@@ -729,9 +729,9 @@ ROWS = [
 
     # ---- /subscriptions GET -------------------------------------------------
     row("subs_post_405", "POST", q("openId=" + OID), AK, b"{}", 405,
-        "method_not_allowed", allow="GET, DELETE"),
+        "method_not_allowed", allow="GET, HEAD, DELETE"),
     row("subs_put_405", "PUT", q("openId=" + OID), AK, b"{}", 405,
-        "method_not_allowed", allow="GET, DELETE"),
+        "method_not_allowed", allow="GET, HEAD, DELETE"),
     row("subs_no_credentials_401", "GET", q("openId=" + OID), {}, None, 401,
         "unauthorized"),
     row("subs_with_session_401", "GET", q("openId=" + OID), SS_GET, None,
@@ -838,9 +838,9 @@ ROWS = [
     row("metrics_key_trailing_char_401", "GET", "/metrics",
         {"Authorization": "Bearer " + KEY + "x"}, None, 401, "unauthorized"),
     row("metrics_post_405", "POST", "/metrics", AK, b"{}", 405,
-        "method_not_allowed", allow="GET"),
+        "method_not_allowed", allow="GET, HEAD"),
     row("metrics_delete_405", "DELETE", "/metrics", AK_GET, None, 405,
-        "method_not_allowed", allow="GET"),
+        "method_not_allowed", allow="GET, HEAD"),
 
     # ---- unknown routes -----------------------------------------------------
     row("route_unknown_404", "GET", "/nope", AK_GET, None, 404, "not_found"),
@@ -887,7 +887,7 @@ ROWS = [
     row("fcgi_route_too_long_404", "GET", "/" + "a" * 80, {}, None, 404,
         "not_found", via="fcgi"),
     row("fcgi_unknown_method_405", "BREW", "/health", {}, None, 405,
-        "method_not_allowed", allow="GET", via="fcgi"),
+        "method_not_allowed", allow="GET, HEAD", via="fcgi"),
     row("fcgi_413_without_reading", "POST", "/send", AK, GOOD_SEND, 413,
         "payload_too_large", via="fcgi", env={"CONTENT_LENGTH": "10000000"}),
     row("fcgi_413_before_415", "POST", "/record", H("key", "text/plain"),

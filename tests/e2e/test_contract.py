@@ -80,11 +80,12 @@ class ContractTests(E2ECase):
         for method, route, allow in [
                 ("GET", "/send", "POST"), ("DELETE", "/send", "POST"),
                 ("GET", "/record", "POST"), ("DELETE", "/record", "POST"),
-                ("POST", "/health", "GET"), ("DELETE", "/health", "GET"),
-                ("PUT", "/health", "GET"), ("PATCH", "/send", "POST"),
+                ("POST", "/health", "GET, HEAD"),
+                ("DELETE", "/health", "GET, HEAD"),
+                ("PUT", "/health", "GET, HEAD"), ("PATCH", "/send", "POST"),
                 ("POST", "/subscriptions?openId=" + openid("m"),
-                 "GET, DELETE"),
-                ("PUT", "/subscriptions", "GET, DELETE")]:
+                 "GET, HEAD, DELETE"),
+                ("PUT", "/subscriptions", "GET, HEAD, DELETE")]:
             with self.subTest(method=method, route=route):
                 body = {} if method in ("POST", "PUT", "PATCH") else None
                 r = self.env.http(method, route, body)

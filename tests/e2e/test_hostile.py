@@ -611,3 +611,53 @@ class LoginGuard(E2ECase):
         # its own lease is given back right after the answer
         harness.wait_until(lambda: self.env.redis("ZCARD", key) == 0, 5,
                            what="the lease to be given back")
+
+
+# -- the low findings ----------------------------------------------------------
+
+class LowFindings(E2ECase):
+    """HEAD on GET routes (monitoring probes), duplicate JSON keys."""
+
+    SERVERS = ("lighttpd", "apache", "apache-proxy-fcgi")
+
+    def test_head_on_get_routes(self):
+        get = self.env.get("/health", auth=False)
+        r = self.env.http("HEAD", "/health", auth=False, check=False)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"", r)
+        self.assertEqual(r.headers.get("content-type"),
+                         get.headers.get("content-type"))
+        self.assertTrue(r.headers.get("x-request-id"), r)
+        oid = harness.openid("head")
+        r = self.env.http("HEAD", "/subscriptions?openId=" + oid,
+                          check=False)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, b"", r)
+        r = self.env.http("HEAD", "/subscriptions?openId=" + oid,
+                          auth=False, check=False)
+        self.assertEqual(r.status, 401, r)
+        r = self.env.http("HEAD", "/send", auth=False, check=False)
+        self.assertEqual(r.status, 405, r)
+        self.assertEqual(r.headers.get("allow"), "POST", r)
+        r = self.env.http("POST", "/health", {}, auth=False)
+        self.assertError(r, 405, "method_not_allowed")
+        self.assertEqual(r.headers.get("allow"), "GET, HEAD", r)
+
+    def test_duplicate_json_keys_are_refused(self):
+        """A filter in front may read the first of two keys while json-c
+        keeps the last: refused, whichever route, whatever the depth."""
+        oid = harness.openid("dup")
+        other = harness.openid("dup", 1)
+        before = self.env.snapshot()
+        for route, body in (
+                ("/record", '{"openId":"%s","templateIds":["%s"],'
+                 '"openId":"%s"}' % (oid, harness.TPL1, other)),
+                ("/send", '{"openId":"%s","data":{"thing1":"a",'
+                 '"thing1":"b"}}' % oid),
+                ("/login", '{"code":"abc","code":"def"}')):
+            with self.subTest(route=route):
+                r = self.env.http("POST", route, body.encode(),
+                                  auth=route != "/login")
+                self.assertError(r, 400, "bad_request", msg_has="twice")
+        self.assertEqual(self.env.snapshot(), before)
+        self.assertEqual(sum(self.env.calls().values()), 0)

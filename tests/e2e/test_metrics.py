@@ -221,7 +221,7 @@ class MetricsTests(MetricsBase):
                 self.assertError(r, 401, "unauthorized")
         r = self.env.http("POST", "/metrics", {})
         self.assertError(r, 405, "method_not_allowed")
-        self.assertEqual(r.headers.get("allow"), "GET")
+        self.assertEqual(r.headers.get("allow"), "GET, HEAD")
 
     def test_counts_are_fleet_wide(self):
         n = 60

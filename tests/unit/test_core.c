@@ -72,7 +72,16 @@ test_route_table(void)
 	CU_ASSERT_PTR_NULL(route_find("/subscriptions", M_POST, &err, allow,
 	    sizeof(allow)));
 	CU_ASSERT_EQUAL(err, WX_METHOD);
-	CU_ASSERT_STRING_EQUAL(allow, "GET, DELETE");
+	CU_ASSERT_STRING_EQUAL(allow, "GET, HEAD, DELETE");
+
+	/* HEAD finds the GET row, and only a GET row (issue 11) */
+	r = route_find("/health", M_HEAD, &err, allow, sizeof(allow));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->method, M_GET);
+	CU_ASSERT_PTR_NULL(route_find("/send", M_HEAD, &err, allow,
+	    sizeof(allow)));
+	CU_ASSERT_EQUAL(err, WX_METHOD);
+	CU_ASSERT_STRING_EQUAL(allow, "POST");
 
 	CU_ASSERT_PTR_NULL(route_find("/nope", M_GET, &err, allow, sizeof(allow)));
 	CU_ASSERT_EQUAL(err, WX_NOT_FOUND);

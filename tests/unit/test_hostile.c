@@ -14,6 +14,7 @@
 #include "config.h"
 #include "deadline.h"
 #include "guard.h"
+#include "jsonio.h"
 #include "response.h"
 #include "wxerr.h"
 #include "unit.h"
@@ -160,6 +161,38 @@ test_keys_and_defaults(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "did you mean login.maxInFlight?"));
 }
 
+static void
+test_duplicate_keys(void)
+{
+	static const struct {
+		const char	*body;
+		bool		 ok;
+	} rows[] = {
+		{ "{\"a\":1,\"b\":2}", true },
+		{ "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}", true },
+		{ "{\"a\":1,\"a\":2}", false },
+		{ "{\"a\":1,\"\\u0061\":2}", false },	/* the same key, escaped */
+		{ "{\"x\":{\"a\":1,\"b\":2,\"a\":3}}", false },
+		{ "{\"x\":[1,{\"k\":1,\"k\":1}]}", false },
+		{ "{\"a\":1,\"A\":2}", true },		/* keys are case-sensitive */
+		{ "{}", true },
+	};
+	json_object *o;
+	char msg[256];
+	size_t i;
+	enum wx_err err;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err = jsonio_parse_object(rows[i].body, strlen(rows[i].body),
+		    &o, msg, sizeof(msg));
+		CU_ASSERT_EQUAL(err, rows[i].ok ? WX_OK : WX_BAD_REQUEST);
+		if (err == WX_OK)
+			json_object_put(o);
+		else
+			CU_ASSERT_PTR_NOT_NULL(strstr(msg, "twice"));
+	}
+}
+
 int
 main(void)
 {
@@ -169,6 +202,7 @@ main(void)
 		{ "guard address buckets", test_guard_buckets },
 		{ "Retry-After, 408", test_retry_after },
 		{ "keys and defaults", test_keys_and_defaults },
+		{ "duplicate JSON keys", test_duplicate_keys },
 	};
 
 	return unit_run("hostile", tests, sizeof(tests) / sizeof(tests[0]));
