@@ -50,6 +50,19 @@ static const struct push_conf conf = {
 static const char *const ctypes[] = { NULL, "text/xml", "application/json",
 	"text/plain" };
 
+/* WeChat signs its parts sorted as byte strings: the model sorts by hand. */
+static void
+sort_parts(const char **p, int n)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (strcmp(p[i], p[j]) > 0) {
+				const char *t = p[i];
+				p[i] = p[j];
+				p[j] = t;
+			}
+}
+
 static void
 check(bool ok, const char *what)
 {
@@ -59,7 +72,7 @@ check(bool ok, const char *what)
 	abort();
 }
 
-/* Does the query carry a right plain signature? (the model: sorted by hand) */
+/* Does the query carry a right plain signature? */
 static bool
 signed_plain(const char *query)
 {
@@ -73,13 +86,7 @@ signed_plain(const char *query)
 	p[0] = TOKEN;
 	p[1] = ts;
 	p[2] = nonce;
-	for (int i = 0; i < 3; i++)
-		for (int j = i + 1; j < 3; j++)
-			if (strcmp(p[i], p[j]) > 0) {
-				const char *t = p[i];
-				p[i] = p[j];
-				p[j] = t;
-			}
+	sort_parts(p, 3);
 	if (crypto_sha1_hex(p, 3, want) != 0 || strlen(sig) != 40)
 		return false;
 	for (int i = 0; i < 40; i++)
@@ -118,13 +125,7 @@ seal(const char *inner, size_t len, bool json, char *q, size_t qlen,
 	p[1] = "486452656";
 	p[2] = enc;
 	p[3] = TOKEN;
-	for (int i = 0; i < 4; i++)
-		for (int j = i + 1; j < 4; j++)
-			if (strcmp(p[i], p[j]) > 0) {
-				const char *t = p[i];
-				p[i] = p[j];
-				p[j] = t;
-			}
+	sort_parts(p, 4);
 	crypto_sha1_hex(p, 4, sig);
 	snprintf(q, qlen, "timestamp=1714037059&nonce=486452656"
 	    "&encrypt_type=aes&msg_signature=%s", sig);

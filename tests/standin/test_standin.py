@@ -316,6 +316,55 @@ class TestRevoke(Base):
         self.assertEqual(st, 400)
 
 
+class TestTemplatesAndPush(Base):
+
+    def test_gettemplate_lists_templates_with_content(self):
+        tok = token()["access_token"]
+        out = call("GET", "/wxaapi/newtmpl/gettemplate?access_token=" + tok)
+        self.assertEqual(out, {"errcode": 0, "errmsg": "ok", "data": []})
+        ctl("POST", "template", {"id": LT, "title": "t", "content":
+                                 "a:{{phrase1.DATA}}", "enums": [
+                                     {"keywordCode": "phrase1",
+                                      "enumValueList": ["x", "y"]}]})
+        out = call("GET", "/wxaapi/newtmpl/gettemplate?access_token=" + tok)
+        self.assertEqual(out["data"], [{
+            "priTmplId": LT, "title": "t", "content": "a:{{phrase1.DATA}}",
+            "example": "", "type": 3, "keywordEnumValueList": [
+                {"keywordCode": "phrase1", "enumValueList": ["x", "y"]}]}])
+        self.assertErr(call("GET", "/wxaapi/newtmpl/gettemplate?access_token=x"),
+                       40001)
+        self.assertEqual(ctl("GET", "stats")["calls"]["gettemplate"], 3)
+
+    def test_push_built_as_wechat_builds_it(self):
+        sys.path.insert(0, HERE)
+        import wechat_push
+        key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+        # wechat-next.md 1.2 and 1.4: the official and WxJava vectors
+        self.assertEqual(wechat_push.signature("AAAAA", "1714036504",
+                                               "1514711492"),
+                         "f464b24fc39322e44b38aa78f5edd27bd1441696")
+        self.assertEqual(wechat_push.encrypt(key, "wxb11529c136998cb6",
+                                             "我是中文abcd123",
+                                             b"aaaabbbbccccdddd"),
+                         "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5"
+                         "+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg==")
+        out = ctl("POST", "push", {
+            "url": "http://127.0.0.1:1/event", "token": "tok", "aesKey": key,
+            "mode": "safe", "format": "json", "event":
+            "subscribe_msg_popup_event", "openid": OPENID, "deliver": False,
+            "items": [{"TemplateId": T1, "SubscribeStatusString": "accept"}]})
+        self.assertEqual(out["tries"], [])
+        body = json.loads(out["body"])
+        msg, appid = wechat_push.decrypt(key, body["Encrypt"])
+        self.assertEqual(appid, APPID)
+        self.assertEqual(json.loads(msg)["List"]["TemplateId"], T1)
+        self.assertIn("msg_signature=", out["query"])
+        # nothing listens on port 1: three tries, each refused
+        out = ctl("POST", "push", {"url": "http://127.0.0.1:1/event",
+                                   "token": "tok", "event": "x",
+                                   "openid": OPENID, "timeoutMs": 500})
+        self.assertEqual(len(out["tries"]), 3, out)
+
 class TestCode2Session(Base):
     def test_flow(self):
         self.assertErr(code2session("nope"), 40029)
@@ -722,7 +771,8 @@ class TestFaults(Base):
         calls = ctl("GET", "stats")["calls"]
         self.assertEqual(calls, {"token": 1, "stable_token": 2,
                                  "stable_token_force": 1,
-                                 "jscode2session": 1, "send": 2})
+                                 "jscode2session": 1, "send": 2,
+                                 "gettemplate": 0})
 
     def test_bad_fault_specs(self):
         for spec in ({"endpoint": "nope", "kind": "drop"},

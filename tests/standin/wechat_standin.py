@@ -736,22 +736,9 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         q = parse_qs(qs, keep_blank_values=True)
         token = first(q, "access_token")
-        if not token:
-            return wxerr(41001, "access_token missing")
-        with st.lock:
-            now = st.now()
-            t = st.tokens.get(token)
-            if t is None or t.revoked:
-                bad = 40001
-            elif now >= t.expires or (t.dies is not None and now >= t.dies):
-                bad = 42001
-            else:
-                bad = 0
-        if bad == 40001:
-            return wxerr(40001, "invalid credential, access_token is invalid"
-                         " or not latest")
-        if bad == 42001:
-            return wxerr(42001, "access_token expired")
+        bad = self._token_error(token)
+        if bad is not None:
+            return bad
         m = json_object_body(body)
         if m is None:
             return wxerr(47001, "data format error")
