@@ -132,6 +132,9 @@ LOCK_KEY = "WECHAT:APPEAL_TOKEN_LOCK"
 
 _server = os.environ.get("E2E_SERVER", "lighttpd")
 
+# What the run started, for run.py's summary (the cost of the fixtures).
+STARTS = {"redis": 0, "stand-in": 0, "server": 0}
+
 
 def set_server(name):
     global _server
@@ -410,6 +413,18 @@ def sweep_config(conf_path):
             os.kill(pid, signal.SIGKILL)
 
 
+def _listening(path):
+    """Whether a process accepts on the unix socket path (a server
+    restarted in the same world leaves its old processes' sockets)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+
+
 def _www_data():
     try:
         return pwd.getpwnam("www-data").pw_uid, grp.getgrnam("www-data").gr_gid
@@ -445,13 +460,17 @@ def blocked_for(path, user="www-data", need=4):
                           if user in g.gr_mem}
     path = os.path.abspath(path)
     parts = path.split(os.sep)
-    for i in range(1, len(parts)):
-        d = os.sep.join(parts[:i]) or os.sep
-        st = os.stat(d)
-        if not _can(st, pw.pw_uid, gids, 1):
-            return "%s cannot enter %s (mode %o, owner uid %d), on the " \
-                "way to %s" % (user, d, st.st_mode & 0o7777, st.st_uid, path)
-    st = os.stat(path)
+    try:
+        for i in range(1, len(parts)):
+            d = os.sep.join(parts[:i]) or os.sep
+            st = os.stat(d)
+            if not _can(st, pw.pw_uid, gids, 1):
+                return "%s cannot enter %s (mode %o, owner uid %d), on " \
+                    "the way to %s" % (user, d, st.st_mode & 0o7777,
+                                       st.st_uid, path)
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None     # missing, not out of reach: what runs says so
     if not all(_can(st, pw.pw_uid, gids, b) for b in (4, 2, 1) if need & b):
         return "%s may not %s %s (mode %o)" % (
             user, "run" if need & 1 else "read", path, st.st_mode & 0o7777)
@@ -586,8 +605,11 @@ class Env:
     API_KEY = "e2e-api-key-" + os.urandom(12).hex()
 
     def __init__(self, server="lighttpd", overrides=None, binary=None,
-                 base=None):
+                 base=None, shared=None):
         self.server = server
+        # a started Env whose Redis and stand-in this one uses instead of
+        # its own (E2ECase WORLD = "shared"); it never stops them
+        self.shared = shared
         self.base = base     # where the world is made (default world_base())
         self.binary = os.path.abspath(binary or binary_path())
         self.overrides = dict(overrides or {})
@@ -633,8 +655,14 @@ class Env:
         # sanitizer logs are written by the FastCGI processes (www-data)
         os.chmod(os.path.join(self.tmp, "san"), 0o1777)
         self.conf_path = os.path.join(self.tmp, "etc", "wxsub.conf")
-        self.start_redis()
-        self.start_standin()
+        if self.shared is not None:
+            sh = self.shared
+            self.secret, self.appid = sh.secret, sh.appid
+            self.redis_port, self.standin_port = sh.redis_port, sh.standin_port
+            self.redis = Resp(self.redis_port)
+        else:
+            self.start_redis()
+            self.start_standin()
         self.write_config()
         if self.server is not None:
             self.start_server()
@@ -646,12 +674,15 @@ class Env:
         _live_envs.discard(self)
         with contextlib.suppress(Exception):
             self.stop_server()
-        if self.standin_proc is not None:
+        if self.standin_proc is not None or self.shared is not None:
             with contextlib.suppress(Exception):
                 self.collect_tokens()
         _stop_popen(self.standin_proc)
         self.standin_proc = None
-        self.stop_redis()
+        if self.shared is None:
+            self.stop_redis()
+        elif self.redis is not None:
+            self.redis.close()
         if self.tmp is not None:
             self._sweep()
             self._copy_suexec_log()
@@ -700,6 +731,8 @@ class Env:
     # -- Redis ---------------------------------------------------------------
 
     def start_redis(self):
+        self._own_redis()
+        STARTS["redis"] += 1
         if self.redis_port is None:
             self.redis_port = free_port()
         log = open(os.path.join(self.tmp, "logs", "redis.log"), "ab")
@@ -717,13 +750,21 @@ class Env:
         wait_until(lambda: self.redis("PING") == "PONG", 10,
                    what="redis-server on port %d" % self.redis_port)
 
+    def _own_redis(self):
+        if self.shared is not None:
+            raise SetupError("this class stops or starts Redis, which its "
+                             "pass shares: give it WORLD = \"own\"")
+
     def stop_redis(self):
+        self._own_redis()
         if self.redis is not None:
             self.redis.close()
         _stop_popen(self.redis_proc)
         self.redis_proc = None
 
     def redis_running(self):
+        if self.shared is not None:
+            return self.shared.redis_running()
         return self.redis_proc is not None and self.redis_proc.poll() is None
 
     # wxsub's own telemetry: counters in one hash that any answer may
@@ -745,6 +786,7 @@ class Env:
     # -- stand-in --------------------------------------------------------------
 
     def start_standin(self):
+        STARTS["stand-in"] += 1
         err = open(os.path.join(self.tmp, "logs", "standin.log"), "ab")
         self.standin_proc = subprocess.Popen(
             [sys.executable, STANDIN, "--port", "0", "--appid", self.appid,
@@ -905,6 +947,7 @@ class Env:
         return text
 
     def start_server(self):
+        STARTS["server"] += 1
         if self.http_port is None:
             self.http_port = free_port()
         if self.server == "lighttpd":
@@ -1477,10 +1520,10 @@ class Env:
             self.extra_secrets.setdefault(what, set()).add(value)
 
     def reset(self):
-        """Between tests: empty Redis, a fresh stand-in."""
+        """Between tests: empty Redis (every database), a fresh stand-in."""
         if not self.redis_running():
-            self.start_redis()
-        self.redis("FLUSHDB")
+            (self.shared or self).start_redis()
+        self.redis("FLUSHALL")
         self.collect_tokens()
         self.control("DELETE", "/__control/fault")
         self.control("POST", "/__control/reset")
@@ -1510,7 +1553,8 @@ class Env:
         return self._run_cgi([self.binary], body, e, timeout)
 
     def fastcgi_sockets(self):
-        """The sockets the web server's FastCGI processes listen on."""
+        """The sockets the web server's FastCGI processes listen on
+        (those that accept a connection)."""
         import stat
         out = []
         for d in (os.path.join(self.tmp, "lighttpd"),
@@ -1522,7 +1566,7 @@ class Env:
             for fn in sorted(os.listdir(d)):
                 p = os.path.join(d, fn)
                 with contextlib.suppress(OSError):
-                    if stat.S_ISSOCK(os.stat(p).st_mode):
+                    if stat.S_ISSOCK(os.stat(p).st_mode) and _listening(p):
                         out.append(p)
         return out
 
@@ -1577,7 +1621,9 @@ class Env:
     # -- logs ------------------------------------------------------------------------------
 
     def log_files(self):
-        out = []
+        """This world's logs, and those of the Redis and stand-in it
+        shares (so each class checks them with its own secrets)."""
+        out = self.shared.log_files() if self.shared is not None else []
         for root, _, files in os.walk(self.tmp):
             for fn in files:
                 p = os.path.join(root, fn)
@@ -1586,13 +1632,25 @@ class Env:
                     out.append(p)
         return sorted(set(out + self.extra_logs))
 
+    def mark_logs(self):
+        """From now on wxsub_log() starts here: a class taking over a
+        shared world reads only what was written in its own time (the
+        log checks still read everything)."""
+        self.log_marks = {}
+        for p in self.log_files():
+            with contextlib.suppress(OSError):
+                self.log_marks[p] = os.path.getsize(p)
+
     def wxsub_log(self):
-        """What wxsub processes wrote to stderr so far (all servers)."""
+        """What wxsub processes wrote to stderr so far (all servers),
+        since mark_logs() if it was called."""
         out = []
+        marks = getattr(self, "log_marks", {})
         for p in self.log_files():
             if os.path.basename(p) in ("error.log", "breakage.log",
                                         "stdout.log", "wxsub.log"):
                 with open(p, "rb") as f:
+                    f.seek(marks.get(p, 0))
                     out.append(f.read().decode("utf-8", "replace"))
         return "".join(out)
 
@@ -1662,15 +1720,130 @@ def assert_wxsub_answer(r, what=""):
 
 
 # ---------------------------------------------------------------------------
+# Shared worlds: one Redis and stand-in per run, web servers reused by the
+# classes of the same kind and config (E2ECase WORLD = "shared").
+
+_fixtures = None          # Env(None): the Redis and stand-in classes share
+_idle = {}                # key -> an Env no class uses now
+MAX_IDLE = 2              # idle worlds kept (run.py groups classes by key)
+_late = []                # problems found when an idle world was stopped
+
+
+def shared_fixtures():
+    """The run's Redis and stand-in, started at first use."""
+    global _fixtures
+    if _fixtures is None or _fixtures.standin_proc is None or \
+            _fixtures.standin_proc.poll() is not None:
+        if _fixtures is not None:
+            _late.extend(_fixtures.stop())
+        _fixtures = Env(None).start()
+    return _fixtures
+
+
+def world_key(cls, server):
+    """Classes with equal keys can use one world, one after the other."""
+    return (server, binary_path(),
+            tuple(sorted((k, str(v)) for k, v in cls.CONFIG.items())),
+            tuple(cls.SERVER_EXTRA.get(server, ())))
+
+
+def _retire(env):
+    problems = env.stop()
+    if problems:
+        _late.append("a world used by %s:\n%s" % (
+            ", ".join(env.used_by), "\n\n".join(problems)))
+
+
+def take_world(cls, server):
+    """A started Env for cls: an idle one of its key if healthy, else a
+    new one on the shared Redis and stand-in."""
+    key = world_key(cls, server)
+    env = _idle.pop(key, None)
+    if env is not None:
+        try:
+            if env.server is not None:
+                env.wait_ready(timeout=10)
+        except SetupError:
+            _retire(env)
+            env = None
+    if env is None:
+        env = Env(server, overrides=cls.CONFIG, shared=shared_fixtures())
+        env.server_extra = list(cls.SERVER_EXTRA.get(server, ()))
+        env.used_by = []
+        env.key = key
+        try:
+            env.start()
+        except BaseException:
+            problems = env.stop()
+            if problems:
+                sys.stderr.write("\n".join(problems) + "\n")
+            raise
+    else:
+        env.mark_logs()
+    env.used_by.append(cls.__name__)
+    return env
+
+
+def give_back(env):
+    """A class is done with a shared world: its logs are checked now;
+    the world stays up for the next class of its key if nothing
+    changed (config as rendered, server running, no problem)."""
+    problems = env.check_logs()
+    reusable = not problems and env.config_text == env.render_config() and \
+        (env.server is None or env.server_alive())
+    if not reusable:
+        problems += env.stop()
+        return problems
+    old = _idle.pop(env.key, None)
+    if old is not None:
+        _retire(old)
+    _idle[env.key] = env
+    while len(_idle) > MAX_IDLE:
+        _retire(_idle.pop(next(iter(_idle))))
+    return problems
+
+
+def end_pass(final=False):
+    """Stop the idle worlds (and, final, the shared Redis and stand-in);
+    return what their logs showed (e.g. a leak reported at exit)."""
+    global _fixtures
+    while _idle:
+        _retire(_idle.pop(next(iter(_idle))))
+    if final and _fixtures is not None:
+        problems = _fixtures.stop()
+        if problems:
+            _late.append("the shared Redis and stand-in:\n" +
+                         "\n\n".join(problems))
+        _fixtures = None
+    out = list(_late)
+    del _late[:]
+    return out
+
+
+# ---------------------------------------------------------------------------
 # unittest glue
 
 class E2ECase(unittest.TestCase):
-    """One Env per class (setUpClass); Redis and the stand-in are reset
-    before each test. Subclasses may set CONFIG (overrides) and SERVER
-    (None for no web server). run.py runs a class that sets SERVERS (a
-    tuple of server kinds) only in the passes of those kinds, and one
-    without it only on SERVERS (lighttpd, apache)."""
+    """A class of end-to-end tests; Redis and the stand-in are reset
+    before each test. Class attributes:
 
+    KIND    "server" (default): tests the web server, runs in the pass
+            of every server of the whole suite (SERVERS);
+            "logic": tests wxsub itself, runs once per run.py run, in
+            its first pass (lighttpd under --server all).
+    SERVERS a tuple of server kinds: runs in those passes only (KIND
+            aside).
+    WORLD   "shared" (default): the run's Redis and stand-in, and a web
+            server reused by the classes of the same server, CONFIG and
+            SERVER_EXTRA (it must leave the config as it found it);
+            "own": a Redis, stand-in and server of its own, for a class
+            that stops Redis or needs fresh processes.
+    CONFIG  wxsub config overrides; SERVER_EXTRA server kind -> lines
+            added to the server config; SERVER None: no web server.
+    """
+
+    KIND = "server"
+    WORLD = "shared"
     CONFIG = {}
     SERVER_EXTRA = {}   # server kind -> lines added to its config
     SERVER = "default"
@@ -1679,6 +1852,9 @@ class E2ECase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         server = current_server() if cls.SERVER == "default" else cls.SERVER
+        if cls.WORLD == "shared":
+            cls.env = take_world(cls, server)
+            return
         env = Env(server, overrides=cls.CONFIG)
         env.server_extra = list(cls.SERVER_EXTRA.get(server, ()))
         try:
@@ -1695,7 +1871,7 @@ class E2ECase(unittest.TestCase):
         if cls.env is None:
             return
         env, cls.env = cls.env, None
-        problems = env.stop()
+        problems = give_back(env) if env.shared is not None else env.stop()
         if problems:
             raise AssertionError("after %s:\n%s" % (cls.__name__,
                                                     "\n\n".join(problems)))

@@ -16,10 +16,14 @@ Every test is printed with its result; the exit code is non-zero when
 anything failed (including the log checks done when an Env stops:
 sanitizer reports, secrets in logs). E2E_KEEP=1 keeps the temp dirs.
 
-The whole suite runs on lighttpd and apache (harness.SERVERS). The other
-deploy kits (harness.DEPLOY_SERVERS) run only the test classes that name
-them in a SERVERS attribute (test_deploy.py); a class with SERVERS runs
-only in the passes of the servers it names.
+Which class runs in which pass (class attributes, harness.E2ECase):
+SERVERS names its passes; otherwise KIND "server" (the default) runs in
+the pass of each server of the whole suite (harness.SERVERS: lighttpd,
+apache), KIND "logic" once, in the first of those passes this run makes.
+The deploy kits (harness.DEPLOY_SERVERS) run only the classes naming them
+in SERVERS. Classes with WORLD "shared" (the default) share the run's
+Redis and stand-in, and a web server with the classes of the same config;
+they run one after the other. The summary's last line names what failed.
 """
 
 import argparse
@@ -61,28 +65,52 @@ class TimedResult(unittest.TextTestResult):
             status, time.monotonic() - self._t0))
 
 
-def for_server(test, server):
-    """Classes naming SERVERS run in those passes only; the others run
-    on the servers of the whole suite."""
-    servers = getattr(type(test), "SERVERS", None)
-    if servers is None:
-        return server in harness.SERVERS
-    return server in servers
+def for_server(test, server, logic_pass):
+    """Classes naming SERVERS run in those passes only; KIND "logic"
+    classes in the logic pass only; the others on the servers of the
+    whole suite."""
+    cls = type(test)
+    servers = getattr(cls, "SERVERS", None)
+    if servers is not None:
+        return server in servers
+    if getattr(cls, "KIND", "server") == "logic":
+        return server == logic_pass
+    return server in harness.SERVERS
 
 
-def build_suite(patterns, server=None):
+def grouped(tests, server):
+    """The tests, each class's together, classes that can share a world
+    (same harness.world_key) one after the other, else in file order."""
+    first = {}
+    order = []
+    for t in tests:
+        cls = type(t)
+        if getattr(cls, "WORLD", None) == "shared":
+            key = harness.world_key(cls, server)
+        else:
+            key = (cls.__module__, cls.__qualname__)
+        first.setdefault(key, len(first))
+        order.append((first[key], cls.__module__, cls.__qualname__, t))
+    # sorted() is stable: a class's tests keep their order
+    return [t for _, _, _, t in sorted(order, key=lambda x: x[:3])]
+
+
+def build_suite(patterns, server=None, logic_pass=None):
     loader = unittest.TestLoader()
     suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
     for t in iter_tests(suite):
         if isinstance(t, unittest.loader._FailedTest):
             raise SystemExit("cannot load %s: %s" % (t.id(), t._exception))
     pats = [p.lower() for p in patterns]
-    out = unittest.TestSuite()
+    picked = []
     for t in iter_tests(suite):
-        if server is not None and not for_server(t, server):
+        if server is not None and not for_server(t, server, logic_pass):
             continue
         if not pats or any(p in t.id().lower() for p in pats):
-            out.addTest(t)
+            picked.append(t)
+    out = unittest.TestSuite()
+    for t in grouped(picked, server):
+        out.addTest(t)
     return out
 
 
@@ -115,12 +143,14 @@ def main():
         for name in harness.ALL_SERVERS if s == "all" else [s]:
             if name not in servers:
                 servers.append(name)
+    # logic classes run once, in the first pass on a server of the suite
+    logic_pass = next((s for s in servers if s in harness.SERVERS), None)
     print("wxsub e2e: binary %s" % harness.binary_path())
     summary, ok, failed = [], True, []
     t_all = time.monotonic()
     for server in servers:
         harness.set_server(server)
-        suite = build_suite(args.patterns, server)
+        suite = build_suite(args.patterns, server, logic_pass)
         n = suite.countTestCases()
         print("\n===== %s: %d tests =====" % (server, n), flush=True)
         why = harness.preflight(server) if n else None
@@ -135,13 +165,22 @@ def main():
                                          failfast=args.failfast,
                                          resultclass=TimedResult)
         res = runner.run(suite)
+        late = harness.end_pass(final=server == servers[-1])
+        for p in late:
+            print("\nAFTER THE PASS (%s): %s" % (server, p), flush=True)
+        if late:
+            ok = False
+            failed.append("%s (after the pass: shared worlds' logs)" % server)
         dt = time.monotonic() - t0
         bad = len(res.failures) + len(res.errors) + \
             len(res.unexpectedSuccesses)
         ok = ok and res.wasSuccessful()
         for t, _ in res.failures + res.errors + [
                 (t, None) for t in res.unexpectedSuccesses]:
-            failed.append("%s %s" % (server, t.id()))
+            # a subtest's failure names its test once
+            name = "%s %s" % (server, getattr(t, "test_case", t).id())
+            if name not in failed:
+                failed.append(name)
         summary.append("%-21s %3d tests, %d failed/errors, %d skipped, "
                        "%d expected failures, %.1f s"
                        % (server, res.testsRun, bad, len(res.skipped),
@@ -149,6 +188,8 @@ def main():
     print("\n===== summary =====")
     for line in summary:
         print(line)
+    print("started: %s" % ", ".join("%s %d" % kv
+                                    for kv in harness.STARTS.items()))
     print("total %.1f s: %s" % (time.monotonic() - t_all,
                                 "OK" if ok else "FAILED"))
     if failed:

@@ -989,6 +989,8 @@ def _snapshot(env):
 class BadInputTests(E2ECase):
     """Generated: one test per row of ROWS (test_<row name>)."""
 
+    KIND = "logic"
+
     ROWS = ROWS
 
     def seed(self):

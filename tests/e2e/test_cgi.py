@@ -8,6 +8,7 @@ from harness import E2ECase, JSON_CT, REQID_RE, TPL1, openid
 
 
 class CgiModeTests(E2ECase):
+    KIND = "logic"
 
     SERVER = None
 

@@ -41,6 +41,8 @@ class Run:
 
 
 class CliTests(E2ECase):
+    KIND = "logic"
+    WORLD = "own"       # a test stops Redis
 
     SERVER = None
 

@@ -35,6 +35,7 @@ def sent(tpl, msgid, errcode=0):
 
 
 class EventBase(E2ECase):
+    KIND = "logic"
     CONFIG = {"push.token": TOKEN, "push.aesKey": AESKEY}
 
     def url(self):

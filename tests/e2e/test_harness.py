@@ -10,6 +10,7 @@ from harness import E2ECase, SetupError
 
 
 class HarnessSelfTests(E2ECase):
+    KIND = "logic"
 
     SERVER = None
 

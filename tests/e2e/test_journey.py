@@ -25,6 +25,7 @@ def forged_session():
 
 
 class JourneyBase(E2ECase):
+    KIND = "logic"
 
     def session_keys(self):
         return self.env.redis("KEYS", "WXSUB:session:*")

@@ -5,6 +5,7 @@ from harness import E2ECase, TPL1, TPL2, openid
 
 
 class LoginTests(E2ECase):
+    KIND = "logic"
 
     def test_login_gives_a_session_that_records_for_its_user(self):
         oid, other = openid("login"), openid("login", 2)

@@ -92,6 +92,7 @@ def _login(env, oid):
 
 
 class MetricsBase(E2ECase):
+    KIND = "logic"
 
     def scrape(self, auth=True, headers=None):
         r = self.env.http("GET", "/metrics", auth=auth, headers=headers,
@@ -294,6 +295,8 @@ class MetricsTests(MetricsBase):
 
 class TokenCounterTests(MetricsBase):
     """A fresh world: no process has fetched a token yet."""
+
+    WORLD = "own"       # no process has fetched a token yet
 
     def test_one_token_fetch_after_the_first_send(self):
         self.assertEqual(self.env.token_calls(), 0)

@@ -21,6 +21,7 @@ WAIT = 30                      # seconds any state change may take, at most
 
 
 class OutboxCase(E2ECase):
+    KIND = "logic"
 
     CONFIG = {"outbox.retryBaseMs": str(RETRY_BASE_MS),
               "outbox.claimAfterMs": str(CLAIM_AFTER_MS),
@@ -463,6 +464,8 @@ class OutboxFaultTests(OutboxCase):
     """Each ends with the issue's promise: every message a 202 accepted
     is delivered exactly once, or is failed/unknown with its reason; no
     openId got a message twice; credits are exact."""
+
+    WORLD = "own"       # kills and restarts Redis
 
     CONFIG = dict(OutboxCase.CONFIG, **{"outbox.maxAttempts": "8",
                                         "outbox.retryBaseMs": "100"})

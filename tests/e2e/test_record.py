@@ -11,6 +11,7 @@ def key(tpl, oid):
 
 
 class RecordTests(E2ECase):
+    KIND = "logic"
 
     def assertNothingWritten(self, before=None):
         self.assertEqual(self.env.snapshot(), before or {},
@@ -193,6 +194,8 @@ class RecordTests(E2ECase):
 class RecordTtlTests(E2ECase):
     """subscribe.ttl > 0: every accept (re)sets the TTL."""
 
+    KIND = "logic"
+
     CONFIG = {"subscribe.ttl": "3600"}
 
     def test_ttl_set_and_renewed(self):
@@ -234,6 +237,7 @@ class RecordTtlTests(E2ECase):
 
 
 class SubscriptionsTests(E2ECase):
+    KIND = "logic"
 
     def test_get_all_and_one(self):
         oid = openid("subs")

@@ -6,6 +6,7 @@ from harness import E2ECase, TPL1, openid, wait_until
 
 
 class RedisDownTests(E2ECase):
+    WORLD = "own"       # stops and restarts Redis
 
     def tearDown(self):
         if not self.env.redis_running():

@@ -5,6 +5,7 @@ from harness import E2ECase, TOKEN_KEY, TPL1, TPL2, openid
 
 
 class SeedSharedRedisTests(E2ECase):
+    KIND = "logic"
 
     def test_token_cached_by_another_program_is_used(self):
         tok, expires_in = self.env.standin_token()      # "the seed" fetched
@@ -64,6 +65,8 @@ def seed_properties(env, extra=""):
 class SeedPropertiesTests(E2ECase):
     """wxsub started on the seed's own application.properties (plus the
     api key its server routes need: the seed had none)."""
+
+    KIND = "logic"
 
     @classmethod
     def setUpClass(cls):

@@ -8,6 +8,7 @@ from harness import (E2ECase, TIMEOUT_MS, TOKEN_KEY, TPL1, TPL2, TPL_LONG,
 
 
 class SendTests(E2ECase):
+    KIND = "logic"
 
     def warm_token(self):
         """A cached token, as after earlier traffic."""

@@ -17,6 +17,7 @@ ENUMS1 = [{"keywordCode": "{{phrase2.DATA}}",
 
 
 class TemplatesCase(E2ECase):
+    KIND = "logic"
 
     def wxsub(self, *args):
         p = subprocess.run([admin_path(), "-c", self.env.conf_path] + list(args),

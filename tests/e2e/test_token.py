@@ -9,6 +9,7 @@ from harness import (E2ECase, LOCK_KEY, LOCK_MS, TIMEOUT_MS, TOKEN_KEY, TPL1,
 
 
 class TokenCase(E2ECase):
+    KIND = "logic"
 
     def credits_for(self, tag, n, tpl=TPL1):
         oids = [openid(tag, i) for i in range(n)]
