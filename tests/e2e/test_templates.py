@@ -18,6 +18,7 @@ ENUMS1 = [{"keywordCode": "{{phrase2.DATA}}",
 
 class TemplatesCase(E2ECase):
     KIND = "logic"
+    WORLD = "own"       # its processes keep the template list they read
 
     def wxsub(self, *args):
         p = subprocess.run([admin_path(), "-c", self.env.conf_path] + list(args),
