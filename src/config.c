@@ -17,7 +17,6 @@
  * the value into what looks like the key, so even a key is named only up
  * to where it stops looking like one (shown_key).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <stdarg.h>
@@ -148,17 +147,10 @@ trim(char *s)
 	return s;
 }
 
-/* ASCII only, whatever the locale. */
-static char
-lower(char ch)
-{
-	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-}
-
 static bool
 same_nocase(const char *a, const char *b)
 {
-	while (*a != '\0' && lower(*a) == lower(*b)) {
+	while (*a != '\0' && val_lower(*a) == val_lower(*b)) {
 		a++;
 		b++;
 	}
@@ -169,7 +161,7 @@ static bool
 prefix_nocase(const char *s, const char *prefix)
 {
 	for (; *prefix != '\0'; s++, prefix++)
-		if (lower(*s) != lower(*prefix))
+		if (val_lower(*s) != val_lower(*prefix))
 			return false;
 	return true;
 }
@@ -868,7 +860,7 @@ conf_shown_key(const char *key, char *out, size_t outlen)
 	if (outlen == 0)
 		return;
 	while (n < 64 && key[n] != '\0' &&
-	    (isalnum((unsigned char)key[n]) || key[n] == '.' || key[n] == '_'))
+	    (val_is(key[n], VC_WORD) || key[n] == '.'))
 		n++;
 	for (i = 0, best = n; i < NKEYS; i++) {
 		kl = strlen(keys[i].name);

@@ -15,19 +15,6 @@
 #include "validate.h"
 #include "wechat.h"
 
-/* wx.login codes are short opaque ASCII tokens. */
-static bool
-code_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > 128)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z') &&
-		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' && s[i] != '_')
-			return false;
-	return true;
-}
-
 void
 h_login(struct app *a, struct request *r, struct response *resp)
 {
@@ -42,7 +29,8 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	long retry;
 	enum wx_err err;
 
-	if (jsonio_string(r->json, "code", &code, &len) != 1 || !code_ok(code, len)) {
+	if (jsonio_string(r->json, "code", &code, &len) != 1 ||
+	    !val_shape(VS_LOGIN_CODE, code, len)) {
 		resp_error(resp, WX_BAD_REQUEST, "code: the code from wx.login is required");
 		return;
 	}

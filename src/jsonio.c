@@ -1,7 +1,6 @@
 /*
  * jsonio.c: strict JSON parsing and compact output over json-c.
  */
-#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,7 +99,7 @@ string(struct lex *l)
 		if (*l->p == 'u') {
 			bool zero = true;
 			for (int i = 0; i < 4; i++) {
-				if (++l->p >= l->end || !isxdigit(*l->p))
+				if (++l->p >= l->end || !val_is(*l->p, VC_HEX))
 					return false;
 				zero &= *l->p == '0';
 			}

@@ -2,7 +2,6 @@
  * pushmsg.c: reading WeChat's pushes (pushmsg.h). No I/O; every buffer
  * is bounded by the body it comes from.
  */
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,21 +36,13 @@ push_token_ok(const char *s)
 
 	if (n < 3 || n > 32)
 		return false;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s))
-			return false;
-	return true;
+	return val_span(s, n, VC_ALNUM);
 }
 
 bool
 push_aes_key_ok(const char *s)
 {
-	if (strlen(s) != 43)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s))
-			return false;
-	return true;
+	return strlen(s) == 43 && val_span(s, 43, VC_ALNUM);
 }
 
 /* A strict integer in [min, max], decimal, an optional '-'. */
@@ -465,7 +456,7 @@ is_json(const char *ctype, const char *body, size_t len)
 		return true;
 	if (ctype != NULL && strstr(ctype, "xml") != NULL)
 		return false;
-	for (i = 0; i < len && isspace((unsigned char)body[i]); i++)
+	for (i = 0; i < len && val_is(body[i], VC_SPACE); i++)
 		;
 	return i < len && body[i] == '{';
 }
@@ -490,7 +481,7 @@ sig_ok(const char *token, const char *ts, const char *nonce,
 	if (strlen(given) != SIG_HEX)
 		return false;
 	for (i = 0; i < SIG_HEX; i++)
-		low[i] = (char)tolower((unsigned char)given[i]);
+		low[i] = val_lower(given[i]);
 	low[SIG_HEX] = '\0';
 	for (i = 1; i < n; i++)		/* insertion sort, as byte strings */
 		for (j = i; j > 0 && strcmp(p[j - 1], p[j]) > 0; j--) {

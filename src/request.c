@@ -1,7 +1,6 @@
 /*
  * request.c: from web server parameters to a struct request.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +44,7 @@ req_route_ok(const char *route)
 	seg = route + 1;
 	for (;;) {
 		for (p = seg; *p != '\0' && *p != '/'; p++)
-			if (!isalnum((unsigned char)*p) && strchr("_.-", *p) == NULL)
+			if (!val_is(*p, VC_DOTID))
 				return false;
 		len = (size_t)(p - seg);
 		if (len == 0)
@@ -199,7 +198,7 @@ req_parse(struct request *r, req_params_fn params_of, void *ctx,
 		char *end;
 		errno = 0;
 		long long n = strtoll(v, &end, 10);
-		if (errno != 0 || *end != '\0' || n < 0 || !isdigit((unsigned char)*v)) {
+		if (errno != 0 || *end != '\0' || n < 0 || !val_is(*v, VC_DIGIT)) {
 			snprintf(msg, msglen, "bad Content-Length");
 			err = WX_BAD_REQUEST;
 		} else

@@ -7,6 +7,7 @@
 #include "session.h"
 #include "crypto.h"
 #include "secure.h"
+#include "validate.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -14,15 +15,12 @@ static const char b64url[] =
 int
 session_token_shape(const char *s)
 {
-	size_t n = sizeof(SESSION_PREFIX) - 1, i;
+	size_t n = sizeof(SESSION_PREFIX) - 1;
 
-	if (s == NULL || strlen(s) != SESSION_TOKEN_LEN ||
-	    strncmp(s, SESSION_PREFIX, n) != 0)
-		return 0;
-	for (i = n; s[i] != '\0'; i++)
-		if (strchr(b64url, s[i]) == NULL)
-			return 0;
-	return 1;
+	/* base64url's alphabet is VC_ID's. */
+	return s != NULL && strlen(s) == SESSION_TOKEN_LEN &&
+	    strncmp(s, SESSION_PREFIX, n) == 0 &&
+	    val_span(s + n, SESSION_TOKEN_LEN - n, VC_ID);
 }
 
 /* base64url without padding of 32 bytes: 43 characters. */

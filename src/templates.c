@@ -2,7 +2,6 @@
  * templates.c: getTemplateList, its cache, and data checked against it
  * (templates.h).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "token.h"
 #include "secure.h"
 #include "upstream.h"
+#include "validate.h"
 
 #define PATH_TEMPLATES	"/wxaapi/newtmpl/gettemplate?access_token="
 #define LIM_KW_KEY	64
@@ -41,7 +41,7 @@ placeholder(const char *s, const char **name)
 	if (strncmp(s, "{{", 2) != 0)
 		return 0;
 	s += 2;
-	while (isalnum((unsigned char)s[n]) || s[n] == '_')
+	while (val_is(s[n], VC_WORD))
 		n++;
 	if (n == 0 || n >= LIM_KW_KEY || strncmp(s + n, ".DATA}}", 7) != 0)
 		return 0;
@@ -59,9 +59,8 @@ keyword_code(const char *code, char out[LIM_KW_KEY])
 	if (n == 0) {
 		name = code;
 		n = strlen(code);
-		for (size_t i = 0; i < n; i++)
-			if (!isalnum((unsigned char)code[i]) && code[i] != '_')
-				return false;
+		if (!val_span(code, n, VC_WORD))
+			return false;
 	}
 	if (n == 0 || n >= LIM_KW_KEY)
 		return false;

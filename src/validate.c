@@ -73,23 +73,47 @@ struct vtype {
 
 /* ---- character classes ------------------------------------------------ */
 
-/* ASCII only, on purpose: <ctype.h> answers by locale. */
+#define G	VC_GRAPH
+#define ID	(VC_ID | VC_DOTID | VC_URLTOK | G)
+#define DIG	(VC_DIGIT | VC_HEX | VC_WORD | ID)
+#define HEXA	(VC_ALPHA | VC_HEX | VC_WORD | ID)
+#define ALPH	(VC_ALPHA | VC_WORD | ID)
+
+/* GNU range designators; the ranges never overlap (-Woverride-init). */
+const uint16_t val_cc[256] = {
+	[0x09 ... 0x0D] = VC_SPACE, [' '] = VC_SPACE,
+	[0x21 ... 0x29] = G, ['*'] = VC_URLTOK | G, [0x2B ... 0x2C] = G,
+	['-'] = ID, ['.'] = VC_DOTID | VC_URLTOK | G, ['/'] = G,
+	['0' ... '9'] = DIG, [0x3A ... 0x40] = G,
+	['A' ... 'F'] = HEXA, ['G' ... 'Z'] = ALPH,
+	[0x5B ... 0x5E] = G, ['_'] = VC_WORD | ID, ['`'] = G,
+	['a' ... 'f'] = HEXA, ['g' ... 'z'] = ALPH,
+	[0x7B ... 0x7D] = G, ['~'] = VC_URLTOK | G,
+};
+
+#undef G
+#undef ID
+#undef DIG
+#undef HEXA
+#undef ALPH
+
+/* The code-point forms of the classes the typed checkers use. */
 static bool
 is_digit(uint32_t c)
 {
-	return c >= '0' && c <= '9';
+	return c < 0x80 && val_is(c, VC_DIGIT);
 }
 
 static bool
 is_alpha(uint32_t c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+	return c < 0x80 && val_is(c, VC_ALPHA);
 }
 
 static bool
 is_alnum(uint32_t c)
 {
-	return is_digit(c) || is_alpha(c);
+	return c < 0x80 && val_is(c, VC_ALNUM);
 }
 
 /* Printable ASCII other than letters, digits and space. */
@@ -241,7 +265,7 @@ val_decimal(const char *s, long long min, long long max, long long *out)
 	long long	 v;
 
 	/* strtoll's leniency (spaces, '+', '-') is shut out by a digit first. */
-	if (!is_digit((unsigned char)*s))
+	if (!val_is(*s, VC_DIGIT))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -257,7 +281,7 @@ val_graph(const char *s, size_t max)
 	size_t	n;
 
 	for (n = 0; s[n] != '\0'; n++)
-		if ((unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f)
+		if (!val_is(s[n], VC_GRAPH))
 			return false;
 	return n > 0 && n <= max;
 }
@@ -271,52 +295,67 @@ val_nospace(const char *s)
 	return true;
 }
 
-/*
- * True when the NUL-terminated s holds min..max characters, each an ASCII
- * letter, a digit or a byte of extra. Reads at most max + 1 bytes, so a
- * huge string costs no more than a short one.
- */
-static bool
-id_ok(const char *s, size_t min, size_t max, const char *extra)
+bool
+val_span(const char *s, size_t len, unsigned cls)
 {
-	size_t	i;
+	for (size_t i = 0; i < len; i++)
+		if (!val_is(s[i], cls))
+			return false;
+	return true;
+}
 
-	if (s == NULL)
-		return false;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == max)
-			return false;
-		if (!is_alnum((unsigned char)s[i]) &&
-		    strchr(extra, s[i]) == NULL)
-			return false;
-	}
-	return i >= min;
+const struct val_rule val_rules[VS__MAX] = {
+	[VS_OPENID] = { "openId", VC_ID, LIM_OPENID, LIM_OPENID },
+	[VS_TEMPLATE_ID] = { "templateId", VC_ID, 1, LIM_ID - 1 },
+	[VS_REQUEST_ID] = { "X-Request-Id", VC_DOTID, 1, LIM_REQID - 1 },
+	[VS_LOGIN_CODE] = { "code", VC_ID, 1, 128 },
+	[VS_ACCESS_TOKEN] = { "access_token", VC_URLTOK, 1, LIM_TOKEN - 1 },
+};
+
+bool
+val_shape(enum val_shape k, const char *s, size_t len)
+{
+	const struct val_rule *r = &val_rules[k];
+
+	return s != NULL && len >= r->min && len <= r->max &&
+	    val_span(s, len, r->cls);
+}
+
+bool
+val_shape_str(enum val_shape k, const char *s)
+{
+	/* A huge string costs no more than a short one. */
+	return s != NULL &&
+	    val_shape(k, s, strnlen(s, val_rules[k].max + 1));
 }
 
 bool
 val_openid(const char *s)
 {
-	return id_ok(s, LIM_OPENID, LIM_OPENID, "_-");
+	return val_shape_str(VS_OPENID, s);
 }
 
 bool
 val_template_id(const char *s)
 {
-	return id_ok(s, 1, LIM_ID - 1, "_-");
+	return val_shape_str(VS_TEMPLATE_ID, s);
 }
 
 bool
 val_request_id(const char *s)
 {
-	return id_ok(s, 1, LIM_REQID - 1, "._-");
+	return val_shape_str(VS_REQUEST_ID, s);
 }
 
 bool
 val_data_key(const char *s)
 {
-	if (s == NULL || !is_alpha((unsigned char)s[0]))
+	size_t	n;
+
+	if (s == NULL || !val_is(s[0], VC_ALPHA))
 		return false;
-	return id_ok(s, 1, KEYMAX - 1, "_");
+	n = strnlen(s, KEYMAX);
+	return n < KEYMAX && val_span(s, n, VC_WORD);
 }
 
 /* ---- type checkers: NULL when the value passes, else the rule -------- */

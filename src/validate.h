@@ -7,6 +7,60 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Character classes of bytes, in one table (val_cc[]) and nowhere else:
+ * no <ctype.h> on untrusted bytes, whose answers depend on the locale.
+ * A byte >= 0x80 is in no class.
+ */
+enum {
+	VC_DIGIT	= 0x001,	/* 0-9 */
+	VC_ALPHA	= 0x002,	/* A-Z a-z */
+	VC_HEX		= 0x004,	/* 0-9 A-F a-f */
+	VC_WORD		= 0x008,	/* A-Z a-z 0-9 _ (data keys) */
+	VC_ID		= 0x010,	/* A-Z a-z 0-9 _ - (ids, base64url) */
+	VC_DOTID	= 0x020,	/* A-Z a-z 0-9 _ . - (request ids, routes) */
+	VC_URLTOK	= 0x040,	/* A-Z a-z 0-9 - _ . ~ * (unescaped in a URL) */
+	VC_SPACE	= 0x080,	/* space \t \n \v \f \r */
+	VC_GRAPH	= 0x100,	/* printable ASCII but space */
+};
+#define VC_ALNUM	(VC_DIGIT | VC_ALPHA)
+
+extern const uint16_t val_cc[256];
+
+/* Is byte c in any of the classes cls? */
+#define val_is(c, cls)	((val_cc[(unsigned char)(c)] & (cls)) != 0)
+
+/* c in lower case, ASCII letters only whatever the locale. */
+#define val_lower(c)	(val_is((c), VC_ALPHA) && (c) <= 'Z' ? (char)((c) + 32) : (char)(c))
+
+/* Are all of s[0..len) in cls? */
+bool	val_span(const char *s, size_t len, unsigned cls);
+
+/*
+ * The identifiers wxsub takes, one row each, in the manner of kcgi's
+ * validator table: a name (for messages), a class, and bounds in bytes.
+ */
+enum val_shape {
+	VS_OPENID,		/* exactly 28 of VC_ID */
+	VS_TEMPLATE_ID,		/* 1..LIM_ID-1 of VC_ID (appid too) */
+	VS_REQUEST_ID,		/* an X-Request-Id we echo: 1..LIM_REQID-1 of VC_DOTID */
+	VS_LOGIN_CODE,		/* a wx.login code: 1..128 of VC_ID */
+	VS_ACCESS_TOKEN,	/* from WeChat, put into URLs: 1..LIM_TOKEN-1 of VC_URLTOK */
+	VS__MAX
+};
+struct val_rule {
+	const char	*name;
+	unsigned	 cls;
+	size_t		 min, max;
+};
+extern const struct val_rule val_rules[VS__MAX];
+
+/* Does s[0..len) have the shape? */
+bool	val_shape(enum val_shape, const char *s, size_t len);
+/* The same for a NUL-terminated s, reading at most max + 1 bytes. */
+bool	val_shape_str(enum val_shape, const char *s);
 
 /* Any C0 control, DEL, or U+0080..U+009F (newlines included). */
 bool	val_has_control(const char *s, size_t len);
@@ -23,11 +77,9 @@ bool	val_graph(const char *s, size_t max);
 /* No space, no C0 control, no DEL; bytes >= 0x80 pass (Redis keys, paths). */
 bool	val_nospace(const char *s);
 
-/* An openId: exactly 28 of A-Z a-z 0-9 _ - */
+/* val_shape_str of VS_OPENID, VS_TEMPLATE_ID, VS_REQUEST_ID. */
 bool	val_openid(const char *s);
-/* A template id: 1..LIM_ID-1 of A-Z a-z 0-9 _ - */
 bool	val_template_id(const char *s);
-/* An X-Request-Id we accept and echo: 1..LIM_REQID-1 of A-Z a-z 0-9 . _ - */
 bool	val_request_id(const char *s);
 /* A data key: a letter then letters, digits, '_' (thing1, time3), < 64. */
 bool	val_data_key(const char *s);

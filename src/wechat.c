@@ -10,6 +10,7 @@
 #include "jsonio.h"
 #include "jsonw.h"
 #include "log.h"
+#include "validate.h"
 #include "wechat.h"
 
 /* What a WeChat errcode means to a caller; anything unlisted is a 502. */
@@ -27,6 +28,7 @@ static const struct errmap send_map[] = {
 	{ 43107, WX_TEMPLATE_BANNED },
 	{ 45168, WX_SENSITIVE },
 	{ 45009, WX_QUOTA },
+	/* The token was refused (wechat_token_rejected): the only rows here. */
 	{ 40001, WX_TOKEN_UNAVAILABLE },
 	{ 40014, WX_TOKEN_UNAVAILABLE },
 	{ 41001, WX_TOKEN_UNAVAILABLE },
@@ -66,8 +68,8 @@ wechat_map_send(long errcode)
 bool
 wechat_token_rejected(long errcode)
 {
-	return errcode == 40001 || errcode == 40014 || errcode == 41001 ||
-	    errcode == 42001;
+	/* The token-refusal errcodes are send_map's WX_TOKEN_UNAVAILABLE rows. */
+	return wechat_map_send(errcode) == WX_TOKEN_UNAVAILABLE;
 }
 
 /*
@@ -130,19 +132,6 @@ wechat_parse(const char *body, size_t len, json_object **out,
 	}
 	*out = o;
 	return WX_OK;
-}
-
-/* A token goes into URLs unescaped: accept only URL-safe characters. */
-static bool
-token_ok(const char *t, size_t len)
-{
-	if (len == 0 || len >= LIM_TOKEN)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!(t[i] >= 'a' && t[i] <= 'z') && !(t[i] >= 'A' && t[i] <= 'Z') &&
-		    !(t[i] >= '0' && t[i] <= '9') && strchr("-_.~*", t[i]) == NULL)
-			return false;
-	return true;
 }
 
 /* Build the token request: classic GET URL, or stable POST body. */
@@ -237,7 +226,8 @@ wechat_read_token(long status, const char *body, size_t len,
 	if (read_answer("token endpoint", status, body, len, NULL, &o, ans) !=
 	    WX_OK)
 		goto out;
-	if (jsonio_string(o, "access_token", &s, &slen) != 1 || !token_ok(s, slen)) {
+	if (jsonio_string(o, "access_token", &s, &slen) != 1 ||
+	    !val_shape(VS_ACCESS_TOKEN, s, slen)) {
 		snprintf(ans->why, sizeof(ans->why), "token endpoint: no usable access_token");
 		goto out;
 	}
@@ -355,11 +345,8 @@ take_id(json_object *o, const char *key, char *out, size_t outlen,
 	out[0] = '\0';
 	if (t == 0)
 		return !required;
-	if (t < 0 || len == 0 || len >= outlen)
+	if (t < 0 || len == 0 || len >= outlen || !val_span(s, len, VC_GRAPH))
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return false;
 	memcpy(out, s, len + 1);
 	return true;
 }

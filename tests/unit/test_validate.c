@@ -834,10 +834,57 @@ test_utf8_cut(void)
 	CU_ASSERT_TRUE(utf8_valid(s, utf8_cut(s, 8, 4)));
 }
 
+/* The class table against each class written out by hand, all 256 bytes. */
+static void
+test_char_classes(void)
+{
+	for (int c = 0; c < 256; c++) {
+		bool digit = c >= '0' && c <= '9';
+		bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+		bool alnum = digit || alpha;
+
+		CU_ASSERT_EQUAL(val_is(c, VC_DIGIT), digit);
+		CU_ASSERT_EQUAL(val_is(c, VC_ALPHA), alpha);
+		CU_ASSERT_EQUAL(val_is(c, VC_HEX), digit ||
+		    (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+		CU_ASSERT_EQUAL(val_is(c, VC_WORD), alnum || c == '_');
+		CU_ASSERT_EQUAL(val_is(c, VC_ID), alnum || c == '_' || c == '-');
+		CU_ASSERT_EQUAL(val_is(c, VC_DOTID), alnum || c == '_' ||
+		    c == '-' || c == '.');
+		CU_ASSERT_EQUAL(val_is(c, VC_URLTOK), alnum || (c != 0 &&
+		    strchr("-_.~*", c) != NULL));
+		CU_ASSERT_EQUAL(val_is(c, VC_SPACE), c == ' ' ||
+		    (c >= 0x09 && c <= 0x0D));
+		CU_ASSERT_EQUAL(val_is(c, VC_GRAPH), c > 0x20 && c < 0x7F);
+		CU_ASSERT_EQUAL(val_lower((char)c), c >= 'A' && c <= 'Z' ?
+		    (char)(c + 32) : (char)c);
+	}
+}
+
+static void
+test_shapes(void)
+{
+	CU_ASSERT_TRUE(val_shape(VS_LOGIN_CODE, "0a1B-_", 6));
+	CU_ASSERT_FALSE(val_shape(VS_LOGIN_CODE, "0a1B.", 5));
+	CU_ASSERT_FALSE(val_shape(VS_LOGIN_CODE, "", 0));
+	CU_ASSERT_FALSE(val_shape(VS_LOGIN_CODE, NULL, 3));
+	CU_ASSERT_TRUE(val_shape(VS_ACCESS_TOKEN, "a.b~c*d-e_f", 11));
+	CU_ASSERT_FALSE(val_shape(VS_ACCESS_TOKEN, "a b", 3));
+	CU_ASSERT_FALSE(val_shape(VS_ACCESS_TOKEN, "a%20", 4));
+	/* Bytes past a NUL are not read as part of a NUL-terminated id. */
+	CU_ASSERT_TRUE(val_shape_str(VS_TEMPLATE_ID, "T1\0 junk"));
+	CU_ASSERT_FALSE(val_shape(VS_TEMPLATE_ID, "T1\0", 3));
+	CU_ASSERT_STRING_EQUAL(val_rules[VS_OPENID].name, "openId");
+	CU_ASSERT_TRUE(val_span("", 0, VC_DIGIT));
+	CU_ASSERT_FALSE(val_span("\xc3\xa9", 2, VC_GRAPH));
+}
+
 int
 main(void)
 {
 	static const struct unit_test tests[] = {
+		{ "character classes", test_char_classes },
+		{ "identifier shapes", test_shapes },
 		{ "utf8 valid", test_utf8_valid },
 		{ "utf8 invalid", test_utf8_invalid },
 		{ "utf8 chars", test_utf8_chars },
