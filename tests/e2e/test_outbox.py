@@ -579,3 +579,25 @@ class OutboxFaultTests(OutboxCase):
         self.wait_final(msgs)
         count = self.assertExactlyOnce(msgs)
         self.assertEqual(count["sent"], 300, count)
+
+
+class OutboxRateTests(OutboxCase):
+
+    RATE = 4
+    CONFIG = dict(OutboxCase.CONFIG, **{"outbox.ratePerSecond": str(RATE)})
+
+    def test_rate_per_second_holds_for_the_fleet(self):
+        msgs = [self.enqueue(openid("ob-rate", i)) for i in range(3 * self.RATE)]
+        self.start_worker()
+        self.start_worker()
+        for mid in msgs:
+            self.wait_status(mid, "sent")
+        # At most RATE a wall-clock second, whatever the number of
+        # workers: 3 x RATE sends span three seconds, so more than one
+        # second passes from the first to the last; a second of the
+        # stand-in's clock, aligned otherwise, may see two halves.
+        at = sorted(s["at"] for s in self.env.stats()["sent"])
+        self.assertEqual(len(at), 3 * self.RATE)
+        self.assertGreater(at[-1] - at[0], 1.0, at)
+        per = collections.Counter(int(t) for t in at)
+        self.assertLessEqual(max(per.values()), 2 * self.RATE, at)
