@@ -60,12 +60,13 @@ field_num(const char **p, const char *end)
 enum idem_state
 idem_decide(const char *v, size_t len, const char *hash, struct idem_answer *a)
 {
-	const char *end = v + len, *p;
+	const char *end, *p;
 	long status, err;
 
 	memset(a, 0, sizeof(*a));
 	if (v == NULL)
 		return IDEM_NEW;
+	end = v + len;
 	if (len < 2 + IDEM_HASH_LEN || v[1] != '|' ||
 	    (v[0] != 'p' && v[0] != 'd'))
 		return IDEM_IN_FLIGHT;
