@@ -661,3 +661,80 @@ class LowFindings(E2ECase):
                 self.assertError(r, 400, "bad_request", msg_has="twice")
         self.assertEqual(self.env.snapshot(), before)
         self.assertEqual(sum(self.env.calls().values()), 0)
+
+
+class HtaccessDenies(E2ECase):
+    """The shared-hosting .htaccess itself keeps its neighbours unserved:
+    the wrapper, dotfiles, the directory listing (Debian's /var/www has
+    Options Indexes), with no more than AllowOverride FileInfo."""
+
+    SERVERS = ("apache-htaccess-fcgid", "apache-cgi")
+
+    def test_nothing_but_wxsub_is_served(self):
+        secret = "env-" + os.urandom(8).hex()
+        self.env.add_secret("a dotfile next to the binary", secret)
+        with open(os.path.join(self.env.user_cgi, ".env"), "w") as f:
+            f.write("PASSWORD=%s\n" % secret)
+        os.chmod(os.path.join(self.env.user_cgi, ".env"), 0o644)
+        for path in ("/cgi-bin/", "/cgi-bin", "/cgi-bin/.env",
+                     "/cgi-bin/.htaccess", "/cgi-bin/wxsub-start.sh",
+                     "/cgi-bin/wxsub.fcgi/.%2e/health"):
+            with self.subTest(path=path):
+                r = self.env.http("GET", path, raw_path=True, check=False)
+                self.assertIn(r.status, (301, 403, 404), r)
+                self.assertNotIn(secret.encode(), r.body, r)
+                self.assertNotIn(b"Index of", r.body, r)
+                self.assertNotIn(b"#!/bin/sh", r.body, r)
+        self.assertOk(self.env.get("/health", auth=False))
+
+
+def shipped_commented(path, starts):
+    """The commented-out lines of a shipped kit that start with one of
+    starts, uncommented: what SECURITY.md tells an operator to enable."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            s = line.strip().lstrip("#").strip()
+            if s.startswith(starts):
+                out.append(s)
+    if not out:
+        raise AssertionError("%s no longer carries %r" % (path, starts))
+    return out
+
+
+class BehindSameHostProxy(E2ECase):
+    """The shipped mod_remoteip / mod_extforward lines, enabled: a request
+    from the trusted local proxy counts as the address it forwards, for
+    http.metricsAllow (and login.ratePerMinute); the header from anyone
+    else is not taken (tests cannot connect from elsewhere than loopback,
+    so the untrusted case is an address the lines do not list)."""
+
+    SERVERS = ("apache", "lighttpd")
+    CONFIG = {"http.metricsAllow": "192.0.2.55"}
+    SERVER_EXTRA = {
+        "apache": ["LoadModule remoteip_module "
+                   "/usr/lib/apache2/modules/mod_remoteip.so"] +
+        shipped_commented(harness.SHIPPED_APACHE, ("RemoteIP",)),
+        "lighttpd": shipped_commented(harness.SHIPPED_LIGHTTPD,
+                                      ("server.modules += ( \"mod_extf",
+                                       "extforward.")),
+    }
+
+    def test_the_forwarded_address_counts(self):
+        r = self.env.get("/metrics", auth=False,
+                         headers={"X-Forwarded-For": "192.0.2.55"},
+                         check=False)
+        self.assertEqual(r.status, 200, r)
+        r = self.env.get("/metrics", auth=False, check=False)
+        self.assertEqual(r.status, 401, r)
+        r = self.env.get("/metrics", auth=False,
+                         headers={"X-Forwarded-For": "192.0.2.56"},
+                         check=False)
+        self.assertEqual(r.status, 401, r)
+        # the rate limit counts the forwarded address, not the proxy's
+        for i in range(2):
+            self.env.post("/login", {"code": "junk%d" % i}, auth=False,
+                          headers={"X-Forwarded-For": "198.51.100.%d" % i})
+        keys = self.env.redis("KEYS", "WXSUB:login:rate:*")
+        self.assertEqual(sorted(k.split(":")[3] for k in keys),
+                         ["198.51.100.0", "198.51.100.1"], keys)
