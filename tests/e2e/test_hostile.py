@@ -673,9 +673,11 @@ class HtaccessDenies(E2ECase):
     def test_nothing_but_wxsub_is_served(self):
         secret = "env-" + os.urandom(8).hex()
         self.env.add_secret("a dotfile next to the binary", secret)
-        with open(os.path.join(self.env.user_cgi, ".env"), "w") as f:
+        dotfile = os.path.join(self.env.user_cgi, ".env")
+        with open(dotfile, "w") as f:
             f.write("PASSWORD=%s\n" % secret)
-        os.chmod(os.path.join(self.env.user_cgi, ".env"), 0o644)
+        os.chmod(dotfile, 0o644)
+        self.addCleanup(os.unlink, dotfile)
         for path in ("/cgi-bin/", "/cgi-bin", "/cgi-bin/.env",
                      "/cgi-bin/.htaccess", "/cgi-bin/wxsub-start.sh",
                      "/cgi-bin/wxsub.fcgi/.%2e/health"):
