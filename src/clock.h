@@ -10,6 +10,12 @@
 double		clock_s(void);
 long long	clock_ms(void);
 
+/*
+ * The wall clock in milliseconds: only for times other hosts read (the
+ * outbox's due times and timestamps), never for timeouts.
+ */
+long long	clock_wall_ms(void);
+
 /* Sleep about ms milliseconds (a signal may cut it short). */
 void		clock_sleep_ms(long ms);
 

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 
+#include "clock.h"
 #include "join.h"
 #include "log.h"
 #include "num.h"
@@ -272,15 +272,6 @@ static const struct redis_script lua_retry = { "outbox_retry", STORE_LUA_TAKE
 
 /* ---- helpers ---- */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 copy_str(const redisReply *e, char *out, size_t outlen)
 {
@@ -334,7 +325,7 @@ outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
 	const char **args = NULL, *keys[1] = { stream };
 	redisReply *r = NULL;
 	enum wx_err err = WX_INTERNAL;
-	long long ms = now_ms();
+	long long ms = clock_wall_ms();
 	size_t i, a = 0;
 
 	if (n == 0 || key(c, "outbox", NULL, stream, sizeof(stream)) != 0)
@@ -492,7 +483,7 @@ outbox_settle(struct store *st, const struct config *c, uint64_t msgid,
 	if (msgid != 0)
 		num_u64(mb, msgid);
 	num_i64(eb, errcode);
-	num_i64(nowb, now_ms() / 1000);
+	num_i64(nowb, clock_wall_ms() / 1000);
 	num_i64(kb, c->outbox_keep_s);
 	if ((r = checked(redis_eval(store_redis(st), &lua_settle, 0, NULL, 7, args),
 	    "settle")) == NULL)
@@ -566,7 +557,7 @@ outbox_retry(struct store *st, const struct config *c, const char *id,
 	const char *args[3] = { nowb, msb, id };
 	static const char *const hows[] = { "queued", "not_failed",
 	    "not_found", "not_subscribed" };
-	long long ms = now_ms();
+	long long ms = clock_wall_ms();
 	redisReply *r;
 	size_t i;
 
@@ -767,7 +758,7 @@ outbox_promote(struct store *st, const struct config *c, size_t max,
 	if (key(c, "outbox:delayed", NULL, k[0], sizeof(k[0])) != 0 ||
 	    key(c, "outbox", NULL, k[1], sizeof(k[1])) != 0)
 		return WX_INTERNAL;
-	num_i64(nowb, now_ms());
+	num_i64(nowb, clock_wall_ms());
 	num_u64(mb, max);
 	if ((r = checked(redis_eval(store_redis(st), &lua_promote, 2, keys, 2, args),
 	    "promote")) == NULL)
@@ -788,7 +779,7 @@ outbox_due_soon(struct store *st, const struct config *c, long ms, bool *yes)
 	*yes = false;
 	if (key(c, "outbox:delayed", NULL, k, sizeof(k)) != 0)
 		return WX_INTERNAL;
-	num_i64(upto, now_ms() + ms);
+	num_i64(upto, clock_wall_ms() + ms);
 	if ((r = checked(redis_argv(store_redis(st), 7, argv), "due")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	*yes = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
@@ -816,7 +807,7 @@ outbox_begin(struct store *st, const struct config *c,
 	const char *keys[4] = { k[0], k[1], c->token_key, k[2] };
 	const char *args[12] = { c->prefix, e->entry, OUTBOX_GROUP, j->lockval,
 	    lms, nowb, rate, sec, busy, e->id, keep, next };
-	long long ms = now_ms();
+	long long ms = clock_wall_ms();
 	redisReply *r;
 	enum wx_err err = WX_INTERNAL;
 
@@ -898,7 +889,7 @@ outbox_finish(struct store *st, const struct config *c,
 
 	if (entry_keys(c, j->id, k) != 0)
 		return WX_INTERNAL;
-	num_i64(nowb, now_ms() / 1000);
+	num_i64(nowb, clock_wall_ms() / 1000);
 	num_i64(dueb, due_ms);
 	num_u64(mb, res->msgid);
 	cb[0] = '\0';

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -43,15 +42,6 @@ struct worker {
 	struct worker_stats	*stats;
 };
 
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t
 rnd64(void)
 {
@@ -71,7 +61,7 @@ static void
 finish(struct worker *w, struct slot *s, struct outbox_result *res)
 {
 	const struct config *c = &w->a->cfg;
-	long long due = wall_ms(), waited = 0;
+	long long due = clock_wall_ms(), waited = 0;
 	const char *what = "sent";
 
 	switch (res->next) {
@@ -103,7 +93,7 @@ finish(struct worker *w, struct slot *s, struct outbox_result *res)
 		metrics_count("outbox_sent");
 		if (s->job.queued_ms > 0)
 			metrics_observe(HIST_OUTBOX,
-			    (double)(wall_ms() - s->job.queued_ms) / 1000.0);
+			    (double)(clock_wall_ms() - s->job.queued_ms) / 1000.0);
 		break;
 	}
 	if (res->next == OBN_FAILED)

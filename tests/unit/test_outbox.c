@@ -10,23 +10,10 @@
 #include <hiredis/hiredis.h>
 
 #include "unit.h"
+#include "unit_reply.h"
 
 #include "idem.h"
 #include "outbox.h"
-
-static redisReply *
-reply(const char *wire)
-{
-	redisReader *rd = redisReaderCreate();
-	void *r = NULL;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(rd);
-	CU_ASSERT_EQUAL_FATAL(redisReaderFeed(rd, wire, strlen(wire)), REDIS_OK);
-	CU_ASSERT_EQUAL_FATAL(redisReaderGetReply(rd, &r), REDIS_OK);
-	redisReaderFree(rd);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	return r;
-}
 
 static void
 test_backoff(void)
