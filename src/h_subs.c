@@ -36,22 +36,41 @@ subs_query(struct app *a, struct request *r, char *openid, size_t oplen,
 	return WX_OK;
 }
 
-/* Keys of the templates asked about: one, or all configured. */
+/* Add template id (borrowed) unless asked about another or seen. */
+static void
+subs_add(const struct config *c, const char *openid, const char *tpl,
+    const char *id, char keys[][LIM_KEY], const char **ids, size_t *n)
+{
+	if (*n >= LIM_TEMPLATES || (tpl[0] != '\0' && strcmp(tpl, id) != 0))
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return;
+	if (store_key_sub(c, id, openid, keys[*n], LIM_KEY) != 0)
+		return;
+	ids[(*n)++] = id;
+}
+
+/*
+ * Keys of the templates asked about: one, or all configured (with
+ * wechat.templateIds = *, those of WeChat's list too, up to
+ * LIM_TEMPLATES).
+ */
 static size_t
 subs_keys(struct app *a, const char *openid, const char *tpl,
     char keys[][LIM_KEY], const char **ids)
 {
 	const struct config *c = &a->cfg;
-	size_t n = 0;
+	json_object *list = c->template_ids_all ? tpl_list(a) : NULL, *id;
+	size_t n = 0, i;
 
-	for (size_t i = 0; i < c->n_template_ids; i++) {
-		if (tpl[0] != '\0' && strcmp(tpl, c->template_ids[i]) != 0)
-			continue;
-		if (store_key_sub(c, c->template_ids[i], openid, keys[n],
-		    LIM_KEY) != 0)
-			continue;
-		ids[n++] = c->template_ids[i];
-	}
+	for (i = 0; i < c->n_template_ids; i++)
+		subs_add(c, openid, tpl, c->template_ids[i], keys, ids, &n);
+	for (i = 0; list != NULL && i < json_object_array_length(list); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(list, i),
+		    "id", &id))
+			subs_add(c, openid, tpl, json_object_get_string(id), keys,
+			    ids, &n);
 	return n;
 }
 

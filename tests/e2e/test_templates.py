@@ -157,3 +157,9 @@ class TemplatesStar(TemplatesCase):
         self.assertEqual(self.assertOk(r)["credits"], {TPL1: 1, TPL3: 1})
         self.assertError(self.env.record(oid, ["TPL_NOT_LISTED_AT_ALL"]), 400,
                          "unknown_template")
+        # GET /subscriptions covers the listed templates too
+        r = self.env.get("/subscriptions?openId=" + oid)
+        self.assertEqual(self.assertOk(r)["credits"],
+                         {TPL_LONG: 1, TPL1: 1, TPL2: 0, TPL3: 1})
+        r = self.env.get("/subscriptions?openId=%s&templateId=%s" % (oid, TPL3))
+        self.assertEqual(self.assertOk(r)["credits"], {TPL3: 1})
