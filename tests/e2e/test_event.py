@@ -333,3 +333,18 @@ class EventOutbox(EventBase, OutboxCase):
         self.assertSuccess(self.push(SENT, oid, [sent(TPL1, "1234567890123")],
                                      format="xml", mode="safe"))
         self.assertEqual(self.message(mid)["status"], "delivered")
+
+    def test_standin_pushes_sent_events_by_itself(self):
+        """As WeChat does: after a send it accepted, the stand-in pushes
+        the sent event (push-config); the worker's message ends
+        delivered, or failed with the event's ErrorCode."""
+        for i, (code, status) in enumerate(((0, "delivered"), (10605, "failed"))):
+            self.env.control("POST", "/__control/push-config", {
+                "url": self.url(), "token": TOKEN, "aesKey": AESKEY,
+                "mode": "safe", "format": "xml", "errorCode": code})
+            oid = openid("evobauto", i)
+            mid = self.enqueue(oid)
+            rc, _, err = self.wxsub("worker", "--once")
+            self.assertEqual(rc, 0, err)
+            m = self.wait_status(mid, status)
+            self.assertEqual(m["status"], status, m)

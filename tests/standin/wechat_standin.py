@@ -284,6 +284,7 @@ class State:
         for t in cfg.long_term:
             self.templates[t] = {"type": "long-term", "banned": False}
         self.pages = set(cfg.pages)
+        self.push_config = None     # /__control/push-config: sent events
 
     def now(self):
         return time.monotonic() + self.offset
@@ -325,6 +326,74 @@ class State:
                         q.pop(0)
                 return dict(f)
         return None
+
+
+def check_push_spec(obj):
+    """The fields a push needs, checked (ControlError 400 if not)."""
+    _str_field(obj, "url")
+    _str_field(obj, "token")
+    if obj.get("format", "xml") not in wechat_push.FORMATS or \
+            obj.get("mode", "plain") not in wechat_push.MODES or \
+            obj.get("shape", "auto") not in wechat_push.SHAPES or \
+            obj.get("numbers", "string") not in ("string", "number"):
+        raise ControlError(400, "format, mode, shape or numbers unknown")
+    aes_key = obj.get("aesKey")
+    mode = obj.get("mode", "plain")
+    if mode != "plain" and (not isinstance(aes_key, str)
+                            or len(aes_key) != 43):
+        raise ControlError(400, "aesKey (43 characters) is required in "
+                           "%s mode" % mode)
+
+
+def deliver_push(obj, appid):
+    """Build the push obj describes and POST it to obj["url"] as WeChat
+    does: the same request again when no answer came in time, up to
+    obj["tries"] (3) tries. Returns what was sent and each try's end."""
+    fmt = obj.get("format", "xml")
+    msg = wechat_push.message(
+        fmt, obj.get("event"), obj["openid"], obj.get("items", []),
+        create_time=obj.get("createTime"), shape=obj.get("shape", "auto"),
+        numbers=obj.get("numbers", "string"),
+        msg_type=obj.get("msgType", "event"), extra=obj.get("extra"))
+    query, body, ctype = wechat_push.build(
+        obj["token"], msg, fmt, obj.get("mode", "plain"), obj.get("aesKey"),
+        obj.get("appid", appid), timestamp=obj.get("timestamp"))
+    if "contentType" in obj:
+        ctype = obj["contentType"]
+    out = {"query": query, "body": body.decode("utf-8"),
+           "contentType": ctype, "message": msg, "tries": []}
+    if obj.get("deliver", True) is False:
+        return out
+    u = urlsplit(obj["url"])
+    path = u.path + "?" + (u.query + "&" if u.query else "") + query
+    timeout = obj.get("timeoutMs", 5000) / 1000.0
+    for _ in range(obj.get("tries", 3)):
+        conn = http.client.HTTPConnection(u.hostname, u.port or 80,
+                                          timeout=timeout)
+        try:
+            headers = {"Content-Length": str(len(body))}
+            if ctype:
+                headers["Content-Type"] = ctype
+            conn.request("POST", path, body, headers)
+            r = conn.getresponse()
+            out["tries"].append({"status": r.status, "body":
+                                 r.read().decode("utf-8", "replace")})
+            break
+        except (OSError, http.client.HTTPException) as e:
+            # no answer in time: WeChat sends the same push again
+            out["tries"].append({"error": type(e).__name__})
+        finally:
+            conn.close()
+    return out
+
+
+def _push_later(spec, appid):
+    time.sleep(spec.get("delayMs", 0) / 1000.0)
+    try:
+        deliver_push(spec, appid)
+    except Exception:   # noqa: BLE001 - a push is best effort, as WeChat's
+        sys.stderr.write("standin: sent-event push failed\n%s"
+                         % traceback.format_exc())
 
 
 def rid():
@@ -819,6 +888,15 @@ class Handler(BaseHTTPRequestHandler):
         rec["at"] = round(st.now() - st.base, 3)
         st.sent.append(rec)
         st.sent_total += 1
+        if st.push_config is not None:
+            spec = dict(st.push_config, event="subscribe_msg_sent_event",
+                        openid=rec["touser"])
+            code = spec.get("errorCode", 0)
+            spec["items"] = [{"TemplateId": rec["template_id"], "MsgID": msgid,
+                              "ErrorCode": code, "ErrorStatus":
+                              "success" if code == 0 else "fail"}]
+            threading.Thread(target=_push_later, daemon=True,
+                             args=(spec, st.cfg.appid)).start()
         st.sent_per_user[rec["touser"]] = \
             st.sent_per_user.get(rec["touser"], 0) + 1
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
@@ -838,6 +916,7 @@ class Handler(BaseHTTPRequestHandler):
         "/__control/clock": ("GET",),
         "/__control/fault": ("GET", "POST", "DELETE"),
         "/__control/push": ("POST",),
+        "/__control/push-config": ("GET", "POST", "DELETE"),
     }
 
     def _control(self, path, qs, body):
@@ -863,7 +942,8 @@ class Handler(BaseHTTPRequestHandler):
                                  "error": "body must be a JSON object"}, 400)
                 return
         q = parse_qs(qs, keep_blank_values=True)
-        name = "_c_%s_%s" % (path[len("/__control/"):], self.command.lower())
+        name = "_c_%s_%s" % (path[len("/__control/"):].replace("-", "_"),
+                             self.command.lower())
         try:
             out = getattr(self, name)(obj, q)
         except ControlError as e:
@@ -980,61 +1060,35 @@ class Handler(BaseHTTPRequestHandler):
         signed, encrypted in safe and compatible mode, XML or JSON in a
         shape of wechat-next.md 1.5, and tried again (3 tries in all)
         when no answer came within timeoutMs (WeChat: 5 s)."""
-        st = self.server.state
-        url = _str_field(obj, "url")
-        token = _str_field(obj, "token")
-        fmt = obj.get("format", "xml")
-        mode = obj.get("mode", "plain")
-        shape = obj.get("shape", "auto")
-        numbers = obj.get("numbers", "string")
-        if fmt not in wechat_push.FORMATS or mode not in wechat_push.MODES \
-                or shape not in wechat_push.SHAPES \
-                or numbers not in ("string", "number"):
-            raise ControlError(400, "format, mode, shape or numbers unknown")
-        aes_key = obj.get("aesKey")
-        if mode != "plain" and (not isinstance(aes_key, str)
-                                or len(aes_key) != 43):
-            raise ControlError(400, "aesKey (43 characters) is required in "
-                               "%s mode" % mode)
+        check_push_spec(obj)
+        _str_field(obj, "openid")
         items = obj.get("items", [])
         if not isinstance(items, list) or \
                 not all(isinstance(i, dict) for i in items):
             raise ControlError(400, "items must be a list of objects")
-        tries = _int_field(obj, "tries", 3, 1)
-        timeout = _int_field(obj, "timeoutMs", 5000, 1) / 1000.0
-        msg = wechat_push.message(
-            fmt, obj.get("event"), _str_field(obj, "openid"), items,
-            create_time=obj.get("createTime"), shape=shape, numbers=numbers,
-            msg_type=obj.get("msgType", "event"), extra=obj.get("extra"))
-        query, body, ctype = wechat_push.build(
-            token, msg, fmt, mode, aes_key, obj.get("appid", st.cfg.appid),
-            timestamp=obj.get("timestamp"))
-        if "contentType" in obj:
-            ctype = obj["contentType"]
-        out = {"query": query, "body": body.decode("utf-8"),
-               "contentType": ctype, "message": msg, "tries": []}
-        if obj.get("deliver", True) is False:
-            return out
-        u = urlsplit(url)
-        path = u.path + "?" + (u.query + "&" if u.query else "") + query
-        for _ in range(tries):
-            conn = http.client.HTTPConnection(u.hostname, u.port or 80,
-                                              timeout=timeout)
-            try:
-                headers = {"Content-Length": str(len(body))}
-                if ctype:
-                    headers["Content-Type"] = ctype
-                conn.request("POST", path, body, headers)
-                r = conn.getresponse()
-                out["tries"].append({"status": r.status, "body":
-                                     r.read().decode("utf-8", "replace")})
-                break
-            except (OSError, http.client.HTTPException) as e:
-                # no answer in time: WeChat sends the same push again
-                out["tries"].append({"error": type(e).__name__})
-            finally:
-                conn.close()
-        return out
+        _int_field(obj, "tries", 3, 1)
+        _int_field(obj, "timeoutMs", 5000, 1)
+        return deliver_push(obj, self.server.state.cfg.appid)
+
+    def _c_push_config_get(self, obj, q):
+        with self.server.state.lock:
+            return {"config": self.server.state.push_config}
+
+    def _c_push_config_post(self, obj, q):
+        """After each send that WeChat accepts, push its
+        subscribe_msg_sent_event to url (as WeChat does, asynchronously),
+        with ErrorCode errorCode, delayMs after the send."""
+        check_push_spec(obj)
+        _int_field(obj, "delayMs", 0, 0)
+        _int_field(obj, "errorCode", 0)
+        with self.server.state.lock:
+            self.server.state.push_config = dict(obj)
+        return {"config": dict(obj)}
+
+    def _c_push_config_delete(self, obj, q):
+        with self.server.state.lock:
+            self.server.state.push_config = None
+        return {}
 
     def _c_pages_get(self, obj, q):
         st = self.server.state
