@@ -121,6 +121,8 @@ static const struct redis_script lua_enqueue = { "outbox_enqueue", STORE_LUA_TAK
     "  local uk = P .. 'outbox:unknown:' .. (f[2] or '') .. ':' .. (f[1] or '') " \
     "  redis.call('zadd', uk, now, id) redis.call('expire', uk, 600) " \
     "  redis.call('zadd', P .. 'outbox:unknowns', now, id) " \
+    "  redis.call('zremrangebyscore', P .. 'outbox:unknowns', '-inf', " \
+    "    now - keep) " \
     "end "
 
 /*
@@ -193,6 +195,8 @@ static const struct redis_script lua_finish = { "outbox_finish", STORE_LUA_GIVE 
     "  if ARGV[10] ~= '' then redis.call('hset', KEYS[1], 'c', ARGV[10]) "
     "  else redis.call('hdel', KEYS[1], 'c') end "
     "  redis.call('zadd', P .. 'outbox:failed', now, id) "
+    "  redis.call('zremrangebyscore', P .. 'outbox:failed', '-inf', "
+    "    now - ARGV[11]) "
     "  if f[8] ~= '1' then "
     "    give(f[4], ARGV[13], tonumber(ARGV[14]), tonumber(f[5]) or -1) end "
     "else unknown(P, id, now, ARGV[11], ARGV[9], ARGV[10]) end "
