@@ -3,9 +3,12 @@
  *   req_parse -> route_find -> auth_check -> read_body -> handler -> render
  * and every early exit lands on the same answer path.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app.h"
 #include "auth.h"
@@ -16,52 +19,242 @@
 #include "route.h"
 #include "templates.h"
 
-int
-app_init(struct app *a, const char *path)
+/*
+ * Load one app's file into a (in a directory install with its name,
+ * and its keys scoped by its appid) and make its handles; a refused file
+ * is kept as a->cfg_err. -1 only when out of memory.
+ */
+static int
+load_one(struct app *root, struct app *a, const char *path, const char *name)
 {
 	char warn[CONF_WARN_MAX][LIM_ERRMSG];
 	size_t i, n;
 
-	memset(a, 0, sizeof(*a));
-	if (conf_load(&a->cfg, path, a->cfg_err, sizeof(a->cfg_err)) != 0) {
+	a->root = root;
+	if (name != NULL)
+		snprintf(a->name, sizeof(a->name), "%s", name);
+	if (conf_load(&a->cfg, path, a->cfg_err, sizeof(a->cfg_err)) != 0 ||
+	    (name != NULL && conf_scope(&a->cfg, a->cfg_err,
+	    sizeof(a->cfg_err)) != 0)) {
 		log_error("configuration refused: %s", a->cfg_err);
 	} else {
 		a->cfg_ok = true;
-		log_set_level((enum log_level)a->cfg.log_level);
 		n = conf_warnings(&a->cfg, warn, CONF_WARN_MAX);
 		for (i = 0; i < n; i++)
 			log_warn("%s", warn[i]);
 	}
-	a->st = store_new(&a->cfg);
-	a->up = up_new();
-	if (a->st == NULL || a->up == NULL)
+	if ((a->st = store_new(&a->cfg)) == NULL)
 		return -1;
+	a->up = root->up;
 	a->tok.st = a->st;
 	a->tok.up = a->up;
 	a->tok.cfg = &a->cfg;
 	return 0;
 }
 
+static int
+by_name(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Free the names read_names collected. */
+static void
+free_names(char **names, size_t n)
+{
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+/*
+ * The app names of dir (the stems of its *.conf files, hidden files
+ * left out), sorted. 0, or -1 with the reason in root->cfg_err.
+ */
+static int
+read_names(struct app *root, const char *dir, char ***out, size_t *n)
+{
+	DIR *d;
+	struct dirent *e;
+	char **names = NULL;
+	size_t len;
+
+	*n = 0;
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(root->cfg_err, sizeof(root->cfg_err), "%s: cannot read "
+		    "the directory: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((names = calloc(LIM_APPS, sizeof(*names))) == NULL)
+		goto nomem;
+	while ((e = readdir(d)) != NULL) {
+		len = strlen(e->d_name);
+		if (e->d_name[0] == '.' || len < 5 ||
+		    strcmp(e->d_name + len - 5, ".conf") != 0)
+			continue;
+		if (!route_app_name_ok(e->d_name, len - 5)) {
+			snprintf(root->cfg_err, sizeof(root->cfg_err), "%s/%.*s: an "
+			    "app is named by its file, and a name is 1..%d of "
+			    "a-z 0-9 -: rename the file", dir, (int)len, e->d_name,
+			    LIM_APPNAME - 1);
+			goto fail;
+		}
+		if (*n == LIM_APPS) {
+			snprintf(root->cfg_err, sizeof(root->cfg_err), "%s: more "
+			    "than %d apps", dir, LIM_APPS);
+			goto fail;
+		}
+		if ((names[*n] = strndup(e->d_name, len - 5)) == NULL)
+			goto nomem;
+		(*n)++;
+	}
+	closedir(d);
+	if (*n == 0) {
+		snprintf(root->cfg_err, sizeof(root->cfg_err), "%s: no *.conf "
+		    "file in the directory (one per app)", dir);
+		free(names);
+		return -1;
+	}
+	qsort(names, *n, sizeof(*names), by_name);
+	*out = names;
+	return 0;
+nomem:
+	snprintf(root->cfg_err, sizeof(root->cfg_err), "%s: out of memory", dir);
+fail:
+	closedir(d);
+	free_names(names, *n);
+	*n = 0;
+	return -1;
+}
+
+/*
+ * A directory install: one app per file. The install's counters live in
+ * the first good app's Redis under its redis.prefix as written (before
+ * the appid is added), so /metrics covers every app. -1 only when out of
+ * memory.
+ */
+static int
+load_dir(struct app *root, const char *dir)
+{
+	char **names = NULL, path[LIM_PATH];
+	size_t i, n;
+	int rc = 0, level = LOG_ERROR;
+	struct config plain;
+
+	conf_defaults(&root->cfg);
+	snprintf(root->cfg.file, sizeof(root->cfg.file), "%s", dir);
+	if (read_names(root, dir, &names, &n) != 0) {
+		log_error("configuration refused: %s", root->cfg_err);
+		return strstr(root->cfg_err, "out of memory") != NULL ? -1 : 0;
+	}
+	if ((root->apps = calloc(n, sizeof(*root->apps))) == NULL) {
+		free_names(names, n);
+		return -1;
+	}
+	root->n_apps = n;
+	root->home = n;
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s.conf", dir,
+		    names[i]) >= sizeof(path))
+			path[0] = '\0';	/* refused by conf_load, named */
+		rc = load_one(root, &root->apps[i], path, names[i]);
+		if (!root->apps[i].cfg_ok)
+			continue;
+		if (root->apps[i].cfg.log_level < level)
+			level = root->apps[i].cfg.log_level;
+		if (root->home == n) {
+			root->home = i;
+			/* The prefix as written: load it again, unscoped. */
+			if (conf_load(&plain, path, NULL, 0) == 0)
+				(void)store_key(&plain, "metrics", NULL,
+				    root->metrics_key, sizeof(root->metrics_key));
+		}
+	}
+	free_names(names, n);
+	if (root->home == n)
+		root->home = 0;		/* every app refused: each says why */
+	log_set_level((enum log_level)level);
+	root->cfg_ok = true;
+	log_debug("%zu app(s) from %s", n, dir);
+	return rc;
+}
+
+int
+app_init(struct app *a, const char *path)
+{
+	struct stat sb;
+
+	memset(a, 0, sizeof(*a));
+	a->root = a;
+	if ((a->up = up_new()) == NULL)
+		return -1;
+	if (path != NULL && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return load_dir(a, path);
+	if (load_one(a, a, path, NULL) != 0)
+		return -1;
+	if (a->cfg_ok)
+		log_set_level((enum log_level)a->cfg.log_level);
+	(void)store_key(&a->cfg, "metrics", NULL, a->metrics_key,
+	    sizeof(a->metrics_key));
+	return 0;
+}
+
+struct app *
+app_named(struct app *root, const char *name)
+{
+	size_t lo = 0, hi = root->n_apps, mid;
+	int c;
+
+	if (root->n_apps == 0)
+		return name == NULL ? root : NULL;
+	if (name == NULL)
+		return NULL;
+	while (lo < hi) {	/* apps[] is sorted by name */
+		mid = (lo + hi) / 2;
+		if ((c = strcmp(name, root->apps[mid].name)) == 0)
+			return &root->apps[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* The app that keeps the install's counters (and answers /health). */
+static struct app *
+home(struct app *root)
+{
+	return root->n_apps > 0 ? &root->apps[root->home] : root;
+}
+
 /* Add this process's counts to the fleet's (one round trip, batched). */
 static void
-flush_counts(struct app *a)
+flush_counts(struct app *root)
 {
 	const char *const *fields;
 	const long long *deltas;
-	char key[LIM_KEY];
 	size_t n = metrics_pending(&fields, &deltas);
+	struct app *h = home(root);
 
-	if (n == 0 || store_key(&a->cfg, "metrics", NULL, key, sizeof(key)) != 0)
+	if (n == 0 || !h->cfg_ok || root->metrics_key[0] == '\0')
 		return;
-	if (store_hash_add(a->st, key, fields, deltas, n) == WX_OK)
+	if (store_hash_add(h->st, root->metrics_key, fields, deltas, n) == WX_OK)
 		metrics_clear();
 }
 
 void
 app_free(struct app *a)
 {
-	if (a->cfg_ok && a->st != NULL)
+	size_t i;
+
+	if (a->cfg_ok)
 		flush_counts(a);
+	for (i = 0; i < a->n_apps; i++) {
+		tpl_cache_free(&a->apps[i]);
+		store_free(a->apps[i].st);
+	}
+	free(a->apps);
 	tpl_cache_free(a);
 	store_free(a->st);
 	up_free(a->up);
@@ -92,14 +285,14 @@ read_body(struct app *a, const struct io *io, struct request *r, bool raw,
 	want = r->content_length >= 0 ? (size_t)r->content_length : max + 1;
 	if ((r->body = malloc(want + 1)) == NULL)
 		return WX_INTERNAL;
-	dl_arm(&a->dl);
-	while (got < want && !dl_passed(&a->dl) &&
+	dl_arm(&a->root->dl);
+	while (got < want && !dl_passed(&a->root->dl) &&
 	    (n = io->read(io->ctx, r->body + got, want - got)) > 0)
 		got += n;
 	dl_disarm();
 	r->body[got] = '\0';
 	r->body_len = got;
-	if (got < want && dl_passed(&a->dl)) {
+	if (got < want && dl_passed(&a->root->dl)) {
 		snprintf(msg, msglen, "the body did not arrive within %ld ms",
 		    a->cfg.read_timeout_ms);
 		return WX_READ_TIMEOUT;
@@ -117,16 +310,65 @@ read_body(struct app *a, const struct io *io, struct request *r, bool raw,
 	return jsonio_parse_object(r->body, r->body_len, &r->json, msg, msglen);
 }
 
-/* Everything before the handler; WX_OK when the handler may run. */
+/*
+ * A directory install: the app the route names ("/shop/send" -> shop,
+ * route "/send"), or for /health and /metrics the install's home app.
+ * The read deadline becomes the app's http.readTimeoutMs, still counted
+ * from the request's start.
+ */
 static enum wx_err
-prepare(struct app *a, const struct io *io, struct request *r,
-    struct response *resp, const struct route **rt, char *msg, size_t msglen)
+pick_app(struct app *root, struct request *r, struct app **t, char *msg,
+    size_t msglen)
+{
+	char name[LIM_APPNAME];
+	const char *rest;
+	struct app *a;
+
+	if (route_is_install(r->route)) {
+		*t = home(root);
+		return WX_OK;
+	}
+	if (route_app(r->route, name, sizeof(name), &rest) != 0) {
+		snprintf(msg, msglen, "no route %s: routes are /<app>/<route>",
+		    r->route);
+		return WX_NOT_FOUND;
+	}
+	if ((a = app_named(root, name)) == NULL) {
+		snprintf(msg, msglen, "no app %s", name);
+		return WX_NOT_FOUND;
+	}
+	*t = a;
+	memmove(r->route, rest, strlen(rest) + 1);
+	if ((*t)->cfg_ok && root->dl.at_ms != 0 && (*t)->cfg.read_timeout_ms > 0)
+		root->dl.at_ms += (*t)->cfg.read_timeout_ms -
+		    root->cfg.read_timeout_ms;
+	return WX_OK;
+}
+
+/*
+ * Everything before the handler; WX_OK when the handler may run, for
+ * the app *t (root itself for a single file).
+ */
+static enum wx_err
+prepare(struct app *root, const struct io *io, struct request *r,
+    struct response *resp, const struct route **rt, struct app **t,
+    char *msg, size_t msglen)
 {
 	enum wx_err err;
+	struct app *a;
 
 	if ((err = req_parse(r, io->params, io->ctx, msg, msglen)) != WX_OK)
 		return err;
 	log_set_reqid(r->reqid);
+	if (!root->cfg_ok) {
+		snprintf(msg, msglen, "%s", root->cfg_err);
+		return WX_CONFIG;
+	}
+	if (root->n_apps > 0 &&
+	    (err = pick_app(root, r, t, msg, msglen)) != WX_OK)
+		return err;
+	a = *t;
+	metrics_app(route_is_install(r->route) ? "" : a->name);
 	if (!a->cfg_ok) {
 		/*
 		 * Said to anyone, /health included: no path (it names the
@@ -151,22 +393,25 @@ prepare(struct app *a, const struct io *io, struct request *r,
 }
 
 void
-app_serve(struct app *a, const struct io *io)
+app_serve(struct app *root, const struct io *io)
 {
 	struct request r;
 	struct response resp;
 	const struct route *rt = NULL;
+	struct app *a = root;
 	char msg[2 * LIM_ERRMSG], head[512];
 	const char *body;
 	size_t bodylen;
 	enum wx_err err;
 
-	dl_start(&a->dl, a->cfg.read_timeout_ms > 0 ? a->cfg.read_timeout_ms :
-	    LIM_READ_TIMEOUT);
+	dl_start(&root->dl, root->cfg.read_timeout_ms > 0 ?
+	    root->cfg.read_timeout_ms : LIM_READ_TIMEOUT);
 	req_init(&r);
 	resp_init(&resp);
 	msg[0] = '\0';
-	err = prepare(a, io, &r, &resp, &rt, msg, sizeof(msg));
+	metrics_app("");
+	err = prepare(root, io, &r, &resp, &rt, &a, msg, sizeof(msg));
+	root->last = a;
 	if (err == WX_OK)
 		rt->fn(a, &r, &resp);
 	else
@@ -179,22 +424,29 @@ app_serve(struct app *a, const struct io *io)
 	}
 	metrics_request(rt != NULL ? rt->path : "other", resp.status);
 	log_msg(resp.status >= 500 ? LOG_ERROR : resp.status >= 400 ? LOG_INFO :
-	    LOG_DEBUG, "%s %s from %s -> %d %s", req_method_name(r.method),
-	    r.route[0] ? r.route : "-", r.remote[0] ? r.remote : "-",
-	    resp.status, resp.err != WX_OK ? wxerr_code(resp.err) : "");
+	    LOG_DEBUG, "%s %s%s%s from %s -> %d %s", req_method_name(r.method),
+	    a->name[0] ? "/" : "", a->name, r.route[0] ? r.route : "-",
+	    r.remote[0] ? r.remote : "-", resp.status,
+	    resp.err != WX_OK ? wxerr_code(resp.err) : "");
+	metrics_app("");
 	resp_reset(&resp);
 	req_reset(&r);
 	log_set_reqid(NULL);
 }
 
 void
-app_after(struct app *a)
+app_after(struct app *root)
 {
+	/* The app this request was for: the others hold and owe nothing. */
+	struct app *a = root->last;
+
+	if (a == NULL)
+		return;
 	store_flush(a->st);
-	if (!a->cfg_ok)
+	if (!root->cfg_ok || !a->cfg_ok)
 		return;
 	token_refresh_ahead(&a->tok);
 	tpl_after(a);
 	if (metrics_due())
-		flush_counts(a);
+		flush_counts(root);
 }

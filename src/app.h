@@ -18,7 +18,21 @@
 
 struct tplcache;
 
+/*
+ * One mini program, and the install. A single configuration file is one
+ * app, which is also the install (root == itself, n_apps 0). A directory
+ * of *.conf files (api.md section 8) is an install whose own struct holds
+ * only the directory's state and the shared handles, and apps[] one app
+ * per file, sorted by name; handlers always get an app.
+ */
 struct app {
+	char		 name[LIM_APPNAME];	/* the file's stem; "" for a single file */
+	struct app	*root;		/* the install */
+	struct app	*apps;		/* a directory install: its apps */
+	size_t		 n_apps;
+	size_t		 home;		/* the app whose Redis keeps the install's counters */
+	struct app	*last;		/* the app the last request was for */
+	char		 metrics_key[LIM_KEY];	/* the install's counters (metrics.h) */
 	struct config	 cfg;
 	bool		 cfg_ok;
 	char		 cfg_err[2 * LIM_ERRMSG];	/* "file:line: why" */
@@ -39,13 +53,25 @@ struct io {
 };
 
 /*
- * Load the configuration and make the per-process handles. A bad
- * configuration is kept as cfg_err (every request then answers 500
- * config_error) so that the web server stays up. -1 only when out of
- * memory.
+ * Load the configuration and make the per-process handles, once per
+ * process. config_path names a file (one app) or a directory (one app per
+ * *.conf in it, named by the file's stem; routes then start with the
+ * app's name and every Redis key of an app carries its appid, see
+ * conf_scope). A bad configuration is kept as cfg_err (every request
+ * then answers 500 config_error) so that the web server stays up: the
+ * install's own (no such directory, no *.conf, a file name that is not an
+ * app name) for every request, an app's for that app's routes. -1 only
+ * when out of memory.
  */
 int	app_init(struct app *, const char *config_path);
 void	app_free(struct app *);
+
+/*
+ * The app a command is about: name NULL picks the one app of a single
+ * file; a name picks that app of a directory. NULL when there is no such
+ * app (or a name was given for a single file, or none for a directory).
+ */
+struct app *app_named(struct app *root, const char *name);
 
 /*
  * Serve one request end to end. The request's read deadline starts here

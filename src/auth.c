@@ -43,6 +43,38 @@ auth_apikey_ok(const struct config *c, const char *key)
 	return ok;
 }
 
+/*
+ * /metrics covers the install: in a directory install, any app's
+ * http.metricsAllow and api keys open it.
+ */
+static bool
+metrics_address_ok(const struct app *a, const char *addr)
+{
+	const struct app *root = a->root != NULL ? a->root : a;
+
+	if (root->n_apps == 0)
+		return auth_address_ok(&a->cfg, addr);
+	for (size_t i = 0; i < root->n_apps; i++)
+		if (root->apps[i].cfg_ok &&
+		    auth_address_ok(&root->apps[i].cfg, addr))
+			return true;
+	return false;
+}
+
+static bool
+metrics_apikey_ok(const struct app *a, const char *key)
+{
+	const struct app *root = a->root != NULL ? a->root : a;
+	bool ok = false;
+
+	if (root->n_apps == 0)
+		return auth_apikey_ok(&a->cfg, key);
+	for (size_t i = 0; i < root->n_apps; i++)
+		if (root->apps[i].cfg_ok)
+			ok |= auth_apikey_ok(&root->apps[i].cfg, key);
+	return ok;
+}
+
 enum wx_err
 auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
     size_t msglen)
@@ -53,7 +85,7 @@ auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
 	r->who = WHO_NONE;
 	if (kind == AUTH_NONE)
 		return WX_OK;
-	if (kind == AUTH_METRICS && auth_address_ok(&a->cfg, r->remote))
+	if (kind == AUTH_METRICS && metrics_address_ok(a, r->remote))
 		return WX_OK;
 	if ((cred = auth_bearer(r->auth)) == NULL) {
 		snprintf(msg, msglen, "send Authorization: Bearer <%s>",
@@ -62,7 +94,8 @@ auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
 		    "session" : "session or api key");
 		return WX_UNAUTHORIZED;
 	}
-	if (kind != AUTH_SESSION && auth_apikey_ok(&a->cfg, cred)) {
+	if (kind != AUTH_SESSION && (kind == AUTH_METRICS ?
+	    metrics_apikey_ok(a, cred) : auth_apikey_ok(&a->cfg, cred))) {
 		r->who = WHO_APIKEY;
 		return WX_OK;
 	}

@@ -3,27 +3,32 @@
  * code paths as the responder: `send` and `subs` run the very handlers
  * of /send and /subscriptions, as a trusted server-to-server caller.
  *
- *   wxsub [-c FILE] check-config
- *   wxsub [-c FILE] token [--refresh | --force]
- *   wxsub [-c FILE] send OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...
- *   wxsub [-c FILE] subs OPENID
- *   wxsub [-c FILE] worker [--once]
- *   wxsub [-c FILE] outbox [failed | retry ID]
- *   wxsub [-c FILE] templates [sync]
+ *   wxsub [-c FILE|DIR] [--app NAME] check-config
+ *   wxsub [-c FILE|DIR] [--app NAME] token [--refresh | --force]
+ *   wxsub [-c FILE|DIR] [--app NAME] send OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...
+ *   wxsub [-c FILE|DIR] [--app NAME] subs OPENID
+ *   wxsub [-c FILE|DIR] [--app NAME] worker [--once]
+ *   wxsub [-c FILE|DIR] [--app NAME] outbox [failed | retry ID]
+ *   wxsub [-c FILE|DIR] [--app NAME] templates [sync]
  *
+ * With a directory of apps (app.h), --app names the app; check-config
+ * and worker without it work for every app.
  * (the commands are cmd_table[] below). Exit codes: 0 done; 1 refused (the answer says why); 2 usage;
  * 3 configuration; 4 Redis unavailable; 5 WeChat or token unavailable.
  * The access token and the AppSecret are never printed.
  */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "jsonio.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "route.h"
 #include "crypto.h"
@@ -341,30 +346,130 @@ on_term(int sig)
 	stopping = 1;
 }
 
-/* `worker [--once]`: sends until SIGTERM (or what is due, once). */
-static int
-cmd_worker(struct app *a, int argc, char **argv)
+/* SIGTERM and SIGINT end the worker's loop (or, in a parent, its children). */
+static void
+catch_term(void)
 {
-	struct worker_stats ws;
 	struct sigaction sa;
-	bool once = argc == 1 && strcmp(argv[0], "--once") == 0;
 
-	if (argc > 1 || (argc == 1 && !once))
-		return usage();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* One app's worker (worker_run), stats printed after --once. */
+static int
+work(struct app *a, bool once)
+{
+	struct worker_stats ws;
+
 	/* The worker's log is its job: info lines unless told otherwise. */
 	log_set_level((enum log_level)a->cfg.log_level);
+	metrics_app(a->name);
 	if (worker_run(a, once, &stopping, &ws) != 0)
 		return EX_REDIS;
 	if (once)
-		printf("sent %lld, retried %lld, failed %lld, unknown %lld\n",
-		    ws.sent, ws.retried, ws.failed, ws.unknown);
+		printf("%s%ssent %lld, retried %lld, failed %lld, unknown %lld\n",
+		    a->name, a->name[0] ? ": " : "", ws.sent, ws.retried,
+		    ws.failed, ws.unknown);
 	return EX_DONE;
+}
+
+/* `worker [--once]`: sends until SIGTERM (or what is due, once). */
+static int
+cmd_worker(struct app *a, int argc, char **argv)
+{
+	bool once = argc == 1 && strcmp(argv[0], "--once") == 0;
+
+	if (argc > 1 || (argc == 1 && !once))
+		return usage();
+	catch_term();
+	return work(a, once);
+}
+
+/*
+ * `worker` of a directory install without --app: every app's outbox.
+ * --once drains them one after the other; otherwise each app's worker
+ * runs in a child process of its own (a worker's loop waits on its own
+ * app's stream), and SIGTERM to this one is passed on to them all.
+ */
+static int
+worker_all(struct app *root, int argc, char **argv)
+{
+	bool once = argc == 1 && strcmp(argv[0], "--once") == 0;
+	pid_t pid[LIM_APPS];
+	size_t i, n = 0;
+	int rc = EX_DONE, st;
+
+	if (argc > 1 || (argc == 1 && !once))
+		return usage();
+	catch_term();
+	for (i = 0; i < root->n_apps; i++) {
+		struct app *a = &root->apps[i];
+		if (!a->cfg_ok) {
+			fprintf(stderr, "wxsub: %s\n", a->cfg_err);
+			rc = EX_CONFIG;
+			continue;
+		}
+		if (once) {
+			if ((st = work(a, true)) != EX_DONE && rc == EX_DONE)
+				rc = st;
+			continue;
+		}
+		fflush(NULL);
+		if ((pid[n] = fork()) == 0)
+			_exit(work(a, false));
+		if (pid[n] < 0) {
+			fprintf(stderr, "wxsub: cannot start the worker of %s\n",
+			    a->name);
+			rc = EX_REDIS;
+			stopping = 1;
+			break;
+		}
+		n++;
+	}
+	for (i = 0; i < n; ) {
+		if (waitpid(pid[i], &st, 0) < 0) {
+			if (stopping)	/* interrupted: pass it on, wait again */
+				for (size_t j = i; j < n; j++)
+					kill(pid[j], SIGTERM);
+			continue;
+		}
+		if (rc == EX_DONE && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) : EX_REDIS;
+		i++;
+	}
+	return rc;
+}
+
+/*
+ * check-config of a directory install: every app in turn, under a line
+ * naming it; the exit code is the first failure's.
+ */
+static int
+check_all(struct app *root, int argc, char **argv)
+{
+	int rc = EX_DONE, one;
+
+	if (argc != 0)
+		return usage();
+	printf("install  %s: %zu app(s)\n", root->cfg.file, root->n_apps);
+	for (size_t i = 0; i < root->n_apps; i++) {
+		struct app *a = &root->apps[i];
+
+		printf("app      %s\n", a->name);
+		if (!a->cfg_ok) {
+			printf("config   %s\n", a->cfg_err);
+			one = EX_CONFIG;
+		} else
+			one = cmd_check(a, 0, argv);
+		if (rc == EX_DONE)
+			rc = one;
+	}
+	return rc;
 }
 
 /* `outbox`, `outbox failed`, `outbox retry ID`. */
@@ -427,16 +532,19 @@ struct cmd_entry {
 	const char	*name;
 	const char	*args;
 	int		(*exec)(struct app *, int argc, char **argv);
+	/* a directory install without --app: every app (NULL: refused) */
+	int		(*all)(struct app *root, int argc, char **argv);
 };
 
 static const struct cmd_entry cmd_table[] = {
-	{ "check-config", "", cmd_check },
-	{ "token", " [--refresh | --force]", cmd_token },
-	{ "send", " OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...", cmd_send },
-	{ "subs", " OPENID", cmd_subs },
-	{ "worker", " [--once]", cmd_worker },
-	{ "outbox", " [failed | retry ID]", cmd_outbox },
-	{ "templates", " [sync]", cmd_templates },
+	{ "check-config", "", cmd_check, check_all },
+	{ "token", " [--refresh | --force]", cmd_token, NULL },
+	{ "send", " OPENID [-t TEMPLATE] [-p PAGE] KEY=VALUE...", cmd_send,
+	  NULL },
+	{ "subs", " OPENID", cmd_subs, NULL },
+	{ "worker", " [--once]", cmd_worker, worker_all },
+	{ "outbox", " [failed | retry ID]", cmd_outbox, NULL },
+	{ "templates", " [sync]", cmd_templates, NULL },
 };
 
 #define NCMDS	(sizeof(cmd_table) / sizeof(cmd_table[0]))
@@ -445,11 +553,12 @@ static int
 usage(void)
 {
 	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(stderr, "%s wxsub [-c FILE] %s%s\n",
+		fprintf(stderr, "%s wxsub [-c FILE|DIR] [--app NAME] %s%s\n",
 		    i == 0 ? "usage:" : "      ", cmd_table[i].name,
 		    cmd_table[i].args);
 	fprintf(stderr, "FILE defaults to $WXSUB_CONFIG, then " SYSCONFDIR
-	    "/wxsub.conf\n");
+	    "/wxsub.conf;\na DIR holds one NAME.conf per app, and --app names "
+	    "the app\n");
 	return EX_USAGE;
 }
 
@@ -462,17 +571,46 @@ cmd_find(const char *name)
 	return NULL;
 }
 
+/* The app a command is about (--app), or NULL after saying why. */
+static struct app *
+pick(struct app *root, const char *name)
+{
+	struct app *a = app_named(root, name);
+
+	if (a == NULL && root->n_apps == 0)
+		fprintf(stderr, "wxsub: --app needs a directory of apps "
+		    "(%s is one file)\n", root->cfg.file);
+	else if (a == NULL && name == NULL)
+		fprintf(stderr, "wxsub: %s holds %zu apps: name one with "
+		    "--app NAME (the first is %s)\n", root->cfg.file,
+		    root->n_apps, root->apps[0].name);
+	else if (a == NULL)
+		fprintf(stderr, "wxsub: no app %s in %s\n", name,
+		    root->cfg.file);
+	else if (!a->cfg_ok)
+		fprintf(stderr, "wxsub: %s\n", a->cfg_err);
+	return a != NULL && a->cfg_ok ? a : NULL;
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "app", required_argument, NULL, 'a' },
+		{ "config", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
 	static struct app app;
-	const char *path = getenv("WXSUB_CONFIG");
+	const char *path = getenv("WXSUB_CONFIG"), *name = NULL;
 	const struct cmd_entry *cmd;
+	struct app *a;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:a:h", longopts, NULL)) != -1) {
 		if (opt == 'c')
 			path = optarg;
+		else if (opt == 'a')
+			name = optarg;
 		else
 			return usage();
 	}
@@ -492,9 +630,18 @@ main(int argc, char **argv)
 		app_free(&app);
 		return EX_CONFIG;
 	}
-	log_set_level((enum log_level)(app.cfg.log_level > LOG_WARN ?
-	    app.cfg.log_level : LOG_WARN));
-	rc = cmd->exec(&app, argc - optind, argv + optind);
+	if (app.n_apps > 0 && name == NULL && cmd->all != NULL) {
+		log_set_level(LOG_WARN);
+		rc = cmd->all(&app, argc - optind, argv + optind);
+	} else if ((a = pick(&app, name)) == NULL) {
+		rc = app.n_apps > 0 && name != NULL && app_named(&app, name) != NULL ?
+		    EX_CONFIG : EX_USAGE;
+	} else {
+		log_set_level((enum log_level)(a->cfg.log_level > LOG_WARN ?
+		    a->cfg.log_level : LOG_WARN));
+		metrics_app(a->name);
+		rc = cmd->exec(a, argc - optind, argv + optind);
+	}
 	app_free(&app);
 	return rc;
 }

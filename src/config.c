@@ -1257,3 +1257,55 @@ conf_warnings(const struct config *c, char out[][LIM_ERRMSG], size_t max)
 		    "holds the AppSecret: chmod 0640 it", c->file);
 	return n;
 }
+
+/* dst += a + b, or -1 (dst unchanged) when it would not fit. */
+static int
+append2(char *dst, size_t size, const char *a, const char *b)
+{
+	size_t n = strlen(dst), la = strlen(a), lb = strlen(b);
+
+	if (n + la + lb >= size)
+		return -1;
+	memcpy(dst + n, a, la);
+	memcpy(dst + n + la, b, lb + 1);
+	return 0;
+}
+
+int
+conf_scope(struct config *c, char *err, size_t errlen)
+{
+	struct parse p;
+
+	memset(&p, 0, sizeof(p));
+	p.fname = c->file;
+	p.err = err;
+	p.errlen = errlen;
+	if (append2(c->token_key, sizeof(c->token_key), ":", c->appid) == -1 ||
+	    append2(c->lock_key, sizeof(c->lock_key), ":", c->appid) == -1 ||
+	    append2(c->sub_prefix, sizeof(c->sub_prefix), c->appid, ":") == -1 ||
+	    append2(c->prefix, sizeof(c->prefix), c->appid, ":") == -1)
+		return fail(&p, "the Redis keys with the appid added are longer "
+		    "than %d bytes", LIM_ID - 1);
+	return 0;
+}
+
+bool
+conf_same_redis(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (strcmp(a->redis_host, b->redis_host) != 0 ||
+	    a->redis_port != b->redis_port ||
+	    strcmp(a->redis_unix, b->redis_unix) != 0 ||
+	    strcmp(a->redis_user, b->redis_user) != 0 ||
+	    strcmp(a->redis_password, b->redis_password) != 0 ||
+	    a->redis_db != b->redis_db || a->n_sentinels != b->n_sentinels ||
+	    strcmp(a->master_name, b->master_name) != 0 ||
+	    a->wait_replicas != b->wait_replicas || a->wait_ms != b->wait_ms)
+		return false;
+	for (i = 0; i < a->n_sentinels; i++)
+		if (strcmp(a->sentinels[i].host, b->sentinels[i].host) != 0 ||
+		    a->sentinels[i].port != b->sentinels[i].port)
+			return false;
+	return true;
+}

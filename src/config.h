@@ -130,6 +130,19 @@ void	conf_shown_key(const char *key, char *out, size_t outlen);
 #define CONF_WARN_MAX	2
 size_t	conf_warnings(const struct config *c, char out[][LIM_ERRMSG], size_t max);
 
+/*
+ * One app of several (api.md section 8): give every key of the app its
+ * appid, so that no two apps share one: redis.tokenKey and
+ * redis.lockKey get ":<appid>" appended, redis.subscribePrefix and
+ * redis.prefix get "<appid>:" (WECHAT:ACCESS_TOKEN:wx1…,
+ * SUBSCRIBE:wx1…:<templateId>:<openId>, WXSUB:wx1…:session:…). 0, or
+ * -1 with "file: why" in err when a key would grow past its bound.
+ */
+int	conf_scope(struct config *c, char *err, size_t errlen);
+
+/* Do a and b name the same Redis (address, database and credentials)? */
+bool	conf_same_redis(const struct config *a, const struct config *b);
+
 /* Does /record accept id (templateIds + templateId + long-term)? Is it long-term? */
 bool	conf_template_known(const struct config *, const char *id);
 bool	conf_template_longterm(const struct config *, const char *id);

@@ -56,15 +56,16 @@ h_metrics(struct app *a, struct request *r, struct response *resp)
 	const long long *pd;
 	const char **fields = NULL;
 	long long *values = NULL;
-	char **stored = NULL, key[LIM_KEY], *text = NULL;
+	char **stored = NULL, *text = NULL;
 	long long *svals = NULL;
 	size_t n = 0, np, i, j, m;
 	enum wx_err err;
 	long len;
 
 	(void)r;
-	if (store_key(&a->cfg, "metrics", NULL, key, sizeof(key)) != 0 ||
-	    (err = store_hash_all(a->st, key, &stored, &svals, &n)) != WX_OK) {
+	/* The install's counters (app.h): a is the app that keeps them. */
+	if ((err = store_hash_all(a->st, a->root->metrics_key, &stored, &svals,
+	    &n)) != WX_OK) {
 		resp_error(resp, WX_REDIS_UNAVAILABLE, NULL);
 		return;
 	}

@@ -8,14 +8,16 @@
 #include <time.h>
 
 #include "metrics.h"
+#include "wxlimits.h"
 
-#define FIELD_LEN	64
+#define FIELD_LEN	(64 + LIM_APPNAME)
 
 static char		 names[METRICS_MAX_FIELDS][FIELD_LEN];
 static const char	*name_ptrs[METRICS_MAX_FIELDS];
 static long long	 deltas[METRICS_MAX_FIELDS];
 static size_t		 nfields;
 static time_t		 last_flush;
+static const char	*app = "";	/* metrics_app */
 
 /* Bucket upper bounds in seconds; the last one is +Inf. */
 static const double bounds[] = {
@@ -55,16 +57,25 @@ metrics_add(const char *field, long long n)
 struct last_field {
 	const char	*s;
 	long		 n;
+	const char	*app;
 	char		 f[FIELD_LEN];
 };
+
+void
+metrics_app(const char *name)
+{
+	app = name != NULL ? name : "";
+}
 
 static const char *
 field_of(struct last_field *l, char kind, const char *s, long n)
 {
-	if (s != l->s || n != l->n || l->f[0] == '\0') {
-		snprintf(l->f, sizeof(l->f), "%c|%s|%ld", kind, s, n);
+	if (s != l->s || n != l->n || app != l->app || l->f[0] == '\0') {
+		snprintf(l->f, sizeof(l->f), "%c|%s|%ld%s%s", kind, s, n,
+		    app[0] != '\0' ? "|" : "", app);
 		l->s = s;
 		l->n = n;
+		l->app = app;
 	}
 	return l->f;
 }
@@ -90,7 +101,8 @@ metrics_push(const char *event, const char *result)
 {
 	char f[FIELD_LEN];
 
-	snprintf(f, sizeof(f), "p|%s|%s", event, result);
+	snprintf(f, sizeof(f), "p|%s|%s%s%s", event, result,
+	    app[0] != '\0' ? "|" : "", app);
 	metrics_add(f, 1);
 }
 
@@ -99,7 +111,7 @@ metrics_count(const char *name)
 {
 	char f[FIELD_LEN];
 
-	snprintf(f, sizeof(f), "c|%s", name);
+	snprintf(f, sizeof(f), "c|%s%s%s", name, app[0] != '\0' ? "|" : "", app);
 	metrics_add(f, 1);
 }
 
@@ -186,9 +198,9 @@ put(struct sink *s, const char *fmt, ...)
 		s->len += (size_t)n;
 }
 
-/* Split "a|b|c" into up to 3 parts (pointers into buf). */
+/* Split "a|b|c|d" into up to 4 parts (pointers into buf). */
 static int
-split(const char *field, char *buf, size_t buflen, const char *part[3])
+split(const char *field, char *buf, size_t buflen, const char *part[4])
 {
 	int n = 0;
 	char *p;
@@ -196,7 +208,7 @@ split(const char *field, char *buf, size_t buflen, const char *part[3])
 	if (snprintf(buf, buflen, "%s", field) >= (int)buflen)
 		return 0;
 	part[n++] = buf;
-	for (p = buf; *p != '\0' && n < 3; p++)
+	for (p = buf; *p != '\0' && n < 4; p++)
 		if (*p == '|') {
 			*p = '\0';
 			part[n++] = p + 1;
@@ -220,16 +232,20 @@ render_labeled(struct sink *s, const char *const *f, const long long *v,
     const char *l1, const char *l2)
 {
 	char buf[FIELD_LEN];
-	const char *part[3];
+	const char *part[4];
+	int k;
 
 	put(s, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric);
 	for (size_t i = 0; i < n; i++) {
-		if (split(f[i], buf, sizeof(buf), part) != 3 ||
-		    strcmp(part[0], kind) != 0 || !label_ok(part[1]) ||
-		    !label_ok(part[2]))
+		k = split(f[i], buf, sizeof(buf), part);
+		if (k < 3 || strcmp(part[0], kind) != 0 || !label_ok(part[1]) ||
+		    !label_ok(part[2]) || (k == 4 && !label_ok(part[3])))
 			continue;
-		put(s, "%s{%s=\"%s\",%s=\"%s\"} %lld\n", metric, l1, part[1], l2,
-		    part[2], v[i]);
+		put(s, "%s{%s=\"%s\",%s=\"%s\"", metric, l1, part[1], l2,
+		    part[2]);
+		if (k == 4)
+			put(s, ",app=\"%s\"", part[3]);
+		put(s, "} %lld\n", v[i]);
 	}
 }
 
@@ -239,7 +255,7 @@ render_hist(struct sink *s, const char *const *f, const long long *v,
 {
 	long long bucket[NBUCKETS] = { 0 }, sum = 0, count = 0, cum = 0;
 	char want[FIELD_LEN], buf[FIELD_LEN];
-	const char *name = hist_names[h], *part[3];
+	const char *name = hist_names[h], *part[4];
 	size_t i, b;
 
 	for (i = 0; i < n; i++) {
@@ -272,16 +288,47 @@ render_hist(struct sink *s, const char *const *f, const long long *v,
 	put(s, "%s_sum %.6f\n%s_count %lld\n", want, (double)sum / 1e6, want, count);
 }
 
+/*
+ * One counter: "c|NAME" as the unlabelled sample, and in a directory
+ * install "c|NAME|APP" as one sample per app (label lb, if any, first).
+ * The unlabelled sample is left out when apps have theirs and it is 0.
+ */
+static void
+render_counter(struct sink *s, const char *const *f, const long long *v,
+    size_t n, const char *field, const char *metric, const char *lb)
+{
+	size_t i, len = strlen(field);
+	long long total = 0;
+	bool per_app = false;
+
+	for (i = 0; i < n; i++) {
+		if (strncmp(f[i], field, len) != 0)
+			continue;
+		if (f[i][len] == '\0')
+			total += v[i];
+		else if (f[i][len] == '|' && label_ok(f[i] + len + 1)) {
+			put(s, "%s{%s%sapp=\"%s\"} %lld\n", metric,
+			    lb != NULL ? lb : "", lb != NULL ? "," : "",
+			    f[i] + len + 1, v[i]);
+			per_app = true;
+		}
+	}
+	if (!per_app || total != 0)
+		put(s, "%s%s%s%s %lld\n", metric, lb != NULL ? "{" : "",
+		    lb != NULL ? lb : "", lb != NULL ? "}" : "", total);
+}
+
 long
 metrics_render(const char *const *f, const long long *v, size_t n,
     char *out, size_t outlen)
 {
-	static const struct { const char *field, *metric; } counters[] = {
-		{ "c|token_fetch_ok", "wxsub_token_fetches_total{result=\"ok\"}" },
-		{ "c|token_fetch_failed", "wxsub_token_fetches_total{result=\"failed\"}" },
-		{ "c|token_force", "wxsub_token_forced_refreshes_total" },
-		{ "c|token_wait", "wxsub_token_waits_total" },
-		{ "c|token_ahead", "wxsub_token_refreshes_ahead_total" },
+	static const struct { const char *field, *metric, *label; } counters[] = {
+		{ "c|token_fetch_ok", "wxsub_token_fetches_total", "result=\"ok\"" },
+		{ "c|token_fetch_failed", "wxsub_token_fetches_total",
+		  "result=\"failed\"" },
+		{ "c|token_force", "wxsub_token_forced_refreshes_total", NULL },
+		{ "c|token_wait", "wxsub_token_waits_total", NULL },
+		{ "c|token_ahead", "wxsub_token_refreshes_ahead_total", NULL },
 	};
 	static const struct { const char *field, *metric, *help; } outbox[] = {
 		{ "c|outbox_sent", "wxsub_outbox_sent_total",
@@ -294,7 +341,7 @@ metrics_render(const char *const *f, const long long *v, size_t n,
 		  "Outbox messages whose answer was lost (unknown)." },
 	};
 	struct sink s = { out, 0, outlen, false };
-	size_t i, j;
+	size_t j;
 
 	if (outlen == 0)
 		return -1;
@@ -309,10 +356,6 @@ metrics_render(const char *const *f, const long long *v, size_t n,
 	put(&s, "# HELP wxsub_token_fetches_total Token calls to WeChat.\n"
 	    "# TYPE wxsub_token_fetches_total counter\n");
 	for (j = 0; j < sizeof(counters) / sizeof(counters[0]); j++) {
-		long long total = 0;
-		for (i = 0; i < n; i++)
-			if (strcmp(f[i], counters[j].field) == 0)
-				total += v[i];
 		if (j == 2)
 			put(&s, "# TYPE wxsub_token_forced_refreshes_total counter\n");
 		else if (j == 3)
@@ -321,16 +364,14 @@ metrics_render(const char *const *f, const long long *v, size_t n,
 			    "# TYPE wxsub_token_waits_total counter\n");
 		else if (j == 4)
 			put(&s, "# TYPE wxsub_token_refreshes_ahead_total counter\n");
-		put(&s, "%s %lld\n", counters[j].metric, total);
+		render_counter(&s, f, v, n, counters[j].field, counters[j].metric,
+		    counters[j].label);
 	}
 	for (j = 0; j < sizeof(outbox) / sizeof(outbox[0]); j++) {
-		long long total = 0;
-		for (i = 0; i < n; i++)
-			if (strcmp(f[i], outbox[j].field) == 0)
-				total += v[i];
-		put(&s, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n",
-		    outbox[j].metric, outbox[j].help, outbox[j].metric,
-		    outbox[j].metric, total);
+		put(&s, "# HELP %s %s\n# TYPE %s counter\n", outbox[j].metric,
+		    outbox[j].help, outbox[j].metric);
+		render_counter(&s, f, v, n, outbox[j].field, outbox[j].metric,
+		    NULL);
 	}
 	for (int h = 0; h < HIST__MAX; h++)
 		render_hist(&s, f, v, n, (enum metric_hist)h);

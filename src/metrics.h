@@ -7,6 +7,9 @@
  * Field names in the hash: "r|ROUTE|STATUS", "s|OUTCOME|ERRCODE",
  * "p|EVENT|RESULT",
  * "c|NAME", "h|HIST|BUCKET", "hs|HIST" (sum, microseconds), "hc|HIST".
+ * In a directory install (several apps) requests, sends and counts get
+ * the app's name as one more part ("r|/send|200|shop"), rendered as an
+ * app="shop" label; the histograms are the install's.
  */
 #ifndef WX_METRICS_H
 #define WX_METRICS_H
@@ -20,6 +23,11 @@ enum metric_hist { HIST_REDIS, HIST_WECHAT, HIST_OUTBOX, HIST__MAX };
 #define METRICS_MAX_FIELDS	512
 
 void	metrics_add(const char *field, long long n);
+/*
+ * The app that what follows is counted for ("" for none); name must live
+ * as long as the process (an app's name in its struct).
+ */
+void	metrics_app(const char *name);
 /* route: a string that lives as long as the process (a route's path). */
 void	metrics_request(const char *route, int status);
 /* outcome: likewise a string that lives as long as the process. */

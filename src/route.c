@@ -62,3 +62,40 @@ route_find(const char *path, enum method m, enum wx_err *err, char *allow,
 	*err = path_known ? WX_METHOD : WX_NOT_FOUND;
 	return NULL;
 }
+
+bool
+route_app_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= LIM_APPNAME)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-'))
+			return false;
+	return true;
+}
+
+bool
+route_is_install(const char *path)
+{
+	return strcmp(path, "/health") == 0 || strcmp(path, "/metrics") == 0;
+}
+
+int
+route_app(const char *path, char *name, size_t namelen, const char **rest)
+{
+	const char *slash;
+	size_t n;
+
+	if (path[0] != '/' || (slash = strchr(path + 1, '/')) == NULL)
+		return -1;
+	n = (size_t)(slash - path - 1);
+	if (!route_app_name_ok(path + 1, n) || n >= namelen)
+		return -1;
+	memcpy(name, path + 1, n);
+	name[n] = '\0';
+	*rest = slash;
+	return 0;
+}

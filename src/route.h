@@ -11,6 +11,7 @@
 #include "request.h"
 #include "response.h"
 #include "wxerr.h"
+#include "wxlimits.h"
 
 struct app;
 
@@ -47,5 +48,18 @@ struct route {
  */
 const struct route *route_find(const char *path, enum method,
 		    enum wx_err *err, char *allow, size_t allowlen);
+
+/*
+ * Several apps (a directory install, api.md section 8): routes are
+ * /<app>/<route>. route_app splits "/shop/send" into "shop" and a
+ * pointer to "/send"; -1 when there is no second segment or the name is
+ * not an app name. Pure.
+ */
+int		 route_app(const char *path, char *name, size_t namelen,
+		    const char **rest);
+/* An app name: 1..LIM_APPNAME-1 of a-z 0-9 -. */
+bool		 route_app_name_ok(const char *s, size_t n);
+/* The routes that stay unprefixed and cover the install: /health, /metrics. */
+bool		 route_is_install(const char *path);
 
 #endif

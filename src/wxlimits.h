@@ -32,6 +32,8 @@
 #define LIM_PATH		1024	/* file paths */
 #define LIM_KEY			512	/* a Redis key we build */
 #define LIM_TOKEN		1024	/* an access_token (WeChat: plan for 512) */
+#define LIM_APPNAME		32	/* an app's name (its .conf file's stem) */
+#define LIM_APPS		256	/* apps in one directory install */
 #define LIM_HOST		256	/* a Redis or sentinel host name */
 #define LIM_SENTINELS		8	/* redis.sentinels entries */
 #define LIM_NET			64	/* an address or network, "10.0.0.0/8" */
