@@ -346,6 +346,18 @@ pick_app(struct app *root, struct request *r, struct app **t, char *msg,
 }
 
 /*
+ * Said to anyone, /health included: no path (it names the hosting user)
+ * and no text of the file. The log has where.
+ */
+static enum wx_err
+not_configured(char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "the service is not configured; see the "
+	    "server log");
+	return WX_CONFIG;
+}
+
+/*
  * Everything before the handler; WX_OK when the handler may run, for
  * the app *t (root itself for a single file).
  */
@@ -360,24 +372,15 @@ prepare(struct app *root, const struct io *io, struct request *r,
 	if ((err = req_parse(r, io->params, io->ctx, msg, msglen)) != WX_OK)
 		return err;
 	log_set_reqid(r->reqid);
-	if (!root->cfg_ok) {
-		snprintf(msg, msglen, "%s", root->cfg_err);
-		return WX_CONFIG;
-	}
+	if (!root->cfg_ok)
+		return not_configured(msg, msglen);
 	if (root->n_apps > 0 &&
 	    (err = pick_app(root, r, t, msg, msglen)) != WX_OK)
 		return err;
 	a = *t;
 	metrics_app(route_is_install(r->route) ? "" : a->name);
-	if (!a->cfg_ok) {
-		/*
-		 * Said to anyone, /health included: no path (it names the
-		 * hosting user) and no text of the file. The log has where.
-		 */
-		snprintf(msg, msglen, "the service is not configured; see the "
-		    "server log");
-		return WX_CONFIG;
-	}
+	if (!a->cfg_ok)
+		return not_configured(msg, msglen);
 	*rt = route_find(r->route, r->method, &err, resp->allow,
 	    sizeof(resp->allow));
 	if (*rt == NULL) {
