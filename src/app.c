@@ -440,10 +440,14 @@ app_serve(struct app *root, const struct io *io)
 void
 app_after(struct app *root)
 {
-	/* The app this request was for: the others hold and owe nothing. */
+	/*
+	 * The app this request was for: the others hold and owe nothing.
+	 * A directory install's own struct (a request that named no app)
+	 * has no store.
+	 */
 	struct app *a = root->last;
 
-	if (a == NULL)
+	if (a == NULL || a->st == NULL)
 		return;
 	store_flush(a->st);
 	if (!root->cfg_ok || !a->cfg_ok)
