@@ -92,6 +92,7 @@ class AppsEnv(Env):
 
 
 class TwoAppsTests(E2ECase):
+    WORLD = "own"       # a directory config and a second stand-in
 
     @classmethod
     def setUpClass(cls):

@@ -158,6 +158,7 @@ class SentinelEnv(Env):
 
 class SentinelTests(E2ECase):
     SERVERS = ("lighttpd",)
+    WORLD = "own"       # its Redis is a master, replicas and sentinels
 
     @classmethod
     def setUpClass(cls):
