@@ -209,6 +209,15 @@ static const struct redis_script lua_finish = { "outbox_finish", STORE_LUA_GIVE 
 static const struct redis_script lua_defer = { "outbox_defer", LUA_ACK
     "redis.call('zadd', KEYS[3], ARGV[4], ARGV[5]) ack() return 1" };
 
+/*
+ * KEYS: stream. ARGV: group, consumer. Forget the consumer when nothing
+ * is pending for it (DELCONSUMER drops its pending entries).
+ */
+static const struct redis_script outbox_leave = { "outbox_leave",
+    "local p = redis.call('xpending', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) "
+    "if #p > 0 then return -1 end "
+    "return redis.call('xgroup', 'delconsumer', KEYS[1], ARGV[1], ARGV[2])" };
+
 /* KEYS: delayed, stream. ARGV: now (ms), how many at most. */
 static const struct redis_script lua_promote = { "outbox_promote",
     "local ids = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], "
@@ -635,6 +644,23 @@ outbox_group(struct store *st, const struct config *c)
 	}
 	freeReplyObject(r);
 	return err;
+}
+
+enum wx_err
+outbox_leave_group(struct store *st, const struct config *c,
+    const char *consumer)
+{
+	char k[LIM_KEY];
+	const char *keys[1] = { k }, *args[2] = { OUTBOX_GROUP, consumer };
+	redisReply *r;
+
+	if (key(c, "outbox", NULL, k, sizeof(k)) != 0)
+		return WX_INTERNAL;
+	if ((r = checked(redis_eval(store_redis(st), &outbox_leave, 1, keys, 2,
+	    args), "leave")) == NULL)
+		return WX_REDIS_UNAVAILABLE;
+	freeReplyObject(r);
+	return WX_OK;
 }
 
 /* One entry: [entry id, [field, value, ...]] (value nil when deleted). */

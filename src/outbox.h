@@ -143,6 +143,13 @@ int		 outbox_read_aof(const char *info, size_t len);
 /* Make the group (and the stream) if missing. */
 enum wx_err	 outbox_group(struct store *, const struct config *);
 
+/*
+ * A worker that stops forgets its consumer in the group, when nothing is
+ * pending for it (cron's `worker --once` would otherwise leave one a run).
+ */
+enum wx_err	 outbox_leave_group(struct store *, const struct config *,
+		    const char *consumer);
+
 /* One stream entry handed to this worker. */
 struct outbox_entry {
 	char		 entry[48];	/* the stream entry id */

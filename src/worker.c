@@ -314,6 +314,7 @@ worker_run(struct app *a, bool once, volatile sig_atomic_t *stop,
 	/* SIGTERM: what is in flight finishes (each within its time limit). */
 	while (up_multi_running(w.m) > 0)
 		up_multi_run(w.m, POLL_MS, done, &w);
+	(void)outbox_leave_group(a->st, &a->cfg, w.consumer);
 	app_after(a);
 	log_info("worker %s: stopping (%lld sent, %lld retried, %lld failed, "
 	    "%lld unknown)", w.consumer, stats->sent, stats->retried,

@@ -120,6 +120,9 @@ class OutboxTests(OutboxCase):
         self.assertEqual(self.env.stats()["calls"]["send"], 0)
         rc, out, err = self.wxsub("worker", "--once")
         self.assertEqual(rc, 0, err)
+        self.assertEqual(self.env.redis("XINFO", "CONSUMERS", "WXSUB:outbox",
+                                        "wxsub"), [],
+                         "a worker that stops leaves no consumer behind")
         m = self.message(mid)
         self.assertEqual((m["status"], m["attempts"]), ("sent", 1), m)
         sent = self.env.stats()["sent"]
