@@ -216,6 +216,28 @@ class EventEventsSource(EventBase):
         self.assertEqual(self.env.credit(oid, TPL1), 2)
         self.wait_count("p|popup|duplicate", 3)
 
+    def test_plain_signature_carries_one_message(self):
+        """A plain signature does not cover the body: another body under a
+        signature already used is refused; the same body is a retry."""
+        oid, other = openid("evsig"), openid("evsig", 1)
+        for fmt in ("xml", "json"):
+            rep = self.push(POPUP, oid, [popup(TPL1)], format=fmt,
+                            createTime=int(time.time()) + (fmt == "json"))
+            self.assertSuccess(rep)
+            forged = self.push(POPUP, other, [popup(TPL1)], format=fmt,
+                               deliver=False)
+            r = self.raw(rep["query"], forged["body"].encode(), rep["contentType"])
+            self.assertRefused(r)
+            q = rep["query"].replace("signature=", "signature=X", 1)
+            sig = q.split("signature=X", 1)[1][:40]
+            q = q.replace("X" + sig, sig.upper(), 1)
+            self.assertRefused(self.raw(q, forged["body"].encode(),
+                                        rep["contentType"]))
+            r = self.raw(rep["query"], rep["body"].encode(), rep["contentType"])
+            self.assertEqual((r.status, r.body), (200, b"success"), r)
+        self.assertEqual(self.env.credit(oid, TPL1), 2)
+        self.assertIsNone(self.env.credit(other, TPL1))
+
     def test_retried_when_not_answered_in_time(self):
         oid = openid("evretry")
         # a server that never answers: the stand-in tries three times
