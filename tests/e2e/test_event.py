@@ -370,3 +370,62 @@ class EventOutbox(EventBase, OutboxCase):
             self.assertEqual(rc, 0, err)
             m = self.wait_status(mid, status)
             self.assertEqual(m["status"], status, m)
+
+
+import harness  # noqa: E402
+from test_apps import AppsEnv, CLINIC_APPID  # noqa: E402
+
+
+class PushAppsEnv(AppsEnv):
+    """Two apps, each with its own push token (and the same aesKey)."""
+
+    def app_configs(self):
+        cfgs = super().app_configs()
+        for name, cfg in cfgs.items():
+            cfg.update({"push.token": name + "PushToken1", "push.aesKey": AESKEY,
+                        "subscribe.source": "events"})
+        return cfgs
+
+
+class EventApps(E2ECase):
+    """api.md section 8: each app's push URL is /<app>/event, with its
+    own token and appid; its credits carry its appid."""
+    WORLD = "own"
+
+    @classmethod
+    def setUpClass(cls):
+        env = PushAppsEnv(harness.current_server())
+        try:
+            env.start()
+        except BaseException:
+            env.stop()
+            raise
+        cls.env = env
+
+    def push_to(self, app, token, appid, oid):
+        return self.env.control("POST", "/__control/push", {
+            "url": "http://127.0.0.1:%d%s/%s/event" % (
+                self.env.http_port, self.env.script, app),
+            "token": token, "aesKey": AESKEY, "appid": appid, "mode": "safe",
+            "format": "json", "event": POPUP, "openid": oid,
+            "items": [popup(TPL1)]})["tries"][-1]
+
+    def test_each_app_its_own_push(self):
+        shop_appid = self.env.appid
+        oid = openid("evapps")
+        last = self.push_to("shop", "shopPushToken1", shop_appid, oid)
+        self.assertEqual((last.get("status"), last.get("body")), (200, "success"))
+        self.assertEqual(self.env.redis("GET", "SUBSCRIBE:%s:%s:%s" % (
+            shop_appid, TPL1, oid)), "1")
+        # the shop's push at the clinic's URL; the clinic's token sealed
+        # for the shop's appid
+        for app, token, appid in (("clinic", "shopPushToken1", shop_appid),
+                                  ("clinic", "clinicPushToken1", shop_appid)):
+            last = self.push_to(app, token, appid, oid)
+            self.assertEqual(last.get("status"), 401, last)
+        self.assertIsNone(self.env.redis("GET", "SUBSCRIBE:%s:%s:%s" % (
+            CLINIC_APPID, TPL1, oid)))
+        last = self.push_to("clinic", "clinicPushToken1", CLINIC_APPID, oid)
+        self.assertEqual(last.get("status"), 200, last)
+        self.assertEqual(self.env.redis("GET", "SUBSCRIBE:%s:%s:%s" % (
+            CLINIC_APPID, TPL1, oid)), "1")
