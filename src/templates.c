@@ -421,8 +421,7 @@ tpl_list(struct app *a)
 		reload(a, c);
 	if (c->doc == NULL || !json_object_object_get_ex(c->doc, "templates",
 	    &arr)) {
-		if (!c->warned && (a->cfg.template_ids_all ||
-		    a->cfg.templates_refresh > 0)) {
+		if (!c->warned) {
 			log_info("no template list (wxsub templates sync): /send "
 			    "checks data by the type rules");
 			c->warned = true;
