@@ -15,8 +15,11 @@
  *       });
  *   }
  *
- * createWxsub({ baseUrl, wx, storageKey, timeout }):
+ * createWxsub({ baseUrl, app, wx, storageKey, timeout }):
  *   baseUrl     the script's URL (routes are appended: /login, /record, /logout)
+ *   app         on a wxsub serving several mini programs, this one's name (its
+ *               NAME.conf): routes become /<app>/login ...; the default storageKey
+ *               then carries it too
  *   wx          the wx object (default: the global one)
  *   storageKey  where the session is kept with wx.setStorageSync (default "wxsub.session")
  *   timeout     wx.request time limit in ms (default 10000)
@@ -82,8 +85,11 @@ function createWxsub(options) {
     throw new Error('createWxsub: baseUrl must be an http(s) URL such as '
       + 'https://example.com/cgi-bin/wxsub.fcgi');
   }
-  var baseUrl = opts.baseUrl.replace(/\/+$/, '');
-  var storageKey = opts.storageKey || 'wxsub.session';
+  if (opts.app !== undefined && (typeof opts.app !== 'string' || !/^[a-z0-9-]{1,31}$/.test(opts.app))) {
+    throw new Error('createWxsub: app must be an app name (1 to 31 of a-z 0-9 -)');
+  }
+  var baseUrl = opts.baseUrl.replace(/\/+$/, '') + (opts.app ? '/' + opts.app : '');
+  var storageKey = opts.storageKey || (opts.app ? 'wxsub.session.' + opts.app : 'wxsub.session');
   var timeout = opts.timeout || 10000;
   var loginInFlight = null;
   var memory = null;      // the session, when storage is unavailable

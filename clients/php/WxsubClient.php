@@ -232,13 +232,16 @@ class WxsubClient
         'verifyTls' => true,          // false turns TLS verification off: never in production
         'requestId' => null,          // X-Request-Id sent with every call, unless a call gives one
         'userAgent' => null,          // default "wxsub-php/VERSION"
+        'app' => null,                // the app's name on a wxsub serving several (its NAME.conf)
     ];
 
     /**
      * @param string $baseUrl the script's URL, e.g. https://host/cgi-bin/wxsub.fcgi
      * @param string $apiKey  one of wxsub's auth.apiKeys
      * @param array  $options connectTimeoutMs (2000), timeoutMs (10000), caInfo, caPath,
-     *                        verifyTls (true), requestId, userAgent
+     *                        verifyTls (true), requestId, userAgent, app (on a wxsub serving
+     *                        several mini programs: the app's name, and the routes become
+     *                        /<app>/send ...; /health stays the install's)
      * @throws \InvalidArgumentException on a bad URL or option (never naming the key)
      */
     public function __construct(
@@ -287,6 +290,10 @@ class WxsubClient
         }
         if ($o['requestId'] !== null) {
             self::checkRequestId($o['requestId']);
+        }
+        if ($o['app'] !== null &&
+            (!is_string($o['app']) || !preg_match('/^[a-z0-9-]{1,31}$/D', $o['app']))) {
+            throw new \InvalidArgumentException('app must be an app name: 1 to 31 of a-z 0-9 -');
         }
         $this->options = $o;
     }
@@ -582,7 +589,9 @@ class WxsubClient
             }
             $headers[] = 'Content-Type: application/json; charset=utf-8';
         }
-        $url = $this->baseUrl . $route;
+        // Several apps on one wxsub: every route but the install's /health is the app's.
+        $url = $this->baseUrl . ($this->options['app'] !== null && $route !== '/health'
+            ? '/' . $this->options['app'] : '') . $route;
         if ($query) {
             $url .= '?' . http_build_query($query, '', '&', PHP_QUERY_RFC3986);
         }

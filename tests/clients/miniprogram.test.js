@@ -469,3 +469,13 @@ test('createWxsub refuses a bad baseUrl', () => {
   assert.throws(() => createWxsub({ baseUrl: 'ftp://x', wx: fakeWx({}) }));
   assert.throws(() => createWxsub({ baseUrl: WXSUB_URL }), /no wx object/);
 });
+
+test('app: routes carry the app name (several apps on one wxsub); a bad name is refused', async () => {
+  assert.throws(() => createWxsub({ baseUrl: WXSUB_URL, wx: fakeWx({ openId: openid('appbad') }), app: 'Bad_Name' }),
+    /app must be an app name/);
+  const { wx, wxsub } = setup('app', {}, { options: { app: 'shop' } });
+  // this wxsub is one file, so /shop/login is no route: the 404 shows where it went
+  await assert.rejects(wxsub.login(), (e) => e.status === 404 && e.error === 'not_found');
+  assert.equal(wx.calls('request', '/shop/login').length, 1);
+  assert.equal(wx.calls('request', '/login').length, 0);
+});

@@ -731,6 +731,21 @@ check('send with idempotencyKey: a retry answers the first msgid, sends nothing'
         eq($calls + 1, sendCalls(), 'one send');
     });
 
+check('app: a bad app name is refused; an app\'s routes are /<app>/...; health() stays the install\'s',
+    function () use ($URL, $KEY) {
+        throws(InvalidArgumentException::class, function () use ($URL, $KEY) {
+            return new WxsubClient($URL, $KEY, ['app' => 'Bad_Name']);
+        });
+        $shop = new WxsubClient($URL, $KEY, ['app' => 'shop']);
+        eq(true, $shop->health()['ok'], 'health() unprefixed');
+        // this wxsub is one file: /shop/subscriptions is no route
+        $e = throws(WxsubException::class, function () use ($shop) {
+            return $shop->subscriptions(oid('app'));
+        });
+        eq(404, $e->getHttpStatus(), 'the 404 of /shop/subscriptions');
+        eq('not_found', $e->getErrorCode(), 'not_found');
+    });
+
 // Last: stops Redis (tests/clients/run.py starts it again before the next suite).
 check('Redis down -> health() and subscriptions() throw UnavailableException 503',
     function () use ($wx) {
