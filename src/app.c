@@ -20,6 +20,21 @@
 #include "templates.h"
 
 /*
+ * a's store: over the connection of an app loaded before it that uses
+ * the same Redis (one connection per process for a directory of apps on
+ * one Redis), else a connection of its own.
+ */
+static struct store *
+open_store(struct app *root, struct app *a)
+{
+	for (struct app *b = root->apps; b != NULL && b < a; b++)
+		if (b->cfg_ok && a->cfg_ok && b->st != NULL &&
+		    conf_same_redis(&b->cfg, &a->cfg))
+			return store_new_sharing(&a->cfg, b->st);
+	return store_new(&a->cfg);
+}
+
+/*
  * Load one app's file into a (in a directory install with its name,
  * and its keys scoped by its appid) and make its handles; a refused file
  * is kept as a->cfg_err. -1 only when out of memory.
@@ -43,7 +58,7 @@ load_one(struct app *root, struct app *a, const char *path, const char *name)
 		for (i = 0; i < n; i++)
 			log_warn("%s", warn[i]);
 	}
-	if ((a->st = store_new(&a->cfg)) == NULL)
+	if ((a->st = open_store(root, a)) == NULL)
 		return -1;
 	a->up = root->up;
 	a->tok.st = a->st;

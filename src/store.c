@@ -319,6 +319,7 @@ store_key(const struct config *c, const char *what, const char *id,
 struct store {
 	const struct config	*cfg;
 	struct redis		*rd;
+	bool			 shared;	/* rd is another store's */
 };
 
 struct store *
@@ -341,8 +342,22 @@ store_free(struct store *s)
 {
 	if (s == NULL)
 		return;
-	redis_free(s->rd);	/* sends what is held first */
+	if (!s->shared)
+		redis_free(s->rd);	/* sends what is held first */
 	free(s);
+}
+
+struct store *
+store_new_sharing(const struct config *cfg, struct store *other)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->rd = other->rd;
+	s->shared = true;
+	return s;
 }
 
 void

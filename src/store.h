@@ -36,6 +36,12 @@ struct store;
 struct redisReply;
 
 struct store	*store_new(const struct config *);	/* no I/O yet */
+/*
+ * A store for cfg's keys over other's connection: several apps on one
+ * Redis (conf_same_redis) share one connection per process. other must
+ * outlive it; store_free leaves the connection to other.
+ */
+struct store	*store_new_sharing(const struct config *, struct store *other);
 void		 store_free(struct store *);
 
 /* Build a key; -1 if it does not fit (never truncated). Pure. */

@@ -263,3 +263,33 @@ class TwoAppsTests(E2ECase):
         self.assertIn("app      clinic", p.stdout)
         self.assertIn("app      shop", p.stdout)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def redis_sockets(self, pid):
+        """How many TCP connections process pid has open to Redis."""
+        inodes = set()
+        with contextlib.suppress(OSError):
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                with contextlib.suppress(OSError):
+                    t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                    if t.startswith("socket:["):
+                        inodes.add(t[8:-1])
+        n = 0
+        for table in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+            with contextlib.suppress(OSError), open(table) as f:
+                for ln in f.readlines()[1:]:
+                    v = ln.split()
+                    if int(v[2].rsplit(":", 1)[1], 16) == self.env.redis_port \
+                            and v[9] in inodes:
+                        n += 1
+        return n
+
+    def test_apps_on_one_redis_share_a_connection(self):
+        """Both apps use the same Redis: a process that served both keeps
+        one connection for them, not one per app."""
+        for i in range(16):
+            oid = openid("conn", i)
+            self.assertOk(self.record("shop", oid))
+            self.assertOk(self.record("clinic", oid))
+        counts = {pid: self.redis_sockets(pid) for pid in self.env.fcgi_pids()}
+        self.assertTrue(any(counts.values()), counts)
+        self.assertLessEqual(max(counts.values()), 1, counts)
