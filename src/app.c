@@ -284,22 +284,19 @@ app_free(struct app *a)
  * one (/event: XML or JSON, told apart by its reader) is kept as it came.
  */
 static enum wx_err
-read_body(struct app *a, const struct io *io, struct request *r, bool raw,
-    char *msg, size_t msglen)
+read_body(struct app *a, const struct io *io, struct request *r, bool raw)
 {
 	size_t max = a->cfg.max_body, want, got = 0, n;
 
-	if (r->content_length > (long long)max) {
-		snprintf(msg, msglen, "the body is larger than %zu bytes", max);
-		return WX_TOO_LARGE;
-	}
-	if (!raw && !req_is_json(r->content_type)) {
-		snprintf(msg, msglen, "Content-Type must be application/json");
-		return WX_MEDIA_TYPE;
-	}
+	if (r->content_length > (long long)max)
+		return wxe_set(&r->e, WX_TOO_LARGE,
+		    "the body is larger than %zu bytes", max);
+	if (!raw && !req_is_json(r->content_type))
+		return wxe_set(&r->e, WX_MEDIA_TYPE,
+		    "Content-Type must be application/json");
 	want = r->content_length >= 0 ? (size_t)r->content_length : max + 1;
 	if ((r->body = malloc(want + 1)) == NULL)
-		return WX_INTERNAL;
+		return wxe_set(&r->e, WX_INTERNAL, NULL);
 	dl_arm(&a->root->dl);
 	while (got < want && !dl_passed(&a->root->dl) &&
 	    (n = io->read(io->ctx, r->body + got, want - got)) > 0)
@@ -307,22 +304,20 @@ read_body(struct app *a, const struct io *io, struct request *r, bool raw,
 	dl_disarm();
 	r->body[got] = '\0';
 	r->body_len = got;
-	if (got < want && dl_passed(&a->root->dl)) {
-		snprintf(msg, msglen, "the body did not arrive within %ld ms",
-		    a->cfg.read_timeout_ms);
-		return WX_READ_TIMEOUT;
-	}
-	if (got > max) {
-		snprintf(msg, msglen, "the body is larger than %zu bytes", max);
-		return WX_TOO_LARGE;
-	}
-	if (r->content_length >= 0 && got < want) {
-		snprintf(msg, msglen, "the body ended before Content-Length");
-		return WX_BAD_REQUEST;
-	}
+	if (got < want && dl_passed(&a->root->dl))
+		return wxe_set(&r->e, WX_READ_TIMEOUT,
+		    "the body did not arrive within %ld ms", a->cfg.read_timeout_ms);
+	if (got > max)
+		return wxe_set(&r->e, WX_TOO_LARGE,
+		    "the body is larger than %zu bytes", max);
+	if (r->content_length >= 0 && got < want)
+		return wxe_set(&r->e, WX_BAD_REQUEST,
+		    "the body ended before Content-Length");
 	if (raw)
 		return WX_OK;
-	return jsonio_parse_object(r->body, r->body_len, &r->json, msg, msglen);
+	r->e.err = jsonio_parse_object(r->body, r->body_len, &r->json,
+	    r->e.msg, sizeof(r->e.msg));
+	return r->e.err;
 }
 
 /*
@@ -332,8 +327,7 @@ read_body(struct app *a, const struct io *io, struct request *r, bool raw,
  * from the request's start.
  */
 static enum wx_err
-pick_app(struct app *root, struct request *r, struct app **t, char *msg,
-    size_t msglen)
+pick_app(struct app *root, struct request *r, struct app **t)
 {
 	char name[LIM_APPNAME];
 	const char *rest;
@@ -343,15 +337,11 @@ pick_app(struct app *root, struct request *r, struct app **t, char *msg,
 		*t = home(root);
 		return WX_OK;
 	}
-	if (route_app(r->route, name, sizeof(name), &rest) != 0) {
-		snprintf(msg, msglen, "no route %s: routes are /<app>/<route>",
-		    r->route);
-		return WX_NOT_FOUND;
-	}
-	if ((a = app_named(root, name)) == NULL) {
-		snprintf(msg, msglen, "no app %s", name);
-		return WX_NOT_FOUND;
-	}
+	if (route_app(r->route, name, sizeof(name), &rest) != 0)
+		return wxe_set(&r->e, WX_NOT_FOUND,
+		    "no route %s: routes are /<app>/<route>", r->route);
+	if ((a = app_named(root, name)) == NULL)
+		return wxe_set(&r->e, WX_NOT_FOUND, "no app %s", name);
 	*t = a;
 	memmove(r->route, rest, strlen(rest) + 1);
 	if ((*t)->cfg_ok && root->dl.at_ms != 0 && (*t)->cfg.read_timeout_ms > 0)
@@ -365,11 +355,10 @@ pick_app(struct app *root, struct request *r, struct app **t, char *msg,
  * and no text of the file. The log has where.
  */
 static enum wx_err
-not_configured(char *msg, size_t msglen)
+not_configured(struct request *r)
 {
-	snprintf(msg, msglen, "the service is not configured; see the "
-	    "server log");
-	return WX_CONFIG;
+	return wxe_set(&r->e, WX_CONFIG, "the service is not configured; "
+	    "see the server log");
 }
 
 /*
@@ -378,35 +367,31 @@ not_configured(char *msg, size_t msglen)
  */
 static enum wx_err
 prepare(struct app *root, const struct io *io, struct request *r,
-    struct response *resp, const struct route **rt, struct app **t,
-    char *msg, size_t msglen)
+    struct response *resp, const struct route **rt, struct app **t)
 {
 	enum wx_err err;
 	struct app *a;
 
-	if ((err = req_parse(r, io->params, io->ctx, msg, msglen)) != WX_OK)
+	if ((err = req_parse(r, io->params, io->ctx)) != WX_OK)
 		return err;
 	log_set_reqid(r->reqid);
 	if (!root->cfg_ok)
-		return not_configured(msg, msglen);
-	if (root->n_apps > 0 &&
-	    (err = pick_app(root, r, t, msg, msglen)) != WX_OK)
+		return not_configured(r);
+	if (root->n_apps > 0 && (err = pick_app(root, r, t)) != WX_OK)
 		return err;
 	a = *t;
 	metrics_app(route_is_install(r->route) ? "" : a->name);
 	if (!a->cfg_ok)
-		return not_configured(msg, msglen);
+		return not_configured(r);
 	*rt = route_find(r->route, r->method, &err, resp->allow,
 	    sizeof(resp->allow));
-	if (*rt == NULL) {
-		snprintf(msg, msglen, err == WX_METHOD ?
+	if (*rt == NULL)
+		return wxe_set(&r->e, err, err == WX_METHOD ?
 		    "%s does not take this method" : "no route %s", r->route);
-		return err;
-	}
-	if ((err = auth_check(a, (*rt)->auth, r, msg, msglen)) != WX_OK)
+	if ((err = auth_check(a, (*rt)->auth, r)) != WX_OK)
 		return err;
 	if ((*rt)->body != BODY_NONE)
-		return read_body(a, io, r, (*rt)->body == BODY_RAW, msg, msglen);
+		return read_body(a, io, r, (*rt)->body == BODY_RAW);
 	return WX_OK;
 }
 
@@ -417,7 +402,7 @@ app_serve(struct app *root, const struct io *io)
 	struct response resp;
 	const struct route *rt = NULL;
 	struct app *a = root;
-	char msg[2 * LIM_ERRMSG], head[512];
+	char head[512];
 	const char *body;
 	size_t bodylen;
 	enum wx_err err;
@@ -426,14 +411,16 @@ app_serve(struct app *root, const struct io *io)
 	    root->cfg.read_timeout_ms : LIM_READ_TIMEOUT);
 	req_init(&r);
 	resp_init(&resp);
-	msg[0] = '\0';
 	metrics_app("");
-	err = prepare(root, io, &r, &resp, &rt, &a, msg, sizeof(msg));
+	err = prepare(root, io, &r, &resp, &rt, &a);
 	root->last = a;
+	/* The one exit of every failure, before or in the handler. */
 	if (err == WX_OK)
-		rt->fn(a, &r, &resp);
-	else
-		resp_error(&resp, err, msg);
+		err = rt->fn(a, &r, &resp);
+	if (err != WX_OK) {
+		r.e.err = err;
+		resp_fail(&resp, &r.e);
+	}
 
 	if (resp_render(&resp, r.reqid, head, sizeof(head), &body, &bodylen) == 0) {
 		io->write(io->ctx, head, strlen(head));

@@ -76,8 +76,7 @@ metrics_apikey_ok(const struct app *a, const char *key)
 }
 
 enum wx_err
-auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
-    size_t msglen)
+auth_check(struct app *a, enum auth_kind kind, struct request *r)
 {
 	const char *cred;
 	enum wx_err err;
@@ -88,11 +87,11 @@ auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
 	if (kind == AUTH_METRICS && metrics_address_ok(a, r->remote))
 		return WX_OK;
 	if ((cred = auth_bearer(r->auth)) == NULL) {
-		snprintf(msg, msglen, "send Authorization: Bearer <%s>",
+		return wxe_set(&r->e, WX_UNAUTHORIZED,
+		    "send Authorization: Bearer <%s>",
 		    kind == AUTH_APIKEY || kind == AUTH_METRICS ? "api key" :
 		    kind == AUTH_SESSION ?
 		    "session" : "session or api key");
-		return WX_UNAUTHORIZED;
 	}
 	if (kind != AUTH_SESSION && (kind == AUTH_METRICS ?
 	    metrics_apikey_ok(a, cred) : auth_apikey_ok(&a->cfg, cred))) {
@@ -108,11 +107,12 @@ auth_check(struct app *a, enum auth_kind kind, struct request *r, char *msg,
 			return WX_OK;
 		}
 		if (err != WX_UNAUTHORIZED)
-			return err;
-		snprintf(msg, msglen, "the session is unknown or expired: log in again");
-		return WX_UNAUTHORIZED;
+			return wxe_set(&r->e, err, NULL);
+		return wxe_set(&r->e, WX_UNAUTHORIZED,
+		    "the session is unknown or expired: log in again");
 	}
-	snprintf(msg, msglen, a->cfg.n_api_keys == 0 && kind == AUTH_APIKEY ?
-	    "no api keys are configured (auth.apiKeys)" : "the credential is not valid");
-	return WX_UNAUTHORIZED;
+	return wxe_set(&r->e, WX_UNAUTHORIZED, "%s",
+	    a->cfg.n_api_keys == 0 && kind == AUTH_APIKEY ?
+	    "no api keys are configured (auth.apiKeys)" :
+	    "the credential is not valid");
 }

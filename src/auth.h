@@ -26,10 +26,9 @@ bool		 auth_address_ok(const struct config *, const char *addr);
 
 /*
  * Authenticate r for a route of the given kind: sets r->who (and
- * r->openid for a session). WX_OK, WX_UNAUTHORIZED with msg, or
- * WX_REDIS_UNAVAILABLE.
+ * r->openid for a session). WX_OK, or WX_UNAUTHORIZED or
+ * WX_REDIS_UNAVAILABLE carried in r->e.
  */
-enum wx_err	 auth_check(struct app *, enum auth_kind, struct request *r,
-		    char *msg, size_t msglen);
+enum wx_err	 auth_check(struct app *, enum auth_kind, struct request *r);
 
 #endif

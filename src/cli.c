@@ -236,7 +236,8 @@ run_route(struct app *a, const char *path, enum method m, json_object *body,
 	r.method = m;
 	r.who = WHO_APIKEY;
 	r.json = body;
-	rt->fn(a, &r, &resp);
+	if (rt->fn(a, &r, &resp) != WX_OK)
+		resp_fail(&resp, &r.e);
 	text = resp.has_body ? jw_finish(&resp.body, &len) : NULL;
 	printf("%s\n", text != NULL ? text : "{}");
 	rc = code_for(resp.err);

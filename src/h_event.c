@@ -50,47 +50,46 @@ push_conf_of(const struct config *c, struct push_conf *pc)
 }
 
 /* "success" as text/plain: what WeChat wants to read. */
-static void
-answer_success(struct response *resp)
+static enum wx_err
+answer_success(struct request *r, struct response *resp)
 {
 	char *t = strdup("success");
 
-	if (t == NULL) {
-		resp_error(resp, WX_INTERNAL, NULL);
-		return;
-	}
+	if (t == NULL)
+		return wxe_set(&r->e, WX_INTERNAL, NULL);
 	resp_text(resp, "text/plain; charset=utf-8", t, strlen(t));
+	return WX_OK;
 }
 
 /* Without push.token there is no /event at all. */
-static bool
-enabled(struct app *a, struct response *resp)
+static enum wx_err
+enabled(struct app *a, struct request *r)
 {
 	if (a->cfg.push_token[0] != '\0')
-		return true;
-	resp_error(resp, WX_NOT_FOUND, "no route /event (push.token is not set)");
-	return false;
+		return WX_OK;
+	return wxe_set(&r->e, WX_NOT_FOUND,
+	    "no route /event (push.token is not set)");
 }
 
-void
+enum wx_err
 h_event_verify(struct app *a, struct request *r, struct response *resp)
 {
 	struct push_conf pc;
 	char msg[LIM_ERRMSG], *echo = NULL;
 	enum wx_err err;
 
-	if (!enabled(a, resp))
-		return;
+	if ((err = enabled(a, r)) != WX_OK)
+		return err;
 	push_conf_of(&a->cfg, &pc);
 	err = push_verify(&pc, r->query, (long long)time(NULL), &echo, msg,
 	    sizeof(msg));
 	if (err != WX_OK) {
 		log_info("push URL verification refused: %s", msg);
-		resp_error(resp, err, msg);
-		return;
+		return wxe_msg(&r->e, err, 0, msg);
 	}
 	log_info("push URL verified");
 	resp_text(resp, "text/plain; charset=utf-8", echo, strlen(echo));
+	return WX_OK;
 }
 
 /*
@@ -222,7 +221,7 @@ one_body_per_signature(struct app *a, const struct request *r,
 	return WX_OK;
 }
 
-void
+enum wx_err
 h_event(struct app *a, struct request *r, struct response *resp)
 {
 	struct push_conf pc;
@@ -231,12 +230,10 @@ h_event(struct app *a, struct request *r, struct response *resp)
 	bool fresh = false;
 	enum wx_err err;
 
-	if (!enabled(a, resp))
-		return;
-	if ((m = malloc(sizeof(*m))) == NULL) {
-		resp_error(resp, WX_INTERNAL, NULL);
-		return;
-	}
+	if ((err = enabled(a, r)) != WX_OK)
+		return err;
+	if ((m = malloc(sizeof(*m))) == NULL)
+		return wxe_set(&r->e, WX_INTERNAL, NULL);
 	push_conf_of(&a->cfg, &pc);
 	msg[0] = '\0';
 	err = push_read(&pc, r->query, r->content_type, r->body, r->body_len,
@@ -280,9 +277,8 @@ h_event(struct app *a, struct request *r, struct response *resp)
 	}
 done:
 	free(m);
-	answer_success(resp);
-	return;
+	return answer_success(r, resp);
 fail:
 	free(m);
-	resp_error(resp, err, msg[0] ? msg : NULL);
+	return wxe_msg(&r->e, err, 0, msg);
 }

@@ -29,18 +29,16 @@ ping_all(struct app *a)
 	return WX_OK;
 }
 
-void
+enum wx_err
 h_health(struct app *a, struct request *r, struct response *resp)
 {
 	struct jsonw *o;
 	enum wx_err err;
 
-	(void)r;
-	if ((err = ping_all(a)) != WX_OK) {
-		resp_error(resp, err, "Redis does not answer");
-		return;
-	}
+	if ((err = ping_all(a)) != WX_OK)
+		return wxe_set(&r->e, err, "Redis does not answer");
 	o = resp_ok(resp);
 	jw_str(o, "redis", "ok");
 	jw_str(o, "version", PACKAGE_VERSION);
+	return WX_OK;
 }

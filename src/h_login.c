@@ -15,7 +15,7 @@
 #include "validate.h"
 #include "wechat.h"
 
-void
+enum wx_err
 h_login(struct app *a, struct request *r, struct response *resp)
 {
 	struct wx_login l;
@@ -30,42 +30,34 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	enum wx_err err;
 
 	if (jsonio_string(r->json, "code", &code, &len) != 1 ||
-	    !val_shape(VS_LOGIN_CODE, code, len)) {
-		resp_error(resp, WX_BAD_REQUEST, "code: the code from wx.login is required");
-		return;
-	}
+	    !val_shape(VS_LOGIN_CODE, code, len))
+		return wxe_set(&r->e, WX_BAD_REQUEST,
+		    "code: the code from wx.login is required");
 	/* Anyone may call: a slow WeChat must not let them hold the pool. */
 	if ((err = guard_enter(a->st, &a->cfg, r->remote, &pass, &retry, msg,
 	    sizeof(msg))) != WX_OK) {
-		resp_error(resp, err, retry > 0 ? msg : NULL);
 		resp->retry_after = retry;
-		return;
+		return wxe_msg(&r->e, err, 0, retry > 0 ? msg : NULL);
 	}
 	err = wechat_login(a->up, &a->cfg, code, &l, &ans);
 	guard_leave(a->st, &a->cfg, &pass);
 	if (err != WX_OK) {
 		log_warn("login failed: %s", ans.why);
-		snprintf(msg, sizeof(msg), "%s", wxerr_text(err));
-		if (ans.has_errcode)
-			resp_error_wx(resp, err, msg, ans.errcode);
-		else
-			resp_error(resp, err, msg);
-		return;
+		return wxe_msg(&r->e, err, ans.has_errcode ? ans.errcode : 0,
+		    NULL);
 	}
 	if (!val_openid(l.openid)) {
 		log_error("code2Session returned an openId of an unexpected shape");
-		resp_error(resp, WX_UPSTREAM, "WeChat returned an unexpected openId");
-		return;
+		return wxe_set(&r->e, WX_UPSTREAM,
+		    "WeChat returned an unexpected openId");
 	}
 	u.openid = l.openid;
 	u.session_key = l.session_key;
 	u.unionid = l.unionid;
 	err = session_create(a->st, &a->cfg, &u, token, sizeof(token));
 	memset(l.session_key, 0, sizeof(l.session_key));
-	if (err != WX_OK) {
-		resp_error(resp, err, NULL);
-		return;
-	}
+	if (err != WX_OK)
+		return wxe_set(&r->e, err, NULL);
 	o = resp_ok(resp);
 	jw_str(o, "openId", l.openid);
 	if (l.unionid[0] != '\0')
@@ -74,17 +66,17 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	jw_int(o, "expiresIn", a->cfg.session_ttl);
 	memset(token, 0, sizeof(token));
 	log_info("login: new session");
+	return WX_OK;
 }
 
-void
+enum wx_err
 h_logout(struct app *a, struct request *r, struct response *resp)
 {
 	enum wx_err err;
 
-	if ((err = session_drop(a->st, &a->cfg, auth_bearer(r->auth))) != WX_OK) {
-		resp_error(resp, err, NULL);
-		return;
-	}
+	if ((err = session_drop(a->st, &a->cfg, auth_bearer(r->auth))) != WX_OK)
+		return wxe_set(&r->e, err, NULL);
 	log_info("logout: session %s dropped", r->session_hash);
 	(void)resp_ok(resp);
+	return WX_OK;
 }

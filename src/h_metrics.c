@@ -49,7 +49,7 @@ outbox_gauges(struct app *a, char *text, size_t len, size_t cap)
 	return (long)len;
 }
 
-void
+enum wx_err
 h_metrics(struct app *a, struct request *r, struct response *resp)
 {
 	const char *const *pf;
@@ -59,22 +59,19 @@ h_metrics(struct app *a, struct request *r, struct response *resp)
 	char **stored = NULL, *text = NULL;
 	long long *svals = NULL;
 	size_t n = 0, np, i, j, m;
-	enum wx_err err;
+	enum wx_err err = WX_OK;
 	long len;
 
-	(void)r;
 	/* The install's counters (app.h): a is the app that keeps them. */
-	if ((err = store_hash_all(a->st, a->root->metrics_key, &stored, &svals,
-	    &n)) != WX_OK) {
-		resp_error(resp, WX_REDIS_UNAVAILABLE, NULL);
-		return;
-	}
+	if (store_hash_all(a->st, a->root->metrics_key, &stored, &svals,
+	    &n) != WX_OK)
+		return wxe_set(&r->e, WX_REDIS_UNAVAILABLE, NULL);
 	np = metrics_pending(&pf, &pd);
 	fields = calloc(n + np + 1, sizeof(*fields));
 	values = calloc(n + np + 1, sizeof(*values));
 	text = malloc(METRICS_TEXT_MAX);
 	if (fields == NULL || values == NULL || text == NULL) {
-		resp_error(resp, WX_INTERNAL, "out of memory");
+		err = wxe_set(&r->e, WX_INTERNAL, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -94,11 +91,11 @@ h_metrics(struct app *a, struct request *r, struct response *resp)
 	}
 	if ((len = metrics_render(fields, values, m, text,
 	    METRICS_TEXT_MAX)) < 0) {
-		resp_error(resp, WX_INTERNAL, "too many metrics");
+		err = wxe_set(&r->e, WX_INTERNAL, "too many metrics");
 		goto out;
 	}
 	if ((len = outbox_gauges(a, text, (size_t)len, METRICS_TEXT_MAX)) < 0) {
-		resp_error(resp, WX_REDIS_UNAVAILABLE, NULL);
+		err = wxe_set(&r->e, WX_REDIS_UNAVAILABLE, NULL);
 		goto out;
 	}
 	resp_text(resp, "text/plain; version=0.0.4; charset=utf-8", text,
@@ -109,4 +106,5 @@ out:
 	free(fields);
 	free(values);
 	store_hash_free(stored, svals, n);
+	return err;
 }

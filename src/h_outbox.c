@@ -182,7 +182,7 @@ id_of(const struct request *r, const char *prefix, char kind)
 	return outbox_id_ok(id) && id[0] == kind ? id : NULL;
 }
 
-void
+enum wx_err
 h_message_get(struct app *a, struct request *r, struct response *resp)
 {
 	const char *id = id_of(r, "/messages/", 'm');
@@ -190,18 +190,12 @@ h_message_get(struct app *a, struct request *r, struct response *resp)
 	struct jsonw *w;
 	enum wx_err err;
 
-	if (id == NULL) {
-		resp_error(resp, WX_NOT_FOUND, "no such message");
-		return;
-	}
-	if ((err = outbox_get(a->st, &a->cfg, id, &m)) != WX_OK) {
-		resp_error(resp, err, NULL);
-		return;
-	}
-	if (!m.found) {
-		resp_error(resp, WX_NOT_FOUND, "no such message");
-		return;
-	}
+	if (id == NULL)
+		return wxe_set(&r->e, WX_NOT_FOUND, "no such message");
+	if ((err = outbox_get(a->st, &a->cfg, id, &m)) != WX_OK)
+		return wxe_set(&r->e, err, NULL);
+	if (!m.found)
+		return wxe_set(&r->e, WX_NOT_FOUND, "no such message");
 	w = resp_ok(resp);
 	jw_str(w, "id", id);
 	jw_str(w, "status", outbox_status_name(m.status));
@@ -218,9 +212,10 @@ h_message_get(struct app *a, struct request *r, struct response *resp)
 		jw_str(w, "batch", m.batch);
 	jw_int(w, "createdAt", m.created);
 	jw_int(w, "updatedAt", m.updated);
+	return WX_OK;
 }
 
-void
+enum wx_err
 h_batch_get(struct app *a, struct request *r, struct response *resp)
 {
 	const char *id = id_of(r, "/batches/", 'b');
@@ -230,22 +225,17 @@ h_batch_get(struct app *a, struct request *r, struct response *resp)
 	enum wx_err err;
 	int i;
 
-	if (id == NULL) {
-		resp_error(resp, WX_NOT_FOUND, "no such batch");
-		return;
-	}
-	if ((err = outbox_batch(a->st, &a->cfg, id, &found, counts)) != WX_OK) {
-		resp_error(resp, err, NULL);
-		return;
-	}
-	if (!found) {
-		resp_error(resp, WX_NOT_FOUND, "no such batch");
-		return;
-	}
+	if (id == NULL)
+		return wxe_set(&r->e, WX_NOT_FOUND, "no such batch");
+	if ((err = outbox_batch(a->st, &a->cfg, id, &found, counts)) != WX_OK)
+		return wxe_set(&r->e, err, NULL);
+	if (!found)
+		return wxe_set(&r->e, WX_NOT_FOUND, "no such batch");
 	w = resp_ok(resp);
 	jw_str(w, "batch", id);
 	jw_open(w, "counts");
 	for (i = 0; i < OB__MAX; i++)
 		jw_int(w, outbox_status_name((enum outbox_status)i), counts[i]);
 	jw_close(w);
+	return WX_OK;
 }

@@ -186,7 +186,7 @@ record_openid(struct app *a, struct request *r, const char **openid,
 	return WX_OK;
 }
 
-void
+enum wx_err
 h_record(struct app *a, struct request *r, struct response *resp)
 {
 	const struct config *c = &a->cfg;
@@ -200,23 +200,18 @@ h_record(struct app *a, struct request *r, struct response *resp)
 	size_t i, n = 0;
 
 	if ((err = record_openid(a, r, &openid, msg, sizeof(msg))) != WX_OK ||
-	    (err = parse_picks(r->json, &ps, msg, sizeof(msg))) != WX_OK) {
-		resp_error(resp, err, msg);
-		return;
-	}
+	    (err = parse_picks(r->json, &ps, msg, sizeof(msg))) != WX_OK)
+		return wxe_msg(&r->e, err, 0, msg);
 	for (i = 0; i < ps.n; i++) {
 		if (!tpl_known(a, ps.p[i].id)) {
 			snprintf(msg, sizeof(msg), "templateId: %s is not in "
 			    "wechat.templateIds", ps.p[i].id);
-			resp_error(resp, WX_UNKNOWN_TEMPLATE, msg);
-			return;
+			return wxe_msg(&r->e, WX_UNKNOWN_TEMPLATE, 0, msg);
 		}
 		if (strcmp(ps.p[i].status, "accept") != 0)
 			continue;
-		if (store_key_sub(c, ps.p[i].id, openid, keys[n], LIM_KEY) != 0) {
-			resp_error(resp, WX_BAD_REQUEST, "templateId: too long");
-			return;
-		}
+		if (store_key_sub(c, ps.p[i].id, openid, keys[n], LIM_KEY) != 0)
+			return wxe_set(&r->e, WX_BAD_REQUEST, "templateId: too long");
 		kp[n] = keys[n];
 		ids[n] = ps.p[i].id;
 		marker[n] = tpl_longterm(a, ps.p[i].id);
@@ -232,10 +227,8 @@ h_record(struct app *a, struct request *r, struct response *resp)
 	else if (n > 0)
 		err = store_credit_add(a->st, kp, marker, n, c->subscribe_ttl,
 		    counts);
-	if (n > 0 && err != WX_OK) {
-		resp_error(resp, err, NULL);
-		return;
-	}
+	if (n > 0 && err != WX_OK)
+		return wxe_set(&r->e, err, NULL);
 	o = resp_ok(resp);
 	jw_str(o, "openId", openid);
 	jw_open(o, "credits");
@@ -250,4 +243,5 @@ h_record(struct app *a, struct request *r, struct response *resp)
 		jw_close(o);
 	}
 	log_debug("recorded %zu accept(s) for template(s) of one user", n);
+	return WX_OK;
 }

@@ -275,7 +275,8 @@ send_mode(json_object *body, enum send_mode *mode, char *msg, size_t msglen)
 	return WX_OK;
 }
 
-static void
+/* One send of any form: WX_OK with the answer in resp, or r->e. */
+static enum wx_err
 send_one(struct app *a, struct request *r, struct response *resp)
 {
 	struct wx_message m = { 0 };
@@ -348,20 +349,18 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	}
 fail:
 	metrics_send(wxerr_code(err), ans.has_errcode ? ans.errcode : 0);
-	if (ans.has_errcode)
-		resp_error_wx(resp, err, msg[0] ? msg : NULL, ans.errcode);
-	else
-		resp_error(resp, err, msg[0] ? msg : NULL);
+	(void)wxe_msg(&r->e, err, ans.has_errcode ? ans.errcode : 0, msg);
 done:
 	if (claimed && store_send_end(a->st, lkey, lval, &c, key, end,
 	    a->cfg.subscribe_ttl) != WX_OK && end != SEND_KEEP)
 		log_error("could not %s the credit after a failed send",
 		    end == SEND_CLEAR ? "clear" : "give back");
 	free(data);
+	return r->e.err;
 }
 
 /* Any form of /send, under its Idempotency-Key when it has one. */
-void
+enum wx_err
 h_send(struct app *a, struct request *r, struct response *resp)
 {
 	char msg[LIM_ERRMSG];
@@ -371,12 +370,16 @@ h_send(struct app *a, struct request *r, struct response *resp)
 
 	msg[0] = '\0';
 	if ((err = idem_begin(a, r, &id, resp, &answered, msg,
-	    sizeof(msg))) != WX_OK) {
-		resp_error(resp, err, msg[0] ? msg : NULL);
-		return;
-	}
+	    sizeof(msg))) != WX_OK)
+		return wxe_msg(&r->e, err, 0, msg[0] ? msg : NULL);
 	if (answered)
-		return;
-	send_one(a, r, resp);
+		return WX_OK;
+	/*
+	 * The answer is made here, failure included, not by the dispatcher:
+	 * the Idempotency-Key keeps the whole answer for a retry.
+	 */
+	if (send_one(a, r, resp) != WX_OK)
+		resp_fail(resp, &r->e);
 	idem_end(a, &id, resp);
+	return WX_OK;
 }

@@ -74,7 +74,7 @@ subs_keys(struct app *a, const char *openid, const char *tpl,
 	return n;
 }
 
-static void
+static enum wx_err
 subs(struct app *a, struct request *r, struct response *resp, bool forget)
 {
 	char openid[LIM_OPENID + 1], tpl[LIM_ID], msg[LIM_ERRMSG];
@@ -86,39 +86,36 @@ subs(struct app *a, struct request *r, struct response *resp, bool forget)
 	size_t n, i;
 
 	if ((err = subs_query(a, r, openid, sizeof(openid), tpl, sizeof(tpl),
-	    msg, sizeof(msg))) != WX_OK) {
-		resp_error(resp, err, msg);
-		return;
-	}
+	    msg, sizeof(msg))) != WX_OK)
+		return wxe_msg(&r->e, err, 0, msg);
 	n = subs_keys(a, openid, tpl, keys, ids);
 	for (i = 0; i < n; i++)
 		ptrs[i] = keys[i];
 	err = forget ? store_del(a->st, ptrs, n, &deleted) :
 	    store_credit_get(a->st, ptrs, n, counts);
-	if (err != WX_OK) {
-		resp_error(resp, err, NULL);
-		return;
-	}
+	if (err != WX_OK)
+		return wxe_set(&r->e, err, NULL);
 	o = resp_ok(resp);
 	jw_str(o, "openId", openid);
 	if (forget) {
 		jw_int(o, "deleted", deleted);
-		return;
+		return WX_OK;
 	}
 	jw_open(o, "credits");
 	for (i = 0; i < n; i++)
 		jw_int(o, ids[i], counts[i]);
 	jw_close(o);
+	return WX_OK;
 }
 
-void
+enum wx_err
 h_subs_get(struct app *a, struct request *r, struct response *resp)
 {
-	subs(a, r, resp, false);
+	return subs(a, r, resp, false);
 }
 
-void
+enum wx_err
 h_subs_delete(struct app *a, struct request *r, struct response *resp)
 {
-	subs(a, r, resp, true);
+	return subs(a, r, resp, true);
 }

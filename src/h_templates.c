@@ -12,7 +12,7 @@
 
 #define JSON_CT	"application/json; charset=utf-8"
 
-void
+enum wx_err
 h_templates(struct app *a, struct request *r, struct response *resp)
 {
 	static const char none[] = "{\"ok\":true,\"templates\":[]}";
@@ -21,14 +21,10 @@ h_templates(struct app *a, struct request *r, struct response *resp)
 	enum wx_err err;
 
 	(void)r;
-	if (store_key(&a->cfg, "templates", NULL, key, sizeof(key)) != 0) {
-		resp_error(resp, WX_INTERNAL, NULL);
-		return;
-	}
-	if ((err = store_blob_get(a->st, key, &text, &len, LIM_TPL_CACHE)) != WX_OK) {
-		resp_error(resp, err, NULL);
-		return;
-	}
+	if (store_key(&a->cfg, "templates", NULL, key, sizeof(key)) != 0)
+		return wxe_set(&r->e, WX_INTERNAL, NULL);
+	if ((err = store_blob_get(a->st, key, &text, &len, LIM_TPL_CACHE)) != WX_OK)
+		return wxe_set(&r->e, err, NULL);
 	/* the cached {"fetchedAt":N,"templates":[...]} with "ok":true in front */
 	if (text == NULL || len < 2 || text[0] != '{') {
 		free(text);
@@ -37,8 +33,7 @@ h_templates(struct app *a, struct request *r, struct response *resp)
 	}
 	if ((out = malloc(len + sizeof(none))) == NULL) {
 		free(text);
-		resp_error(resp, WX_INTERNAL, NULL);
-		return;
+		return wxe_set(&r->e, WX_INTERNAL, NULL);
 	}
 	if (text == NULL)
 		len = (size_t)snprintf(out, sizeof(none), "%s", none);
@@ -50,4 +45,5 @@ h_templates(struct app *a, struct request *r, struct response *resp)
 	}
 	free(text);
 	resp_text(resp, JSON_CT, out, len);
+	return WX_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * handlers.h: one handler per route family (h_*.c). A handler receives
- * an authenticated request with its JSON body parsed and always leaves
- * an answer in the response.
+ * an authenticated request with its JSON body parsed, and returns WX_OK
+ * with its answer in the response, or its failure carried in r->e (see
+ * wxerr.h), which the dispatcher answers: one exit for every failure.
  */
 #ifndef WX_HANDLERS_H
 #define WX_HANDLERS_H
@@ -10,16 +11,16 @@
 #include "request.h"
 #include "response.h"
 
-void	h_health(struct app *, struct request *, struct response *);
-void	h_login(struct app *, struct request *, struct response *);
-void	h_logout(struct app *, struct request *, struct response *);
-void	h_record(struct app *, struct request *, struct response *);
-void	h_send(struct app *, struct request *, struct response *);
-void	h_metrics(struct app *, struct request *, struct response *);
-void	h_subs_get(struct app *, struct request *, struct response *);
-void	h_subs_delete(struct app *, struct request *, struct response *);
-void	h_message_get(struct app *, struct request *, struct response *);
-void	h_batch_get(struct app *, struct request *, struct response *);
+enum wx_err h_health(struct app *, struct request *, struct response *);
+enum wx_err h_login(struct app *, struct request *, struct response *);
+enum wx_err h_logout(struct app *, struct request *, struct response *);
+enum wx_err h_record(struct app *, struct request *, struct response *);
+enum wx_err h_send(struct app *, struct request *, struct response *);
+enum wx_err h_metrics(struct app *, struct request *, struct response *);
+enum wx_err h_subs_get(struct app *, struct request *, struct response *);
+enum wx_err h_subs_delete(struct app *, struct request *, struct response *);
+enum wx_err h_message_get(struct app *, struct request *, struct response *);
+enum wx_err h_batch_get(struct app *, struct request *, struct response *);
 
 /*
  * The queued forms of /send (h_outbox.c), called by h_send once the
@@ -33,8 +34,8 @@ enum wx_err h_send_async(struct app *, struct wx_message *m, bool longterm,
 	    struct response *, char *msg, size_t msglen);
 enum wx_err h_send_batch(struct app *, json_object *body, struct wx_message *m,
 	    bool longterm, struct response *, char *msg, size_t msglen);
-void	h_event_verify(struct app *, struct request *, struct response *);
-void	h_event(struct app *, struct request *, struct response *);
-void	h_templates(struct app *, struct request *, struct response *);
+enum wx_err h_event_verify(struct app *, struct request *, struct response *);
+enum wx_err h_event(struct app *, struct request *, struct response *);
+enum wx_err h_templates(struct app *, struct request *, struct response *);
 
 #endif

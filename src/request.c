@@ -171,8 +171,7 @@ pick_params(char *const *env, const char *v[P__MAX])
 }
 
 enum wx_err
-req_parse(struct request *r, req_params_fn params_of, void *ctx,
-    char *msg, size_t msglen)
+req_parse(struct request *r, req_params_fn params_of, void *ctx)
 {
 	const char *p[P__MAX], *v;
 	enum wx_err err = WX_OK;
@@ -199,16 +198,14 @@ req_parse(struct request *r, req_params_fn params_of, void *ctx,
 		errno = 0;
 		long long n = strtoll(v, &end, 10);
 		if (errno != 0 || *end != '\0' || n < 0 || !val_is(*v, VC_DIGIT)) {
-			snprintf(msg, msglen, "bad Content-Length");
-			err = WX_BAD_REQUEST;
+			err = wxe_set(&r->e, WX_BAD_REQUEST, "bad Content-Length");
 		} else
 			r->content_length = n;
 	}
 
 	if (!copy_param(r->content_type, sizeof(r->content_type), p[P_TYPE]) ||
 	    !copy_param(r->auth, sizeof(r->auth), p[P_AUTH])) {
-		snprintf(msg, msglen, "a request header is too large");
-		err = WX_BAD_REQUEST;
+		err = wxe_set(&r->e, WX_BAD_REQUEST, "a request header is too large");
 	}
 	/* Kept as sent (bounded); idem.c says whether it is well formed. */
 	r->has_idem = p[P_IDEM] != NULL;
@@ -216,8 +213,7 @@ req_parse(struct request *r, req_params_fn params_of, void *ctx,
 	    p[P_IDEM]))
 		r->idem_key[0] = '\0';	/* too long: malformed */
 	if (!copy_param(r->query, sizeof(r->query), p[P_QUERY])) {
-		snprintf(msg, msglen, "the query string is too long");
-		err = WX_BAD_REQUEST;
+		err = wxe_set(&r->e, WX_BAD_REQUEST, "the query string is too long");
 	}
 
 	/* The route is checked last: a refused path is a 404 whatever else. */
@@ -225,8 +221,7 @@ req_parse(struct request *r, req_params_fn params_of, void *ctx,
 	if (v == NULL || !copy_param(r->route, sizeof(r->route), v) ||
 	    !req_route_ok(r->route)) {
 		r->route[0] = '\0';
-		snprintf(msg, msglen, "no such route");
-		err = WX_NOT_FOUND;
+		err = wxe_set(&r->e, WX_NOT_FOUND, "no such route");
 	}
 	return err;
 }
@@ -241,6 +236,7 @@ req_init(struct request *r)
 	r->body = NULL;
 	r->body_len = 0;
 	r->json = NULL;
+	wxe_clear(&r->e);
 	r->who = WHO_NONE;
 	r->openid[0] = r->session_hash[0] = '\0';
 	r->has_idem = false;

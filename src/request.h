@@ -38,6 +38,8 @@ struct request {
 	size_t		 body_len;
 	json_object	*json;			/* owned; parsed body */
 
+	struct wxe	 e;			/* what went wrong (wxerr.h) */
+
 	enum principal	 who;
 	char		 openid[LIM_OPENID + 1]; /* proved by a session */
 	char		 session_hash[16];	 /* short prefix, for logs */
@@ -52,10 +54,9 @@ typedef char *const *(*req_params_fn)(void *ctx);
 /*
  * Fill r from the parameters. Never fails as a whole: what is wrong is
  * returned (WX_NOT_FOUND for a refused route, WX_BAD_REQUEST for an
- * oversized header) with a message, and r still has a request id.
+ * oversized header) and carried in r->e, and r still has a request id.
  */
-enum wx_err	 req_parse(struct request *r, req_params_fn, void *ctx,
-		    char *msg, size_t msglen);
+enum wx_err	 req_parse(struct request *r, req_params_fn, void *ctx);
 
 /* "GET", "POST", ...; "-" for a method wxsub does not serve. */
 const char	*req_method_name(enum method);

@@ -48,25 +48,27 @@ resp_ok(struct response *r)
 	return &r->body;
 }
 
-static void
-set_error(struct response *r, enum wx_err e, const char *msg, bool has_errcode,
-    long errcode)
+void
+resp_fail(struct response *r, const struct wxe *x)
 {
 	char allow[sizeof(r->allow)];
+	long retry = r->retry_after;
+	enum wx_err e = x->err;
 
-	/* resp_reset clears allow, which the dispatcher may have set. */
+	/* resp_reset clears the headers the failure's path may have set. */
 	memcpy(allow, r->allow, sizeof(allow));
 	resp_reset(r);
 	memcpy(r->allow, allow, sizeof(allow));
+	r->retry_after = retry;
 	r->status = wxerr_status(e);
 	r->err = e;
 	r->has_body = true;
 	jw_init(&r->body, r->json, sizeof(r->json));
 	jw_bool(&r->body, "ok", false);
 	jw_str(&r->body, "error", wxerr_code(e));
-	jw_str(&r->body, "message", msg != NULL ? msg : wxerr_text(e));
-	if (has_errcode)
-		jw_int(&r->body, "errcode", errcode);
+	jw_str(&r->body, "message", x->msg[0] != '\0' ? x->msg : wxerr_text(e));
+	if (x->errcode != 0)
+		jw_int(&r->body, "errcode", x->errcode);
 }
 
 void
@@ -78,18 +80,6 @@ resp_text(struct response *r, const char *ctype, char *text, size_t len)
 	r->text = text;
 	r->text_len = len;
 	r->ctype = ctype;
-}
-
-void
-resp_error(struct response *r, enum wx_err e, const char *msg)
-{
-	set_error(r, e, msg, false, 0);
-}
-
-void
-resp_error_wx(struct response *r, enum wx_err e, const char *msg, long errcode)
-{
-	set_error(r, e, msg, true, errcode);
 }
 
 int

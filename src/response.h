@@ -32,11 +32,13 @@ struct jsonw	*resp_ok(struct response *);
 void		 resp_text(struct response *, const char *ctype, char *text,
 		    size_t len);
 
-/* An error answer; msg NULL means the error's default text. */
-void		 resp_error(struct response *, enum wx_err, const char *msg);
-/* The same, with WeChat's errcode. */
-void		 resp_error_wx(struct response *, enum wx_err, const char *msg,
-		    long errcode);
+/*
+ * The error answer of a request's carrier (wxerr.h): its code, its
+ * message (or the error's default text) and WeChat's errcode if any.
+ * What the request set for the failure's headers (Allow, Retry-After)
+ * stays; a success body begun before is dropped.
+ */
+void		 resp_fail(struct response *, const struct wxe *);
 
 /*
  * Render the CGI header block into head (status, content type,

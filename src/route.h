@@ -30,7 +30,12 @@ enum body_kind {
 	BODY_RAW,	/* the bytes as they came, any type (/event) */
 };
 
-typedef void (*handler_fn)(struct app *, struct request *, struct response *);
+/*
+ * A handler: WX_OK with the answer in the response (resp_ok, resp_text),
+ * or the failure, carried in r->e, which the dispatcher answers.
+ */
+typedef enum wx_err (*handler_fn)(struct app *, struct request *,
+		    struct response *);
 
 struct route {
 	const char	*path;

@@ -1,6 +1,9 @@
 /*
  * wxerr.c: the single table from error to HTTP status and contract code.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "wxerr.h"
 
 static const struct {
@@ -64,4 +67,41 @@ const char *
 wxerr_text(enum wx_err e)
 {
 	return valid(e) ? errs[e].text : "internal error";
+}
+
+void
+wxe_clear(struct wxe *e)
+{
+	e->err = WX_OK;
+	e->errcode = 0;
+	e->msg[0] = '\0';
+}
+
+enum wx_err
+wxe_set(struct wxe *e, enum wx_err err, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	e->err = err;
+	e->errcode = 0;
+	e->msg[0] = '\0';
+	if (fmt != NULL) {
+		/* A message longer than LIM_ERRMSG is cut: it is only text. */
+		va_start(ap, fmt);
+		(void)vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+enum wx_err
+wxe_msg(struct wxe *e, enum wx_err err, long errcode, const char *msg)
+{
+	if (msg == NULL || msg[0] == '\0')
+		(void)wxe_set(e, err, NULL);
+	else if (msg != e->msg)	/* the carrier's own message stays */
+		(void)wxe_set(e, err, "%s", msg);
+	e->err = err;
+	e->errcode = errcode;
+	return err;
 }

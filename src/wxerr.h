@@ -1,9 +1,18 @@
 /*
- * wxerr.h: the one error vocabulary. Every module returns an enum wx_err;
- * wxerr.c maps each to its HTTP status and its contract error code.
+ * wxerr.h: the one error vocabulary and its one carrier. Every module
+ * returns an enum wx_err; wxerr.c maps each to its HTTP status and its
+ * error code. What a caller is told travels in one struct wxe per
+ * request (struct request's e): the error, WeChat's errcode when it gave
+ * one, and the message. Whatever fails on the request's path fills it
+ * (wxe_set) and returns its err; the dispatcher (app.c) is the one place
+ * that turns it into an answer (resp_fail). Parsers without a request at
+ * hand (jsonio, pushmsg, config) write their reason into a caller's
+ * buffer, which the request path passes as its e.msg.
  */
 #ifndef WX_WXERR_H
 #define WX_WXERR_H
+
+#include "wxlimits.h"
 
 enum wx_err {
 	WX_OK = 0,
@@ -39,6 +48,27 @@ enum wx_err {
 	WX_BUSY,		/* 503 busy (login.maxInFlight) */
 	WX__MAX
 };
+
+struct wxe {
+	enum wx_err	 err;
+	long		 errcode;		/* WeChat's; 0 when none */
+	char		 msg[LIM_ERRMSG];	/* "": wxerr_text(err) */
+};
+
+/* An empty carrier. */
+void		 wxe_clear(struct wxe *);
+/*
+ * Fill e with err and a message (fmt NULL: the error's default text);
+ * returns err, so a failure reads `return wxe_set(e, WX_..., "...")`.
+ */
+enum wx_err	 wxe_set(struct wxe *, enum wx_err, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+/*
+ * The same with a message taken as it is (NULL or "": the default text;
+ * it may be e->msg itself) and WeChat's errcode (0: none).
+ */
+enum wx_err	 wxe_msg(struct wxe *, enum wx_err, long errcode,
+		    const char *msg);
 
 int		 wxerr_status(enum wx_err);	/* HTTP status */
 const char	*wxerr_code(enum wx_err);	/* "bad_request", ... */

@@ -209,7 +209,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fake	 f;
 	struct request	 r;
-	char		 msg[128];
 	const char	*p, *end, *nul;
 	size_t		 n, small;
 	enum wx_err	 err;
@@ -237,10 +236,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&r, 0, sizeof(r));
 	r.body = strdup("{}");
 	r.json = json_object_new_object();
-	memset(msg, 'Z', sizeof(msg));
-	msg[sizeof(msg) - 1] = '\0';
 	fake_env(&f);
-	err = req_parse(&r, fake_params, &f, msg, sizeof(msg));
+	err = req_parse(&r, fake_params, &f);
 
 	check(err == WX_OK || err == WX_BAD_REQUEST || err == WX_NOT_FOUND,
 	    "req_parse returns OK, bad request or not found");
@@ -285,8 +282,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(r.query, f.v[F_QUERY] ? f.v[F_QUERY] : "") == 0,
 		    "headers kept as given");
 	} else
-		check(memchr(msg, '\0', sizeof(msg)) != NULL && msg[0] != '\0',
-		    "an error has a message");
+		check(memchr(r.e.msg, '\0', sizeof(r.e.msg)) != NULL &&
+		    r.e.msg[0] != '\0' && r.e.err == err,
+		    "an error is carried, with a message");
 
 	/* The pure helpers, on what was parsed and on the raw fields. */
 	check_query(r.query, "openId", small);

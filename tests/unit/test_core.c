@@ -125,9 +125,8 @@ test_request_parse(void)
 		"PATH_INFO=/send", "REQUEST_METHOD=POST", "CONTENT_LENGTH=",
 		"HTTP_AUTHORIZATION_=x", NULL };
 	struct request r = { 0 };
-	char msg[128];
 
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)env, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)env), WX_OK);
 	CU_ASSERT_EQUAL(r.method, M_POST);
 	CU_ASSERT_STRING_EQUAL(r.route, "/send");
 	CU_ASSERT_EQUAL(r.content_length, 42);
@@ -137,7 +136,7 @@ test_request_parse(void)
 	CU_ASSERT_STRING_EQUAL(r.remote, "127.0.0.1");
 	CU_ASSERT_TRUE(req_is_json(r.content_type));
 
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)tricky, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)tricky), WX_OK);
 	CU_ASSERT_EQUAL(r.method, M_GET);		/* the first wins */
 	CU_ASSERT_STRING_EQUAL(r.route, "/subscriptions");
 	CU_ASSERT_EQUAL(r.content_length, -1);		/* empty: not given */
@@ -161,20 +160,19 @@ test_request_refusals(void)
 	const char *no_path[] = { "REQUEST_METHOD=GET", NULL };
 	const char *no_params[] = { NULL };
 	struct request r = { 0 };
-	char msg[128];
 
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_id, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_id), WX_OK);
 	CU_ASSERT_EQUAL(strlen(r.reqid), 16);	/* a fresh one */
 	CU_ASSERT_PTR_NULL(strchr(r.reqid, '\r'));
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_len, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_len),
 	    WX_BAD_REQUEST);
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)neg_len, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)neg_len),
 	    WX_BAD_REQUEST);
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_path, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)bad_path),
 	    WX_NOT_FOUND);
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)no_path, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)no_path),
 	    WX_NOT_FOUND);
-	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)no_params, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(req_parse(&r, fake_params, (void *)no_params),
 	    WX_NOT_FOUND);
 	CU_ASSERT_EQUAL(r.method, M_OTHER);
 	req_reset(&r);
@@ -294,7 +292,12 @@ test_response_render(void)
 	const char *body;
 	size_t len;
 
-	resp_error_wx(&r, WX_USER_REFUSED, "no quota", 43101);
+	{
+		struct wxe x;
+
+		(void)wxe_msg(&x, WX_USER_REFUSED, 43101, "no quota");
+		resp_fail(&r, &x);
+	}
 	CU_ASSERT_EQUAL(r.status, 409);
 	CU_ASSERT_EQUAL(resp_render(&r, "rid1", head, sizeof(head), &body, &len), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Status: 409 Conflict\r\n"));
@@ -305,7 +308,12 @@ test_response_render(void)
 	resp_reset(&r);
 
 	strcpy(r.allow, "GET, DELETE");
-	resp_error(&r, WX_METHOD, NULL);
+	{
+		struct wxe x;
+
+		(void)wxe_set(&x, WX_METHOD, NULL);
+		resp_fail(&r, &x);
+	}
 	CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Allow: GET, DELETE\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"error\":\"method_not_allowed\""));
@@ -610,7 +618,12 @@ test_error_table(void)
 		const char *body;
 		size_t len;
 
-		resp_error(&r, (enum wx_err)e, NULL);
+		{
+			struct wxe x;
+
+			(void)wxe_set(&x, (enum wx_err)e, NULL);
+			resp_fail(&r, &x);
+		}
 		CU_ASSERT_EQUAL(resp_render(&r, "x", head, sizeof(head), &body, &len), 0);
 		snprintf(want, sizeof(want), "Status: %d ", wxerr_status((enum wx_err)e));
 		CU_ASSERT_EQUAL(strncmp(head, want, strlen(want)), 0);

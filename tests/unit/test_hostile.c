@@ -111,7 +111,12 @@ test_retry_after(void)
 	size_t len;
 
 	resp_init(&r);
-	resp_error(&r, WX_BUSY, NULL);
+	{
+		struct wxe x;
+
+		(void)wxe_set(&x, WX_BUSY, NULL);
+		resp_fail(&r, &x);
+	}
 	r.retry_after = 1;
 	CU_ASSERT_EQUAL(resp_render(&r, "0123456789abcdef", head, sizeof(head),
 	    &body, &len), 0);
@@ -119,7 +124,12 @@ test_retry_after(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(head, "\r\nRetry-After: 1\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"error\":\"busy\""));
 	resp_reset(&r);
-	resp_error(&r, WX_READ_TIMEOUT, NULL);
+	{
+		struct wxe x;
+
+		(void)wxe_set(&x, WX_READ_TIMEOUT, NULL);
+		resp_fail(&r, &x);
+	}
 	CU_ASSERT_EQUAL(resp_render(&r, "0123456789abcdef", head, sizeof(head),
 	    &body, &len), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(head, "Status: 408 Request Timeout"));
