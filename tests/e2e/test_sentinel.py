@@ -1,5 +1,6 @@
 """Redis Sentinel (api.md section 9): the master found through sentinels,
-and a fail-over under load healed without restarting anything.
+and a fail-over under /record, /send and async-send load healed without
+restarting anything, nothing acknowledged lost (redis.waitReplicas 1).
 
 The world: a master, two replicas and three sentinels (Debian's
 redis-sentinel), all on loopback and private to the class, with a short
@@ -243,10 +244,33 @@ class SentinelTests(E2ECase):
                         "/send", {"openId": oid, "templateId": TPL1,
                                   "data": {"thing1": "hi"}}, timeout=10))
 
+        queued = {}             # oid -> message id of each 202
+
+        def asyncer(w):
+            n = 0
+            while not stop.is_set():
+                oid = openid("asy%d" % w, n)
+                n += 1
+                if call("arecord", oid, lambda: env.record(
+                        oid, TPL1, timeout=10)) != 200:
+                    continue
+                r = [None]
+
+                def queue():
+                    r[0] = env.post("/send", {
+                        "openId": oid, "templateId": TPL1, "async": True,
+                        "data": {"thing1": "hi"}}, timeout=10)
+                    return r[0]
+                if call("async", oid, queue) == 202:
+                    with lock:
+                        queued[oid] = r[0].json["id"]
+
         threads = [threading.Thread(target=recorder, args=(i,), daemon=True)
-                   for i in range(4)]
+                   for i in range(3)]
         threads += [threading.Thread(target=sender, args=(i,), daemon=True)
                     for i in range(2)]
+        threads += [threading.Thread(target=asyncer, args=(i,), daemon=True)
+                    for i in range(1)]
         for t in threads:
             t.start()
         try:
@@ -281,19 +305,33 @@ class SentinelTests(E2ECase):
             def healed():
                 now = time.monotonic()
                 recent = [r for r in results if r[0] > now - 2.0]
-                ops = {r[2] for r in recent if r[4] == 200}
+                ops = {r[2] for r in recent if r[4] in (200, 202)}
                 return now - t_switch > 3.0 and \
-                    {"record", "send"} <= ops and \
-                    all(r[4] == 200 for r in recent if r[0] > t_switch + 2.5)
-            wait_until(healed, 40, interval=0.2, what="the service to heal")
+                    {"record", "send", "async"} <= ops and \
+                    all(r[4] in (200, 202) for r in recent
+                        if r[0] > t_switch + 2.5)
+            try:
+                wait_until(healed, 40, interval=0.2,
+                           what="the service to heal")
+            except TimeoutError:
+                now = time.monotonic()
+                recent = {}
+                for r in results:
+                    if r[0] > now - 5:
+                        k = (r[2], r[4], r[5])
+                        recent[k] = recent.get(k, 0) + 1
+                raise AssertionError("not healed; the last 5 s: %r\n%s"
+                                     % (sorted(recent.items(), key=str),
+                                        env.log_tail(30)))
         finally:
             stop.set()
             for t in threads:
                 t.join(30)
 
         failover = t_synced - t_kill
-        bad = [r for r in results if r[4] not in (200, 503)]
-        self.assertEqual(bad, [], "only 200 and 503 answers")
+        bad = [r for r in results if r[4] not in (200, 503) and
+               not (r[2] == "async" and r[4] == 202)]
+        self.assertEqual(bad, [], "only 200 (202 queued) and 503 answers")
         errs = [r for r in results if r[4] == 503]
         self.assertTrue(all(r[5] == "redis_unavailable" for r in errs),
                         errs[:5])
@@ -304,6 +342,7 @@ class SentinelTests(E2ECase):
         self.assertGreaterEqual(min(r[1] for r in errs), t_kill)
         last = max(r[0] for r in errs)
         for op, end in (("record", t_synced), ("srecord", t_synced),
+                        ("arecord", t_synced), ("async", t_synced),
                         ("send", t_switch)):
             mine = [r[0] for r in errs if r[2] == op]
             if not mine:
@@ -319,6 +358,12 @@ class SentinelTests(E2ECase):
         lost = [o for o in acked if env.credit(o, TPL1) != 1]
         self.assertEqual(lost, [], "%d of %d acknowledged credits lost"
                          % (len(lost), len(acked)))
+        # every message queued (202) is on the new master (outbox WAIT)
+        lost = [m for o, m in queued.items()
+                if env.get("/messages/" + m).status != 200]
+        self.assertTrue(queued)
+        self.assertEqual(lost, [], "%d of %d acknowledged outbox entries lost"
+                         % (len(lost), len(queued)))
         # and a /send that found no credit would be a 409: none was
         self.assertTrue(any(r[2] == "send" and r[4] == 200 for r in results
                             if r[0] > t_switch))
@@ -330,6 +375,7 @@ class SentinelTests(E2ECase):
                                                         env.redis_port), log)
         print("\n    new master named after %.2f s, replica following after "
               "%.2f s; 503s from %.2f to %.2f s after the kill; %d answers, "
-              "%d 503s, %d credits checked"
+              "%d 503s, %d credits and %d queued messages checked"
               % (t_switch - t_kill, failover, min(r[0] for r in errs) - t_kill,
-                 last - t_kill, len(results), len(errs), len(acked)))
+                 last - t_kill, len(results), len(errs), len(acked),
+                 len(queued)))
