@@ -24,6 +24,13 @@
  *   - a subscribe event read as OK has an openId, 1..PUSH_MAX_ITEMS
  *     entries and a template id in each; a sent event a MsgID of digits;
  *   - GET: echostr comes back only with a right signature.
+ *
+ * With FUZZ_REDIS_SOCKET (tests/fuzz/run starts a redis-server for it)
+ * and bit 5 set, the same request also goes through /event's handler
+ * (h_event) against that Redis, sealed inputs with the current time so
+ * that they are applied: a push refused (4xx) must leave Redis exactly as
+ * it was (DEBUG DIGEST before and after), and one applied is answered
+ * "success". Log lines must be escaped (no control byte).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,7 +39,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "app.h"
 #include "crypto.h"
+#include "handlers.h"
+#include "log.h"
 #include "pushmsg.h"
 #include "request.h"
 #include "validate.h"
@@ -49,6 +64,24 @@ static const struct push_conf conf = {
 };
 static const char *const ctypes[] = { NULL, "text/xml", "application/json",
 	"text/plain" };
+
+static struct app	 app;		/* /event's handler, with Redis */
+static redisContext	*rc;		/* the fuzzer's own look at it */
+static bool		 have_redis;
+
+/* printf format: the redis.url. */
+static const char conf_fmt[] =
+	"# written by fuzz_push.c\n"
+	"wechat.appid = " APPID "\n"
+	"wechat.secret = x\n"
+	"wechat.templateIds = TPL_ONE_TIME_0001,TPL_ONE_TIME_0002\n"
+	"wechat.longTermTemplateIds = TPL_LONG_TERM_0001\n"
+	"wechat.apiBase = http://127.0.0.1:1\n"
+	"redis.url = %s\n"
+	"push.token = " TOKEN "\n"
+	"push.aesKey = " AESKEY "\n"
+	"subscribe.source = events\n"
+	"log.level = error\n";
 
 /* WeChat signs its parts sorted as byte strings: the model sorts by hand. */
 static void
@@ -70,6 +103,91 @@ check(bool ok, const char *what)
 		return;
 	fprintf(stderr, "fuzz_push: invariant broken: %s\n", what);
 	abort();
+}
+
+/* The log promises escaped lines: no control byte reaches the sink. */
+static void
+sink(const char *line, void *arg)
+{
+	(void)arg;
+	for (; *line != '\0'; line++)
+		check((unsigned char)*line >= 0x20 && *line != 0x7f,
+		    "a log line holds no control byte");
+}
+
+static void
+redis_digest(char out[64])
+{
+	redisReply *r = redisCommand(rc, "DEBUG DIGEST");
+
+	check(r != NULL && (r->type == REDIS_REPLY_STATUS ||
+	    r->type == REDIS_REPLY_STRING), "DEBUG DIGEST answers");
+	snprintf(out, 64, "%s", r->str);
+	freeReplyObject(r);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *sock = getenv("FUZZ_REDIS_SOCKET");
+	char path[] = "/tmp/fuzz_push.conf.XXXXXX", text[sizeof(conf_fmt) + 300];
+	char url[256];
+	int fd, n;
+
+	(void)argc;
+	(void)argv;
+	log_set_sink(sink, NULL);
+	if (sock == NULL || *sock == '\0')
+		return 0;
+	snprintf(url, sizeof(url), "unix://%s", sock);
+	n = snprintf(text, sizeof(text), conf_fmt, url);
+	if (n < 0 || (size_t)n >= sizeof(text) || (fd = mkstemp(path)) < 0 ||
+	    write(fd, text, (size_t)n) != (ssize_t)n || close(fd) != 0 ||
+	    app_init(&app, path) != 0 || !app.cfg_ok) {
+		fprintf(stderr, "fuzz_push: app_init failed: %s\n", app.cfg_err);
+		exit(1);
+	}
+	unlink(path);
+	if ((rc = redisConnectUnix(sock)) == NULL || rc->err) {
+		fprintf(stderr, "fuzz_push: no Redis at %s\n", sock);
+		exit(1);
+	}
+	have_redis = true;
+	return 0;
+}
+
+/*
+ * The request through h_event against the real Redis: a refusal leaves
+ * it as it was; what is applied is answered "success".
+ */
+static void
+through_handler(const char *query, const char *ctype, char *body, size_t len)
+{
+	struct request r;
+	struct response resp;
+	char before[64], after[64];
+
+	req_init(&r);
+	resp_init(&resp);
+	r.method = M_POST;
+	snprintf(r.route, sizeof(r.route), "/event");
+	snprintf(r.query, sizeof(r.query), "%s", query);
+	snprintf(r.content_type, sizeof(r.content_type), "%s", ctype ? ctype : "");
+	snprintf(r.reqid, sizeof(r.reqid), "fuzz");
+	r.body = body;
+	r.body_len = len;
+	redis_digest(before);
+	h_event(&app, &r, &resp);
+	redis_digest(after);
+	check(resp.status != 0, "an answer");
+	if (resp.status >= 400 && resp.status < 500)
+		check(strcmp(before, after) == 0, "a refused push changes nothing");
+	if (resp.status == 200)
+		check(resp.text != NULL && resp.text_len == 7 &&
+		    memcmp(resp.text, "success", 7) == 0, "200 says success");
+	r.body = NULL;		/* the caller's */
+	resp_reset(&resp);
+	req_reset(&r);
 }
 
 /* Does the query carry a right plain signature? */
@@ -107,9 +225,10 @@ check_msg(const char *msg)
 
 /* Wrap inner as WeChat's safe mode does; the query and body into q, b. */
 static bool
-seal(const char *inner, size_t len, bool json, char *q, size_t qlen,
-    char **b, size_t *blen)
+seal(const char *inner, size_t len, bool json, long long ts, char *q,
+    size_t qlen, char **b, size_t *blen)
 {
+	char tsb[24];
 	static const uint8_t rnd[16] = "fuzzfuzzfuzzfuzz";
 	char *enc, sig[41];
 	const char *p[4];
@@ -121,14 +240,15 @@ seal(const char *inner, size_t len, bool json, char *q, size_t qlen,
 		free(enc);
 		return false;
 	}
-	p[0] = "1714037059";
+	snprintf(tsb, sizeof(tsb), "%lld", ts);
+	p[0] = tsb;
 	p[1] = "486452656";
 	p[2] = enc;
 	p[3] = TOKEN;
 	sort_parts(p, 4);
 	crypto_sha1_hex(p, 4, sig);
-	snprintf(q, qlen, "timestamp=1714037059&nonce=486452656"
-	    "&encrypt_type=aes&msg_signature=%s", sig);
+	snprintf(q, qlen, "timestamp=%s&nonce=486452656"
+	    "&encrypt_type=aes&msg_signature=%s", tsb, sig);
 	*blen = strlen(enc) + 64;
 	if ((*b = malloc(*blen)) == NULL) {
 		free(enc);
@@ -149,6 +269,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct push_msg *m;
 	enum wx_err err;
 	uint8_t flags;
+	bool apply;
+	long long now;
 
 	if (size < 1 || size > FUZZ_MAX)
 		return 0;
@@ -176,9 +298,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(echo);
 		return 0;
 	}
+	apply = have_redis && (flags & 32) != 0;
+	now = apply ? (long long)time(NULL) : NOW;
 	if (flags & 8) {
-		if (!seal(rest, blen, (flags & 16) != 0, query, sizeof(query),
-		    &body, &blen))
+		if (!seal(rest, blen, (flags & 16) != 0, now, query,
+		    sizeof(query), &body, &blen))
 			return 0;
 	} else {
 		if ((body = malloc(blen ? blen : 1)) == NULL)
@@ -189,7 +313,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(body);
 		return 0;
 	}
-	err = push_read(&conf, query, ctypes[(flags >> 1) & 3], body, blen, NOW,
+	err = push_read(&conf, query, ctypes[(flags >> 1) & 3], body, blen, now,
 	    m, msg, sizeof(msg));
 	check(err == WX_OK || err == WX_BAD_SIGNATURE || err == WX_BAD_REQUEST ||
 	    err == WX_INTERNAL, "a POST verdict");
@@ -216,6 +340,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	free(m);
+	if (apply)
+		through_handler(query, ctypes[(flags >> 1) & 3], body, blen);
 	free(body);
 	return 0;
 }
