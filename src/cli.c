@@ -370,6 +370,8 @@ work(struct app *a, bool once)
 	/* The worker's log is its job: info lines unless told otherwise. */
 	log_set_level((enum log_level)a->cfg.log_level);
 	metrics_app(a->name);
+	if (a->name[0] != '\0')
+		log_info("worker of app %s: process %ld", a->name, (long)getpid());
 	if (worker_run(a, once, &stopping, &ws) != 0)
 		return EX_REDIS;
 	if (once)

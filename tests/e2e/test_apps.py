@@ -293,3 +293,34 @@ class TwoAppsTests(E2ECase):
         counts = {pid: self.redis_sockets(pid) for pid in self.env.fcgi_pids()}
         self.assertTrue(any(counts.values()), counts)
         self.assertLessEqual(max(counts.values()), 1, counts)
+
+    def test_worker_serves_every_app(self):
+        """`wxsub worker --once` on the directory drains each app's outbox
+        through that app's WeChat."""
+        ids = {}
+        for who in ("shop", "clinic"):
+            oid = openid("wrk" + who)
+            self.assertOk(self.record(who, oid))
+            (self.env if who == "shop" else self.env.clinic).quota(oid, TPL1, 1)
+            body = {"openId": oid, "templateId": TPL1, "async": True,
+                    "data": {"thing1": "hi"}}
+            r = (self.shop if who == "shop" else self.clinic)(
+                "POST", "/send", body)
+            self.assertEqual(r.status, 202, r)
+            ids[who] = r.json["id"]
+        p = subprocess.run([admin_path(), "-c", self.env.conf_path, "worker",
+                            "--once"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("shop: sent 1", p.stdout)
+        self.assertIn("clinic: sent 1", p.stdout)
+        for who, mid in ids.items():
+            r = (self.shop if who == "shop" else self.clinic)(
+                "GET", "/messages/" + mid)
+            self.assertEqual(self.assertOk(r)["status"], "sent", r)
+            # another app does not know the id
+            r = (self.clinic if who == "shop" else self.shop)(
+                "GET", "/messages/" + mid)
+            self.assertError(r, 404, "not_found")
+        self.assertEqual(self.env.calls()["send"], 1)
+        self.assertEqual(self.env.clinic.calls()["send"], 1)
