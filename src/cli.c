@@ -83,7 +83,8 @@ cmd_check(struct app *a, int argc, char **argv)
 	if (argc != 0)
 		return usage();
 	const struct config *c = &a->cfg;
-	char tok[LIM_TOKEN], fp[13], msg[LIM_ERRMSG], where[2 * LIM_HOST + 128];
+	char tok[LIM_TOKEN], fp[13], where[2 * LIM_HOST + 128];
+	struct wxe e = { .err = WX_OK };
 	long long ttl;
 	struct wx_token t;
 	struct wx_answer ans;
@@ -129,8 +130,8 @@ cmd_check(struct app *a, int argc, char **argv)
 		    "answered WAIT within %ld ms\n", c->wait_replicas, c->wait_ms);
 	if (tok[0] == '\0') {
 		/* Nothing cached: fetch through the shared lock and cache it. */
-		if (token_get(&a->tok, tok, sizeof(tok), msg, sizeof(msg)) != WX_OK) {
-			printf("wechat   token endpoint FAILED: %s\n", msg);
+		if (token_get(&a->tok, tok, sizeof(tok), &e) != WX_OK) {
+			printf("wechat   token endpoint FAILED: %s\n", e.msg);
 			return EX_WECHAT;
 		}
 		fingerprint(tok, fp);
@@ -158,7 +159,8 @@ cmd_check(struct app *a, int argc, char **argv)
 static int
 cmd_token(struct app *a, int argc, char **argv)
 {
-	char tok[LIM_TOKEN], msg[LIM_ERRMSG], fp[13];
+	char tok[LIM_TOKEN], fp[13];
+	struct wxe e = { .err = WX_OK };
 	long long ttl;
 	enum wx_err err;
 	bool refresh = false, force = false;
@@ -192,15 +194,15 @@ cmd_token(struct app *a, int argc, char **argv)
 	 * the stable API ends in one force_refresh (throttled fleet-wide).
 	 */
 	if (tok[0] != '\0')
-		err = force ? token_renew(&a->tok, tok, tok, sizeof(tok), msg,
-		    sizeof(msg)) : (store_token_drop(a->st, tok) == WX_OK ?
-		    token_get(&a->tok, tok, sizeof(tok), msg, sizeof(msg)) :
+		err = force ? token_renew(&a->tok, tok, tok, sizeof(tok), &e) :
+		    (store_token_drop(a->st, tok) == WX_OK ?
+		    token_get(&a->tok, tok, sizeof(tok), &e) :
 		    WX_REDIS_UNAVAILABLE);
 	else
-		err = token_get(&a->tok, tok, sizeof(tok), msg, sizeof(msg));
+		err = token_get(&a->tok, tok, sizeof(tok), &e);
 	if (err != WX_OK) {
 		fprintf(stderr, "wxsub: %s\n", err == WX_REDIS_UNAVAILABLE ?
-		    "Redis unavailable" : msg);
+		    "Redis unavailable" : e.msg);
 		return code_for(err);
 	}
 	(void)store_token_get(a->st, tok, sizeof(tok), &ttl);
@@ -296,15 +298,15 @@ cmd_subs(struct app *a, int argc, char **argv)
 static int
 cmd_templates(struct app *a, int argc, char **argv)
 {
-	char msg[LIM_ERRMSG];
+	struct wxe why;
 	json_object *list;
 	enum wx_err err;
 	size_t n, i;
 
 	if (argc == 1 && strcmp(argv[0], "sync") == 0) {
-		if ((err = tpl_sync(a, &n, msg, sizeof(msg))) != WX_OK) {
+		if ((err = tpl_sync(a, &n, &why)) != WX_OK) {
 			fprintf(stderr, "wxsub: templates sync: %s\n",
-			    msg[0] ? msg : wxerr_text(err));
+			    why.msg[0] ? why.msg : wxerr_text(err));
 			return code_for(err);
 		}
 		printf("%zu template(s) kept\n", n);

@@ -222,7 +222,7 @@ claim(struct app *a, const struct wx_message *m, const char *credit,
  */
 static enum wx_err
 deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
-    uint64_t *msgid, struct wx_answer *ans, char *msg, size_t msglen)
+    uint64_t *msgid, struct wx_answer *ans, struct wxe *e)
 {
 	char *tok = c->token;
 	const size_t toklen = sizeof(c->token);
@@ -231,7 +231,7 @@ deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
 
 	if (tok[0] != '\0')
 		token_seen(&a->tok, c->token_ttl);
-	else if ((err = token_get(&a->tok, tok, toklen, msg, msglen)) != WX_OK)
+	else if ((err = token_get(&a->tok, tok, toklen, e)) != WX_OK)
 		return err;
 	for (;;) {
 		err = wechat_send(a->up, &a->cfg, tok, m, msgid, ans);
@@ -239,8 +239,8 @@ deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
 			return err;
 		if (wechat_token_rejected(ans->errcode) && !renewed) {
 			renewed = 1;
-			if ((err = token_renew(&a->tok, tok, tok, toklen, msg,
-			    msglen)) != WX_OK)
+			if ((err = token_renew(&a->tok, tok, tok, toklen,
+			    e)) != WX_OK)
 				return err;
 			continue;
 		}
@@ -282,7 +282,10 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	struct wx_message m = { 0 };
 	struct wx_answer ans = { 0 };
 	struct send_claim c;
-	char msg[LIM_ERRMSG], key[LIM_KEY], lkey[LIM_KEY], lval[24];
+	char key[LIM_KEY], lkey[LIM_KEY], lval[24];
+	/* Every step writes its reason into the carrier's message. */
+	char *msg = r->e.msg;
+	const size_t msglen = sizeof(r->e.msg);
 	struct wx_item *data = NULL;
 	enum send_end end = SEND_KEEP;
 	enum send_mode mode = SEND_NOW;
@@ -293,21 +296,21 @@ send_one(struct app *a, struct request *r, struct response *resp)
 
 	msg[0] = '\0';
 	c.pttl = -1;
-	if ((err = send_mode(r->json, &mode, msg, sizeof(msg))) != WX_OK ||
+	if ((err = send_mode(r->json, &mode, msg, msglen)) != WX_OK ||
 	    (err = parse_send(a, r->json, mode == SEND_BATCH, &m, &data, msg,
-	    sizeof(msg))) != WX_OK)
+	    msglen)) != WX_OK)
 		goto fail;
 	m.data = data;
 	/* WeChat's own list, when there is one, says which keys and values */
 	if ((tl = tpl_find(tpl_list(a), m.template_id)) != NULL &&
-	    (err = tpl_check(tl, data, m.ndata, msg, sizeof(msg))) != WX_OK)
+	    (err = tpl_check(tl, data, m.ndata, msg, msglen)) != WX_OK)
 		goto fail;
 	longterm = tpl_longterm(a, m.template_id);
 	if (mode != SEND_NOW) {
 		/* Checked like a send; queued instead of sent (h_outbox.c). */
 		err = mode == SEND_BATCH ?
-		    h_send_batch(a, r->json, &m, longterm, resp, msg, sizeof(msg)) :
-		    h_send_async(a, &m, longterm, resp, msg, sizeof(msg));
+		    h_send_batch(a, r->json, &m, longterm, resp, msg, msglen) :
+		    h_send_async(a, &m, longterm, resp, msg, msglen);
 		if (err != WX_OK)
 			goto fail;
 		goto done;
@@ -319,19 +322,19 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	if ((err = claim(a, &m, key, longterm, lkey, sizeof(lkey), lval,
 	    sizeof(lval), &c)) != WX_OK) {
 		if (err == WX_UPSTREAM)
-			snprintf(msg, sizeof(msg), "another send to this user did "
+			snprintf(msg, msglen, "another send to this user did "
 			    "not finish in time");
 		goto fail;
 	}
 	if (c.state == SEND_NONE) {
 		err = WX_NOT_SUBSCRIBED;
-		snprintf(msg, sizeof(msg), "no subscription is recorded for %s "
+		snprintf(msg, msglen, "no subscription is recorded for %s "
 		    "and this user", m.template_id);
 		goto fail;
 	}
 	claimed = true;
 
-	err = deliver(a, &m, &c, &msgid, &ans, msg, sizeof(msg));
+	err = deliver(a, &m, &c, &msgid, &ans, &r->e);
 	if (err == WX_OK) {
 		log_info("sent template %s, msgid %llu", m.template_id,
 		    (unsigned long long)msgid);
@@ -345,7 +348,7 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	if (ans.has_errcode || ans.why[0] != '\0') {
 		log_warn("send failed: %s", ans.why);
 		if (msg[0] == '\0')
-			snprintf(msg, sizeof(msg), "%.80s (WeChat: %.160s)", wxerr_text(err), ans.why);
+			snprintf(msg, msglen, "%.80s (WeChat: %.160s)", wxerr_text(err), ans.why);
 	}
 fail:
 	metrics_send(wxerr_code(err), ans.has_errcode ? ans.errcode : 0);

@@ -330,7 +330,7 @@ fetch(struct app *a, const char *tok, json_object **out, struct wx_answer *ans)
 }
 
 enum wx_err
-tpl_sync(struct app *a, size_t *count, char *msg, size_t msglen)
+tpl_sync(struct app *a, size_t *count, struct wxe *e)
 {
 	char tok[LIM_TOKEN], key[LIM_KEY], fresh[LIM_KEY];
 	json_object *arr = NULL, *doc;
@@ -340,19 +340,19 @@ tpl_sync(struct app *a, size_t *count, char *msg, size_t msglen)
 	size_t len;
 
 	*count = 0;
-	if ((err = token_get(&a->tok, tok, sizeof(tok), msg, msglen)) != WX_OK)
+	wxe_clear(e);
+	if ((err = token_get(&a->tok, tok, sizeof(tok), e)) != WX_OK)
 		return err;
 	err = fetch(a, tok, &arr, &ans);
 	if (err != WX_OK && ans.has_errcode && wechat_token_rejected(ans.errcode)) {
-		if ((err = token_renew(&a->tok, tok, tok, sizeof(tok), msg,
-		    msglen)) != WX_OK)
+		if ((err = token_renew(&a->tok, tok, tok, sizeof(tok),
+		    e)) != WX_OK)
 			return err;
 		err = fetch(a, tok, &arr, &ans);
 	}
 	if (err != WX_OK) {
-		snprintf(msg, msglen, "%s", ans.why[0] ? ans.why :
+		return wxe_set(e, err, "%s", ans.why[0] ? ans.why :
 		    "getTemplateList failed");
-		return err;
 	}
 	*count = json_object_array_length(arr);
 	if ((doc = json_object_new_object()) == NULL) {
@@ -363,10 +363,9 @@ tpl_sync(struct app *a, size_t *count, char *msg, size_t msglen)
 	json_object_object_add(doc, "templates", arr);
 	text = jsonio_text(doc, &len);
 	if (len > LIM_TPL_CACHE) {
-		snprintf(msg, msglen, "the template list is larger than %d bytes",
-		    LIM_TPL_CACHE);
 		json_object_put(doc);
-		return WX_UPSTREAM;
+		return wxe_set(e, WX_UPSTREAM,
+		    "the template list is larger than %d bytes", LIM_TPL_CACHE);
 	}
 	if (store_key(&a->cfg, "templates", NULL, key, sizeof(key)) != 0 ||
 	    store_key(&a->cfg, "templates:fresh", NULL, fresh, sizeof(fresh)) != 0)
@@ -452,7 +451,9 @@ void
 tpl_after(struct app *a)
 {
 	struct tplcache *c = cache(a);
-	char fresh[LIM_KEY], lock[LIM_KEY], val[24], msg[LIM_ERRMSG];
+	char fresh[LIM_KEY], lock[LIM_KEY], val[24];
+	struct wxe e;
+	enum wx_err err;
 	bool yes = false, got = false;
 	size_t n;
 	double now = clock_s();
@@ -470,9 +471,10 @@ tpl_after(struct app *a)
 	sec_new_id(val, sizeof(val));
 	if (store_lock(a->st, lock, val, TPL_LOCK_MS, &got) != WX_OK || !got)
 		return;
-	if (tpl_sync(a, &n, msg, sizeof(msg)) == WX_OK)
+	if ((err = tpl_sync(a, &n, &e)) == WX_OK)
 		log_info("template list refreshed: %zu template(s)", n);
 	else
-		log_warn("template list not refreshed: %s", msg);
+		log_warn("template list not refreshed: %s",
+		    e.msg[0] ? e.msg : wxerr_text(err));
 	store_unlock(a->st, lock, val);
 }

@@ -68,10 +68,10 @@ enum wx_err	 tpl_check(json_object *tpl, const struct wx_item *data,
 
 /*
  * Fetch the list from WeChat and keep it (with its marker). WX_OK with
- * *count; WX_TOKEN_UNAVAILABLE, WX_UPSTREAM (msg says why, 45009 and
+ * *count; WX_TOKEN_UNAVAILABLE, WX_UPSTREAM (e says why, 45009 and
  * the like included), WX_REDIS_UNAVAILABLE.
  */
-enum wx_err	 tpl_sync(struct app *, size_t *count, char *msg, size_t msglen);
+enum wx_err	 tpl_sync(struct app *, size_t *count, struct wxe *e);
 
 /* The process's copy of the list (borrowed until the next call); NULL: none. */
 json_object	*tpl_list(struct app *);

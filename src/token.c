@@ -40,7 +40,7 @@ token_usable(const char *tok, const char *failed)
  */
 static enum wx_err
 fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
 	const struct config *c = ts->cfg;
 	struct wx_token t;
@@ -52,31 +52,29 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 	if (wechat_token(ts->up, c, false, &t, &ans) != WX_OK) {
 		metrics_count("token_fetch_failed");
 		log_error("token fetch failed: %s", ans.why);
-		snprintf(msg, msglen, "WeChat gave no access token (%s)", ans.why);
-		return WX_TOKEN_UNAVAILABLE;
+		return wxe_set(e, WX_TOKEN_UNAVAILABLE,
+		    "WeChat gave no access token (%s)", ans.why);
 	}
 	if (failed != NULL && strcmp(t.token, failed) == 0) {
-		if (c->token_api != TOKEN_API_STABLE) {
-			snprintf(msg, msglen, "WeChat handed back the token it refused");
-			return WX_TOKEN_UNAVAILABLE;
-		}
+		if (c->token_api != TOKEN_API_STABLE)
+			return wxe_set(e, WX_TOKEN_UNAVAILABLE,
+			    "WeChat handed back the token it refused");
 		if (store_key(c, "token:force", NULL, key, sizeof(key)) != 0)
 			return WX_INTERNAL;
 		if ((err = store_lock(ts->st, key, "1", TOKEN_FORCE_S * 1000L,
 		    &got)) != WX_OK)
 			return err;
-		if (!got) {
-			snprintf(msg, msglen, "the token was revoked and a forced "
-			    "refresh ran less than %d s ago", TOKEN_FORCE_S);
-			return WX_TOKEN_UNAVAILABLE;
-		}
+		if (!got)
+			return wxe_set(e, WX_TOKEN_UNAVAILABLE, "the token was "
+			    "revoked and a forced refresh ran less than %d s ago",
+			    TOKEN_FORCE_S);
 		log_warn("stable_token still hands out a token WeChat refuses "
 		    "(revoked by another force_refresh): forcing a refresh");
-			metrics_count("token_force");
+		metrics_count("token_force");
 		if (wechat_token(ts->up, c, true, &t, &ans) != WX_OK) {
 			log_error("forced token fetch failed: %s", ans.why);
-			snprintf(msg, msglen, "WeChat gave no access token (%s)", ans.why);
-			return WX_TOKEN_UNAVAILABLE;
+			return wxe_set(e, WX_TOKEN_UNAVAILABLE,
+			    "WeChat gave no access token (%s)", ans.why);
 		}
 	}
 	metrics_count("token_fetch_ok");
@@ -96,7 +94,7 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
  */
 static enum wx_err
 wait_for(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
 	long long deadline = clock_ms() + token_lock_ms(ts->cfg) + 500;
 	long long ttl;
@@ -118,19 +116,19 @@ wait_for(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 			return err;
 		if (token_usable(out, failed))
 			return WX_OK;
-		snprintf(msg, msglen, "another process failed to fetch the token");
-		return WX_TOKEN_UNAVAILABLE;
+		return wxe_set(e, WX_TOKEN_UNAVAILABLE,
+		    "another process failed to fetch the token");
 	}
-	snprintf(msg, msglen, "waited %ld ms for another process to fetch the token",
-	    token_lock_ms(ts->cfg) + 500);
-	log_warn("%s", msg);
+	(void)wxe_set(e, WX_TOKEN_UNAVAILABLE, "waited %ld ms for another "
+	    "process to fetch the token", token_lock_ms(ts->cfg) + 500);
+	log_warn("%s", e->msg);
 	return WX_TOKEN_UNAVAILABLE;
 }
 
 /* Take the lock and fetch, or wait for whoever holds it. */
 static enum wx_err
 obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
 	char val[24], fkey[LIM_KEY], why[LIM_ERRMSG];
 	long long ttl;
@@ -142,9 +140,8 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 	if ((err = store_note_get(ts->st, fkey, why, sizeof(why))) != WX_OK)
 		return err;
 	if (why[0] != '\0') {
-		snprintf(msg, msglen, "%s (not retried for %d ms)", why,
+		return wxe_set(e, WX_TOKEN_UNAVAILABLE, "%s (not retried for %d ms)", why,
 		    TOKEN_BACKOFF_MS);
-		return WX_TOKEN_UNAVAILABLE;
 	}
 	sec_new_id(val, sizeof(val));
 	if ((err = store_lock(ts->st, ts->cfg->lock_key, val,
@@ -152,16 +149,16 @@ obtain(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 		return err;
 	if (!got) {
 		metrics_count("token_wait");
-		return wait_for(ts, failed, out, outlen, msg, msglen);
+		return wait_for(ts, failed, out, outlen, e);
 	}
 
 	/* Someone may have finished between our look and our lock. */
 	err = store_token_get(ts->st, out, outlen, &ttl);
 	if (err == WX_OK && !token_usable(out, failed)) {
-		err = fetch_store(ts, failed, out, outlen, msg, msglen);
+		err = fetch_store(ts, failed, out, outlen, e);
 		/* Remember the failure before the lock goes, so nobody races in. */
 		if (err == WX_TOKEN_UNAVAILABLE)
-			(void)store_note_set(ts->st, fkey, msg, TOKEN_BACKOFF_MS);
+			(void)store_note_set(ts->st, fkey, e->msg, TOKEN_BACKOFF_MS);
 	}
 	if (store_unlock(ts->st, ts->cfg->lock_key, val) != WX_OK)
 		log_warn("could not release the token lock; it expires by itself");
@@ -182,8 +179,7 @@ token_seen(struct tokensrc *ts, long long ttl)
 }
 
 enum wx_err
-token_get(struct tokensrc *ts, char *out, size_t outlen, char *msg,
-    size_t msglen)
+token_get(struct tokensrc *ts, char *out, size_t outlen, struct wxe *e)
 {
 	long long ttl;
 	enum wx_err err;
@@ -194,12 +190,12 @@ token_get(struct tokensrc *ts, char *out, size_t outlen, char *msg,
 		token_seen(ts, ttl);
 		return WX_OK;
 	}
-	return obtain(ts, NULL, out, outlen, msg, msglen);
+	return obtain(ts, NULL, out, outlen, e);
 }
 
 enum wx_err
 token_renew(struct tokensrc *ts, const char *refused, char *out, size_t outlen,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
 	char failed[LIM_TOKEN];
 	long long ttl;
@@ -215,13 +211,14 @@ token_renew(struct tokensrc *ts, const char *refused, char *out, size_t outlen,
 		return err;
 	if (token_usable(out, failed))
 		return WX_OK;
-	return obtain(ts, failed, out, outlen, msg, msglen);
+	return obtain(ts, failed, out, outlen, e);
 }
 
 void
 token_refresh_ahead(struct tokensrc *ts)
 {
-	char key[LIM_KEY], val[24], tok[LIM_TOKEN], msg[LIM_ERRMSG];
+	char key[LIM_KEY], val[24], tok[LIM_TOKEN];
+	struct wxe e;
 	long long ttl;
 	bool got;
 
@@ -241,7 +238,7 @@ token_refresh_ahead(struct tokensrc *ts)
 		log_info("refreshing the access token ahead of expiry (%lld s left)",
 		    ttl);
 		metrics_count("token_ahead");
-		(void)fetch_store(ts, NULL, tok, sizeof(tok), msg, sizeof(msg));
+		(void)fetch_store(ts, NULL, tok, sizeof(tok), &e);
 	}
 	(void)store_unlock(ts->st, ts->cfg->lock_key, val);
 }

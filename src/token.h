@@ -53,10 +53,10 @@ long		 token_lock_ms(const struct config *);
 
 /*
  * A usable token into out. WX_OK, WX_REDIS_UNAVAILABLE, or
- * WX_TOKEN_UNAVAILABLE with a reason in msg.
+ * WX_TOKEN_UNAVAILABLE with its reason carried in e (wxerr.h).
  */
 enum wx_err	 token_get(struct tokensrc *, char *out, size_t outlen,
-		    char *msg, size_t msglen);
+		    struct wxe *e);
 
 /*
  * A token read from the cache by other means (the send's one round
@@ -72,7 +72,7 @@ void		 token_seen(struct tokensrc *, long long ttl);
  * failed and out may be the same buffer.
  */
 enum wx_err	 token_renew(struct tokensrc *, const char *failed,
-		    char *out, size_t outlen, char *msg, size_t msglen);
+		    char *out, size_t outlen, struct wxe *e);
 
 /* After the answer: refresh ahead of expiry if token_get found it due. */
 void		 token_refresh_ahead(struct tokensrc *);

@@ -121,7 +121,7 @@ done(void *arg, void *tag, const struct up_result *r, bool left)
 	struct outbox_attempt at = { 0 };
 	struct outbox_result res = { 0 };
 	struct wx_answer ans = { 0 };
-	char msg[LIM_ERRMSG];
+	struct wxe e = { .err = WX_OK };
 
 	at.transfer_ok = r->status != 0;
 	at.request_sent = left;
@@ -141,7 +141,7 @@ done(void *arg, void *tag, const struct up_result *r, bool left)
 	res.has_errcode = at.has_errcode;
 	res.errcode = at.errcode;
 	if (res.next == OBN_RENEW && token_renew(&w->a->tok, s->job.token,
-	    s->job.token, sizeof(s->job.token), msg, sizeof(msg)) != WX_OK)
+	    s->job.token, sizeof(s->job.token), &e) != WX_OK)
 		res.next = at.attempts >= at.max_attempts ? OBN_FAILED :
 		    OBN_RETRY;
 	finish(w, s, &res);
@@ -155,7 +155,7 @@ start(struct worker *w, const struct outbox_entry *e)
 	struct outbox_result res = { 0 };
 	enum outbox_begin how;
 	struct slot *s = NULL;
-	char msg[LIM_ERRMSG];
+	struct wxe why = { .err = WX_OK };
 	const char *parts[2];
 	size_t i;
 
@@ -180,13 +180,13 @@ start(struct worker *w, const struct outbox_entry *e)
 	s->busy = true;
 	if (s->job.token[0] != '\0')
 		token_seen(&w->a->tok, s->job.token_ttl);
-	else if (token_get(&w->a->tok, s->job.token, sizeof(s->job.token), msg,
-	    sizeof(msg)) != WX_OK) {
+	else if (token_get(&w->a->tok, s->job.token, sizeof(s->job.token),
+	    &why) != WX_OK) {
 		/* Nothing left: a retry later, as for any failure before sending. */
 		res.err = WX_TOKEN_UNAVAILABLE;
 		res.next = s->job.attempts >= c->outbox_max_attempts ?
 		    OBN_FAILED : OBN_RETRY;
-		snprintf(res.why, sizeof(res.why), "%s", msg);
+		snprintf(res.why, sizeof(res.why), "%s", why.msg);
 		finish(w, s, &res);
 		return;
 	}
