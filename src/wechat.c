@@ -315,6 +315,34 @@ out:
 	return err;
 }
 
+/*
+ * WeChat's answer to a send that went through, byte for byte as it
+ * comes: {"errcode":0,"errmsg":"ok","msgid":N}. Read without json-c
+ * (about 8k instructions a send less); any other text, however
+ * equivalent, goes the general way. N: 1 to 19 digits, no leading
+ * zero, so it always fits.
+ */
+static bool
+plain_success(const char *body, size_t len, uint64_t *msgid)
+{
+	static const char head[] = "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":";
+	const size_t hlen = sizeof(head) - 1;
+	uint64_t n = 0;
+	size_t i;
+
+	if (len < hlen + 2 || len > hlen + 20 || body[len - 1] != '}' ||
+	    memcmp(body, head, hlen) != 0 ||
+	    (body[hlen] == '0' && len != hlen + 2))
+		return false;
+	for (i = hlen; i < len - 1; i++) {
+		if (body[i] < '0' || body[i] > '9')
+			return false;
+		n = n * 10 + (uint64_t)(body[i] - '0');
+	}
+	*msgid = n;
+	return true;
+}
+
 enum wx_err
 wechat_read_send(long status, const char *body, size_t len, uint64_t *msgid,
     struct wx_answer *ans)
@@ -323,6 +351,10 @@ wechat_read_send(long status, const char *body, size_t len, uint64_t *msgid,
 	enum wx_err err;
 
 	*msgid = 0;
+	if (status == 200 && plain_success(body, len, msgid)) {
+		memset(ans, 0, sizeof(*ans));
+		return WX_OK;
+	}
 	if ((err = read_answer("send", status, body, len, wechat_map_send, &o,
 	    ans)) != WX_OK)
 		return err;

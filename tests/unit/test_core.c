@@ -835,6 +835,54 @@ test_wechat_read(void)
 	}
 }
 
+/*
+ * WeChat's plain success answer is read without json-c: the same
+ * results as the general way, which takes every other text.
+ */
+static void
+test_wechat_read_plain(void)
+{
+	static const struct {
+		const char	*text;
+		long		 status;
+		enum wx_err	 err;
+		uint64_t	 id;
+	} cases[] = {
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":2813570231456448513}",
+		  200, WX_OK, 2813570231456448513ULL },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":9999999999999999999}",
+		  200, WX_OK, 9999999999999999999ULL },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":0}", 200, WX_OK, 0 },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":7}", 200, WX_OK, 7 },
+		/* the general way: 20 digits, spaces, other orders */
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":18446744073709551615}",
+		  200, WX_OK, 18446744073709551615ULL },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":12} ", 200, WX_OK, 12 },
+		{ "{\"msgid\":12,\"errcode\":0,\"errmsg\":\"ok\"}", 200, WX_OK, 12 },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":1x}", 200, WX_UPSTREAM, 0 },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":}", 200, WX_UPSTREAM, 0 },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":12", 200, WX_UPSTREAM, 0 },
+		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":12}", 500, WX_UPSTREAM, 0 },
+	};
+	static const char refused[] = "{\"errcode\":43101,\"errmsg\":\"refuse\"}";
+	struct wx_answer ans;
+	uint64_t id;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* a refusal first: nothing of it may stay in ans */
+		(void)wechat_read_send(200, refused, sizeof(refused) - 1, &id,
+		    &ans);
+		CU_ASSERT_EQUAL(wechat_read_send(cases[i].status, cases[i].text,
+		    strlen(cases[i].text), &id, &ans), cases[i].err);
+		CU_ASSERT_EQUAL(id, cases[i].id);
+		CU_ASSERT_FALSE(ans.has_errcode);
+		CU_ASSERT_EQUAL(ans.errcode, 0);
+		if (cases[i].err == WX_OK)
+			CU_ASSERT_STRING_EQUAL(ans.why, "");
+	}
+}
+
 static void
 test_keys(void)
 {
@@ -1019,6 +1067,7 @@ main(void)
 		{ "send errcodes", test_send_errcodes },
 		{ "WeChat answers", test_wechat_parse },
 		{ "WeChat answers read", test_wechat_read },
+		{ "WeChat's plain success read as json-c would", test_wechat_read_plain },
 		{ "WeChat message", test_wechat_message },
 		{ "Redis keys", test_keys },
 		{ "api keys", test_auth },
