@@ -133,6 +133,7 @@ static const struct redis_script lua_enqueue = { "outbox_enqueue", STORE_LUA_TAK
  * {1} deferred; {2} unknown; {3} nothing to do.
  */
 static const struct redis_script lua_begin = { "outbox_begin", LUA_ACK LUA_UNKNOWN
+    STORE_LUA_LOCK
     "local P = ARGV[1] "
     "local s = redis.call('hget', KEYS[1], 's') "
     "if s == 'sending' then "
@@ -143,7 +144,7 @@ static const struct redis_script lua_begin = { "outbox_begin", LUA_ACK LUA_UNKNO
     "if s ~= 'queued' then ack() return {3} end "
     "local o = redis.call('hget', KEYS[1], 'o') "
     "local lock = P .. 'sendlock:' .. o "
-    "if not redis.call('set', lock, ARGV[4], 'NX', 'PX', ARGV[5]) then "
+    "if not send_lock(lock, ARGV[4], ARGV[5]) then "
     "  redis.call('zadd', KEYS[4], ARGV[9], ARGV[10]) ack() return {1} end "
     "if tonumber(ARGV[7]) > 0 then "
     "  local rk = P .. 'outbox:rate:' .. ARGV[8] "

@@ -66,9 +66,8 @@ static const struct redis_script LUA_CREDIT_ADD = { "credit_add",
  * life.
  */
 static const struct redis_script LUA_SEND_BEGIN = { "send_begin",
-    STORE_LUA_TAKE
-    "if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
-    "  return {0} end "
+    STORE_LUA_TAKE STORE_LUA_LOCK
+    "if not send_lock(KEYS[1], ARGV[1], ARGV[2]) then return {0} end "
     "local taken, pttl = take(KEYS[2], ARGV[3]) "
     "if taken == 0 then redis.call('del', KEYS[1]) return {2} end "
     "return {1, pttl, redis.call('get', KEYS[3]), redis.call('ttl', KEYS[3])}" };
