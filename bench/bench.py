@@ -145,6 +145,7 @@ def wrk(port, path, body_lua, seconds, conns, api_key=None, tmp="/tmp",
     cmd.append("http://127.0.0.1:%d" % port)
     if redis is not None:
         redis("CONFIG", "RESETSTAT")
+        reads0 = redis_reads(redis)
     if meter is not None:
         meter.start()
     kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -180,7 +181,15 @@ def wrk(port, path, body_lua, seconds, conns, api_key=None, tmp="/tmp",
             r["up_calls"] = up_calls / max(total, 1)
     if redis is not None:
         r["stats"] = commandstats(redis("INFO", "commandstats"))
+        # the times Redis read a client's socket: its wake-ups
+        r["redis_reads"] = (redis_reads(redis) - reads0 - 2) / max(total, 1)
     return r
+
+
+def redis_reads(redis):
+    m = re.search(r"^total_reads_processed:(\d+)", redis("INFO", "stats"),
+                  re.M)
+    return int(m.group(1))
 
 
 class Meter(benchlib.CpuMeter):
@@ -304,6 +313,8 @@ def summarize(runs_of):
         out["up_share_max"] = max(r["up_share"] for r in rs)
         if "up_calls" in rs[0]:
             out["up_calls"] = median([r["up_calls"] for r in rs])
+    if "redis_reads" in rs[0]:
+        out["redis_reads"] = median([r["redis_reads"] for r in rs])
     stats = {}
     for r in rs:
         for cmd, (calls, usec) in r.get("stats", {}).items():
@@ -510,12 +521,14 @@ def main():
               "request, us per call):")
         for name in names:
             r = runs[name]
-            print("  %-12s %s" % (name, ", ".join(
+            print("  %-12s %.2f reads of a client socket per request; %s"
+                  % (name, r.get("redis_reads", 0), ", ".join(
                 "%s %.2f x %.1f us" % (cmd, calls / max(r["total"], 1),
                                        usec / max(calls, 1))
                 for cmd, (calls, usec) in sorted(
                     r["stats"].items(), key=lambda kv: -kv[1][1])
                 if calls / max(r["total"], 1) >= 0.001)))
+
         if args.only_record or args.only_send or not pids:
             return
         base = floor_rss(floor)

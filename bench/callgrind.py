@@ -207,12 +207,17 @@ def main():
     ap.add_argument("--binary", default=os.path.join(REPO, "cgi-bin",
                                                      "wxsub.fcgi"))
     ap.add_argument("--keep", help="keep the dumps in this directory")
+    ap.add_argument("--cpu", action="store_true",
+                    help="CPU time per request instead (/proc, no "
+                    "valgrind): noisy on a busy machine")
+    ap.add_argument("--perf", action="store_true",
+                    help="with --cpu: perf stat's software counters")
     ap.add_argument("--strace", action="store_true",
                     help="count system calls instead (strace -c attached "
                     "after the warm-up; no valgrind)")
     args = ap.parse_args()
     global STRACE
-    STRACE = args.strace
+    STRACE = args.strace or args.cpu
 
     tmp = tempfile.mkdtemp(prefix="wxsub-callgrind-")
     os.chmod(tmp, 0o755)
@@ -280,6 +285,37 @@ def main():
         counted = [app] + ([env.redis_proc] if not args.no_redis else [])
         if args.strace:
             return strace_run(args, counted, run, binary, tmp)
+        if args.cpu:
+            perf = [subprocess.Popen(["perf", "stat", "-e", "task-clock,"
+                                      "context-switches,page-faults,"
+                                      "cpu-migrations", "-p", str(p.pid),
+                                      "-o", os.path.join(tmp, "perf-%d" % i)],
+                                     stderr=subprocess.DEVNULL)
+                    for i, p in enumerate(counted)] if args.perf else []
+            time.sleep(0.5 if perf else 0)
+            t0 = [benchlib.pid_cpu(p.pid) for p in counted]
+            w0 = time.monotonic()
+            run(args.requests, args.warm)
+            w = time.monotonic() - w0
+            for p, name, t in zip(counted, (os.path.basename(binary),
+                                            "redis-server"), t0):
+                print("  %-14s %6.1f us CPU per request" % (
+                    name, (benchlib.pid_cpu(p.pid) - t) * 1e6 /
+                    args.requests))
+            print("  %.0f requests/s, one at a time" % (args.requests / w))
+            for i, p in enumerate(perf):
+                p.send_signal(2)
+                p.wait(30)
+                with open(os.path.join(tmp, "perf-%d" % i)) as f:
+                    for line in f:
+                        m = re.match(r"^\s*([\d,.]+)\s+(?:msec\s+)?"
+                                     r"([\w-]+)", line)
+                        if m:
+                            print("    %s %-18s %8.2f per request" % (
+                                ("app", "redis")[i], m.group(2), float(
+                                    m.group(1).replace(",", "")) /
+                                args.requests))
+            return
         for p in counted:
             control(p.pid, "-z")
         bad += run(args.requests, args.warm)
@@ -294,8 +330,16 @@ def main():
               % (os.path.basename(binary), totals(app_dump) / args.requests))
         if not args.no_redis:
             rd = newest_dump(os.path.join(tmp, "redis"))
-            print("  %-14s %9.0f instructions per request"
-                  % ("redis-server", totals(rd) / args.requests))
+            # serverCron runs 10 times a second whatever the load: under
+            # valgrind's slowness it would count as part of each request
+            out = subprocess.run(["callgrind_annotate", "--inclusive=yes",
+                                  rd], capture_output=True, text=True).stdout
+            m = re.search(r"^\s*([\d,]+) .*:serverCron ", out, re.M)
+            cron = int(m.group(1).replace(",", "")) if m else 0
+            print("  %-14s %9.0f instructions per request (less its timer "
+                  "serverCron: %.0f)" % ("redis-server",
+                                         totals(rd) / args.requests,
+                                         (totals(rd) - cron) / args.requests))
         if args.top:
             out = subprocess.run(
                 ["callgrind_annotate", "--inclusive=yes", app_dump],
