@@ -1,14 +1,14 @@
 /*
  * redis.c: the self-healing hiredis connection (see redis.h).
  *
- * Commands are formatted by hiredis (redisAppendCommandArgv). A
- * hand-written encoder into a stack buffer used to save hiredis'
- * allocations. Measured (2026-12-04, this project's 2-core VM, -O2, 2M
- * runs, twice): a /record's two commands (INCRBY, EXPIRE) took 122-131 ns
- * by hand and 348-517 ns with redisFormatCommandArgv: hiredis costs
- * 0.2-0.4 us more per request, against the ~88 us of CPU a /record costs
- * the machine (README, Figures), well under 1 %. Not worth a second
- * encoder of the wire format.
+ * Commands are written in Redis' wire format here (redis_format) and
+ * handed to hiredis whole (redisAppendFormattedCommand); replies are
+ * hiredis'. hiredis' own formatting (redisAppendCommandArgv, sds) cost
+ * about 8,500 instructions of a /send's 202,000 (its EVALSHA of nine
+ * arguments and the held DEL), this encoder about 1,000
+ * (bench/callgrind.py, 2026-12-04). A microbenchmark of /record's two
+ * short commands had found hiredis only 0.2-0.4 us slower, in a hot
+ * loop; the per-request count is what the server pays.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -267,6 +267,64 @@ worth_again(struct redis *r, bool got_reply)
 	return stale;
 }
 
+/* Bytes s[0..n) at out[*pos] if they fit; *pos moves on regardless. */
+static void
+put(char *out, size_t outlen, size_t *pos, const char *s, size_t n)
+{
+	if (*pos <= outlen && outlen - *pos >= n)
+		memcpy(out + *pos, s, n);
+	*pos += n;
+}
+
+/* "<c><decimal>\r\n", as put. */
+static void
+put_head(char *out, size_t outlen, size_t *pos, char c, size_t v)
+{
+	char num[NUM_DEC_MAX + 3];
+	size_t n;
+
+	num[0] = c;
+	n = 1 + num_u64(num + 1, v);
+	num[n++] = '\r';
+	num[n++] = '\n';
+	put(out, outlen, pos, num, n);
+}
+
+size_t
+redis_format(char *out, size_t outlen, size_t argc, const char *const *argv)
+{
+	size_t i, len, pos = 0;
+
+	put_head(out, outlen, &pos, '*', argc);
+	for (i = 0; i < argc; i++) {
+		len = strlen(argv[i]);
+		put_head(out, outlen, &pos, '$', len);
+		put(out, outlen, &pos, argv[i], len);
+		put(out, outlen, &pos, "\r\n", 2);
+	}
+	return pos;
+}
+
+/* Append one command to the connection's output buffer. */
+static int
+append_one(struct redis *r, size_t argc, const char *const *argv)
+{
+	char small[1024], *buf = small;
+	size_t len = redis_format(small, sizeof(small), argc, argv);
+	int rc;
+
+	/* A script's SCRIPT LOAD, a batch's thousands of arguments. */
+	if (len > sizeof(small)) {
+		if ((buf = malloc(len)) == NULL)
+			return -1;
+		(void)redis_format(buf, len, argc, argv);
+	}
+	rc = redisAppendFormattedCommand(r->ctx, buf, len);
+	if (buf != small)
+		free(buf);
+	return rc == REDIS_OK ? 0 : -1;
+}
+
 /* Append n commands to the connection's output buffer. */
 static int
 append(struct redis *r, size_t n, const struct redis_cmd *cmds)
@@ -274,8 +332,7 @@ append(struct redis *r, size_t n, const struct redis_cmd *cmds)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (redisAppendCommandArgv(r->ctx, (int)cmds[i].argc,
-		    (const char **)cmds[i].argv, NULL) != REDIS_OK)
+		if (append_one(r, cmds[i].argc, cmds[i].argv) != 0)
 			return -1;
 	return 0;
 }
@@ -424,8 +481,7 @@ redis_eval(struct redis *r, const struct redis_script *sc, size_t nkeys,
 int
 redis_hold(struct redis *r, size_t argc, const char *const *argv)
 {
-	if (r->ctx == NULL || redisAppendCommandArgv(r->ctx, (int)argc,
-	    (const char **)argv, NULL) != REDIS_OK)
+	if (r->ctx == NULL || append_one(r, argc, argv) != 0)
 		return -1;
 	r->unread++;
 	return 0;

@@ -14,7 +14,8 @@
  * (Redis restarted) is reopened and the commands sent once more: they
  * never reached the old server, so they cannot run twice.
  *
- * Commands go as argument vectors, formatted by hiredis. Several
+ * Commands go as argument vectors, written in the wire format here
+ * (redis_format) and sent by hiredis. Several
  * commands go out in one write and their replies come back in one round
  * trip (redis_pipeline). A command may also be held (redis_hold): it
  * leaves with the next write or redis_flush, and its reply is read, and
@@ -92,6 +93,15 @@ redisReply	*redis_eval(struct redis *, const struct redis_script *,
 int		 redis_hold(struct redis *, size_t argc, const char *const *argv);
 /* Send what is held, without waiting for its reply. */
 void		 redis_flush(struct redis *);
+
+/*
+ * The wire format (RESP) of one command of argc NUL-terminated strings
+ * into out[0..outlen), as hiredis' redisFormatCommandArgv writes it; its
+ * whole length, which is more than outlen when it did not fit (out then
+ * holds a part). Pure.
+ */
+size_t		 redis_format(char *out, size_t outlen, size_t argc,
+		    const char *const *argv);
 
 /*
  * Which Redis this is, connecting first if needed: "host:port", the

@@ -12,6 +12,7 @@
 #include "unit.h"
 #include "unit_reply.h"
 
+#include "redis.h"
 #include "store.h"
 #include "token.h"
 
@@ -287,10 +288,49 @@ test_token_decisions(void)
 	CU_ASSERT_TRUE(token_lock_ms(&c) > c.timeout_ms);
 }
 
+/* redis_format writes what hiredis' formatter writes, and sizes it. */
+static void
+test_format(void)
+{
+	static char big[5001];
+	const char *ping[] = { "PING" };
+	const char *set[] = { "SET", "k", "", "NX", "PX", "11000" };
+	const char *eval[] = { "EVALSHA", "0123456789abcdef0123456789abcdef01234567",
+	    "3", "WXSUB:sendlock:oBENCH0000000000000000000001",
+	    "SUBSCRIBE:TPL:oBENCH0000000000000000000001", "WECHAT:ACCESS_TOKEN",
+	    "0123456789abcdef", "11000", "0" };
+	const char *large[] = { "SCRIPT", "LOAD", big };
+	struct { size_t argc; const char **argv; } cases[] = {
+		{ 1, ping }, { 6, set }, { 9, eval }, { 3, large },
+	};
+	char out[6000], tiny[8];
+	size_t i;
+
+	memset(big, 'x', sizeof(big) - 1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *want = NULL;
+		int wlen = redisFormatCommandArgv(&want, (int)cases[i].argc,
+		    cases[i].argv, NULL);
+		size_t n = redis_format(out, sizeof(out), cases[i].argc,
+		    (const char *const *)cases[i].argv);
+
+		CU_ASSERT_FATAL(wlen > 0);
+		CU_ASSERT_EQUAL(n, (size_t)wlen);
+		CU_ASSERT_TRUE(n <= sizeof(out) && memcmp(out, want, n) == 0);
+		/* too small: the length it needs, nothing written past the end */
+		memset(tiny, '#', sizeof(tiny));
+		CU_ASSERT_EQUAL(redis_format(tiny, sizeof(tiny) - 1, cases[i].argc,
+		    (const char *const *)cases[i].argv), (size_t)wlen);
+		CU_ASSERT_EQUAL(tiny[sizeof(tiny) - 1], '#');
+		redisFreeCommand(want);
+	}
+}
+
 int
 main(void)
 {
 	static const struct unit_test tests[] = {
+		{ "wire format as hiredis writes it", test_format },
 		{ "token reply", test_read_token },
 		{ "simple replies", test_read_simple },
 		{ "credit counts", test_read_counts },
