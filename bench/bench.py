@@ -66,10 +66,12 @@ import benchlib  # noqa: E402
 
 USERS = 1000
 TPL = harness.TPL1
-# Each wrk thread walks the pool of users from its own starting point:
-# with one start for all, the two threads asked for the same user at the
-# same moment, over and over, and wxsub's per-user send lock (which the
-# floor does not have) made one of them wait each time.
+# Each wrk thread walks its own half of the pool of users: with one
+# start for all, the two threads asked for the same user at the same
+# moment, over and over, and with two starts half the pool apart they
+# still met when one thread ran ahead (1 % of sends waited); wxsub's
+# per-user send lock (which the floor does not have) made one of them
+# wait each time. Real traffic spreads over many users.
 WRK_LUA = r"""
 local threads = 0
 setup = function(thread)
@@ -77,11 +79,11 @@ setup = function(thread)
   threads = threads + 1
 end
 init = function(args)
-  counter = first or 0
+  counter = 0
 end
 request = function()
   counter = counter + 1
-  local oid = string.format("oBENCH%%022d", counter %% %(users)d)
+  local oid = string.format("oBENCH%%022d", (first or 0) + counter %% %(stride)d)
   local body = %(body)s
   return wrk.format("POST", "%(path)s", wrk.headers, body)
 end
@@ -177,6 +179,7 @@ def wrk(port, path, body_lua, seconds, conns, api_key=None, tmp="/tmp",
         # the upstream's share of one core: well below 1, it had CPU to
         # spare (nginx: one worker)
         r["up_share"] = parts.get("upstream", 0.0) / wall
+        r["cores"] = parts["machine"] / wall
         if up_calls is not None:
             r["up_calls"] = up_calls / max(total, 1)
     if redis is not None:
@@ -310,6 +313,7 @@ def summarize(runs_of):
         out["parts"] = {k: median([r["parts"][k] for r in rs])
                         for k in PARTS}
         out["up_share"] = median([r["up_share"] for r in rs])
+        out["cores"] = median([r["cores"] for r in rs])
         out["up_share_max"] = max(r["up_share"] for r in rs)
         if "up_calls" in rs[0]:
             out["up_calls"] = median([r["up_calls"] for r in rs])
@@ -347,6 +351,9 @@ def main():
                       help="floor/redis and /record only")
     only.add_argument("--only-send", action="store_true",
                       help="floor/send and /send only (no memory run)")
+    ap.add_argument("--save", metavar="FILE",
+                    help="append this run's pairs to FILE (JSON lines; "
+                    "bench/pool.py pools the pairs of several runs)")
     ap.add_argument("--burst", type=int, default=4,
                     help="the warm-up starts with 2 s at this many times "
                     "--connections (1: no burst)")
@@ -455,10 +462,12 @@ def main():
                             args.connections, key, tmp, m, rs)
                     got[name].append(r)
                     print("  pair %d  %-12s %9.0f req/s  %6.1f us CPU/request"
-                          " (%s)  upstream %3.0f%% of a core"
+                          " (%s)  upstream %3.0f%% of a core, %.2f cores "
+                          "busy, load %.1f"
                           % (i + 1, name, r["rps"], r["cpu_us"], " ".join(
                               "%s %.1f" % (k, r["parts"][k])
-                              for k in PARTS[:-1]), 100 * r["up_share"]),
+                              for k in PARTS[:-1]), 100 * r["up_share"],
+                             r["cores"], os.getloadavg()[0]),
                           flush=True)
             floor_name, name = pair[0][0], pair[1][0]
             ratios[name] = [w["rps"] / f["rps"]
@@ -489,6 +498,16 @@ def main():
 
         names = [n for n in ("floor/redis", "/record", "floor/send", "/send")
                  if n in runs]
+        if args.save:
+            import json
+            with open(args.save, "a") as f:
+                f.write(json.dumps(dict(
+                    when=time.strftime("%Y-%m-%d %H:%M"), server=args.server,
+                    upstream=args.upstream, seconds=args.seconds,
+                    load=os.getloadavg()[0], ratios=ratios,
+                    cpu_ratios=cpu_ratios,
+                    runs={n: {k: v for k, v in runs[n].items()
+                              if k != "stats"} for n in names})) + "\n")
         print()
         print("| run (wxsub behind %s, upstream %s) | req/s | p50 ms | "
               "p99 ms | CPU us/req | ratio to floor: req/s, median of %d "
@@ -507,14 +526,14 @@ def main():
         print("CPU us per request by part (medians of the runs; other: the "
               "kernel's threads and anything else on the machine):")
         print()
-        print("| run | " + " | ".join(PARTS) + " | upstream, share of one "
-              "core (max) | upstream calls/req |")
-        print("|---|" + "---|" * (len(PARTS) + 2))
+        print("| run | " + " | ".join(PARTS) + " | cores busy | upstream, "
+              "share of one core (max) | upstream calls/req |")
+        print("|---|" + "---|" * (len(PARTS) + 3))
         for name in names:
             r = runs[name]
-            print("| %s | %s | %.0f%% (%.0f%%) | %s |" % (
+            print("| %s | %s | %.2f | %.0f%% (%.0f%%) | %s |" % (
                 name, " | ".join("%.1f" % r["parts"][k] for k in PARTS),
-                100 * r["up_share"], 100 * r["up_share_max"],
+                r["cores"], 100 * r["up_share"], 100 * r["up_share_max"],
                 "%.2f" % r["up_calls"] if "up_calls" in r else "-"))
         print()
         print("Redis INFO commandstats over each route's runs (calls per "
