@@ -16,7 +16,8 @@
 
 /*
  * The outbox as it stands, appended to text[0..len): gauges read from
- * Redis at scrape time. The new length, or -1.
+ * Redis at scrape time; in a directory install one sample per app
+ * (app="NAME"). The new length, or -1.
  */
 static long
 outbox_gauges(struct app *a, char *text, size_t len, size_t cap)
@@ -26,27 +27,43 @@ outbox_gauges(struct app *a, char *text, size_t len, size_t cap)
 		"wxsub_outbox_pending Entries read by a worker, not yet done.",
 		"wxsub_outbox_delayed Messages waiting for a retry.",
 	};
-	struct outbox_counts oc;
-	long long v[3];
+	struct app *apps = a->root->n_apps > 0 ? a->root->apps : a;
+	size_t napps = a->root->n_apps > 0 ? a->root->n_apps : 1;
+	struct outbox_counts *oc;
+	long long v;
 	char num[NUM_DEC_MAX];
-	size_t i, n;
+	size_t i, k, n, nl;
+	long rc = -1;
 
-	if (outbox_counts(a->st, &a->cfg, &oc) != WX_OK)
+	if ((oc = calloc(napps, sizeof(*oc))) == NULL)
 		return -1;
-	v[0] = oc.stream;
-	v[1] = oc.pending;
-	v[2] = oc.delayed;
+	for (k = 0; k < napps; k++)
+		if (apps[k].cfg_ok &&
+		    outbox_counts(apps[k].st, &apps[k].cfg, &oc[k]) != WX_OK)
+			goto out;
 	for (i = 0; i < 3; i++) {
-		const char *sp = strchr(help[i], ' ');
-		size_t nl = (size_t)(sp - help[i]);
-		n = num_i64(num, v[i]);
-		if (len + 2 * nl + strlen(help[i]) + n + 40 > cap)
-			return -1;
+		nl = (size_t)(strchr(help[i], ' ') - help[i]);
+		if (len + nl + strlen(help[i]) + 40 > cap)
+			goto out;
 		len += (size_t)snprintf(text + len, cap - len,
-		    "# HELP %s\n# TYPE %.*s gauge\n%.*s %s\n", help[i], (int)nl,
-		    help[i], (int)nl, help[i], num);
+		    "# HELP %s\n# TYPE %.*s gauge\n", help[i], (int)nl, help[i]);
+		for (k = 0; k < napps; k++) {
+			if (!apps[k].cfg_ok)
+				continue;
+			v = i == 0 ? oc[k].stream : i == 1 ? oc[k].pending :
+			    oc[k].delayed;
+			n = num_i64(num, v);
+			if (len + nl + strlen(apps[k].name) + n + 16 > cap)
+				goto out;
+			len += (size_t)snprintf(text + len, cap - len,
+			    apps[k].name[0] != '\0' ? "%.*s{app=\"%s\"} %s\n" :
+			    "%.*s%s %s\n", (int)nl, help[i], apps[k].name, num);
+		}
 	}
-	return (long)len;
+	rc = (long)len;
+out:
+	free(oc);
+	return rc;
 }
 
 enum wx_err

@@ -146,6 +146,8 @@ class TwoAppsTests(E2ECase):
                           'status="200",app="shop"}', text)
             self.assertIn('wxsub_requests_total{route="/record",'
                           'status="200",app="clinic"}', text)
+            for name in ("shop", "clinic"):
+                self.assertIn('wxsub_outbox_depth{app="%s"} 0' % name, text)
 
     def test_every_key_carries_its_appid(self):
         oid = openid("keys")
