@@ -1840,6 +1840,8 @@ class E2ECase(unittest.TestCase):
             that stops Redis or needs fresh processes.
     CONFIG  wxsub config overrides; SERVER_EXTRA server kind -> lines
             added to the server config; SERVER None: no web server.
+    ENV     the Env class of an "own" world (a subclass that builds a
+            different world: several apps, Sentinel).
     """
 
     KIND = "server"
@@ -1847,6 +1849,7 @@ class E2ECase(unittest.TestCase):
     CONFIG = {}
     SERVER_EXTRA = {}   # server kind -> lines added to its config
     SERVER = "default"
+    ENV = Env
     env = None
 
     @classmethod
@@ -1855,7 +1858,7 @@ class E2ECase(unittest.TestCase):
         if cls.WORLD == "shared":
             cls.env = take_world(cls, server)
             return
-        env = Env(server, overrides=cls.CONFIG)
+        env = cls.ENV(server, overrides=cls.CONFIG)
         env.server_extra = list(cls.SERVER_EXTRA.get(server, ()))
         try:
             env.start()

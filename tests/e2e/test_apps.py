@@ -87,22 +87,10 @@ class AppsEnv(Env):
         os.chmod(d, 0o750)
         return d
 
-    def wait_ready(self, timeout=20):
-        super().wait_ready(timeout)
-
 
 class TwoAppsTests(E2ECase):
     WORLD = "own"       # a directory config and a second stand-in
-
-    @classmethod
-    def setUpClass(cls):
-        env = AppsEnv(harness.current_server())
-        try:
-            env.start()
-        except BaseException:
-            env.stop()
-            raise
-        cls.env = env
+    ENV = AppsEnv
 
     def shop(self, method, route, body=None, auth=True, **kw):
         return self.env.http(method, "/shop" + route, body, auth=auth, **kw)

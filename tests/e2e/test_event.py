@@ -372,7 +372,6 @@ class EventOutbox(EventBase, OutboxCase):
             self.assertEqual(m["status"], status, m)
 
 
-import harness  # noqa: E402
 from test_apps import AppsEnv, CLINIC_APPID  # noqa: E402
 
 
@@ -391,16 +390,7 @@ class EventApps(E2ECase):
     """api.md section 8: each app's push URL is /<app>/event, with its
     own token and appid; its credits carry its appid."""
     WORLD = "own"
-
-    @classmethod
-    def setUpClass(cls):
-        env = PushAppsEnv(harness.current_server())
-        try:
-            env.start()
-        except BaseException:
-            env.stop()
-            raise
-        cls.env = env
+    ENV = PushAppsEnv
 
     def push_to(self, app, token, appid, oid):
         return self.env.control("POST", "/__control/push", {

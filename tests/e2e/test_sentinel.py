@@ -160,16 +160,7 @@ class SentinelEnv(Env):
 class SentinelTests(E2ECase):
     SERVERS = ("lighttpd",)
     WORLD = "own"       # its Redis is a master, replicas and sentinels
-
-    @classmethod
-    def setUpClass(cls):
-        env = SentinelEnv("lighttpd")
-        try:
-            env.start()
-        except BaseException:
-            env.stop()
-            raise
-        cls.env = env
+    ENV = SentinelEnv
 
     def cli(self, *args):
         return subprocess.run([admin_path(), "-c", self.env.conf_path] +
