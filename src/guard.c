@@ -72,7 +72,7 @@ guard_bucket(const char *remote, char *out, size_t outlen)
 
 enum wx_err
 guard_enter(struct store *st, const struct config *c, const char *remote,
-    struct guard_pass *pass, long *retry_after, char *msg, size_t msglen)
+    struct guard_pass *pass, long *retry_after, struct wxe *e)
 {
 	char inflight[LIM_KEY], rate[LIM_KEY], id[GUARD_BUCKET_MAX + 32];
 	char bucket[GUARD_BUCKET_MAX], nrate[NUM_DEC_MAX], nmax[NUM_DEC_MAX];
@@ -117,16 +117,15 @@ guard_enter(struct store *st, const struct config *c, const char *remote,
 	if (verdict == 1) {
 		pass->lease[0] = '\0';
 		*retry_after = 60 - (long)(now % 60);
-		snprintf(msg, msglen, "more than %ld logins a minute from this "
-		    "address; try again in %ld s", c->login_rate, *retry_after);
-		return WX_RATE_LIMITED;
+		return wxe_set(e, WX_RATE_LIMITED, "more than %ld logins a "
+		    "minute from this address; try again in %ld s",
+		    c->login_rate, *retry_after);
 	}
 	if (verdict == 2) {
 		pass->lease[0] = '\0';
 		*retry_after = 1;
-		snprintf(msg, msglen, "too many logins in progress; try again "
-		    "in a second");
-		return WX_BUSY;
+		return wxe_set(e, WX_BUSY, "too many logins in progress; try "
+		    "again in a second");
 	}
 	if (c->login_max_inflight == 0)
 		pass->lease[0] = '\0';	/* counted, but nothing to give back */

@@ -38,12 +38,12 @@ struct guard_pass {
 
 /*
  * May this login call WeChat? WX_OK with a lease held in pass (give it
- * back with guard_leave), or WX_RATE_LIMITED / WX_BUSY with msg and
- * *retry_after (seconds), or WX_REDIS_UNAVAILABLE.
+ * back with guard_leave), or WX_RATE_LIMITED / WX_BUSY carried in e
+ * with *retry_after (seconds), or WX_REDIS_UNAVAILABLE.
  */
 enum wx_err	 guard_enter(struct store *, const struct config *,
 		    const char *remote, struct guard_pass *,
-		    long *retry_after, char *msg, size_t msglen);
+		    long *retry_after, struct wxe *e);
 
 /* Give the lease back (sent with the next Redis command, or at once). */
 void		 guard_leave(struct store *, const struct config *,

@@ -21,7 +21,7 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	struct wx_login l;
 	struct wx_answer ans;
 	struct session_user u;
-	char token[SESSION_TOKEN_LEN + 1], msg[LIM_ERRMSG];
+	char token[SESSION_TOKEN_LEN + 1];
 	const char *code;
 	size_t len;
 	struct jsonw *o;
@@ -34,10 +34,10 @@ h_login(struct app *a, struct request *r, struct response *resp)
 		return wxe_set(&r->e, WX_BAD_REQUEST,
 		    "code: the code from wx.login is required");
 	/* Anyone may call: a slow WeChat must not let them hold the pool. */
-	if ((err = guard_enter(a->st, &a->cfg, r->remote, &pass, &retry, msg,
-	    sizeof(msg))) != WX_OK) {
+	if ((err = guard_enter(a->st, &a->cfg, r->remote, &pass, &retry,
+	    &r->e)) != WX_OK) {
 		resp->retry_after = retry;
-		return wxe_msg(&r->e, err, 0, retry > 0 ? msg : NULL);
+		return wxe_msg(&r->e, err, 0, retry > 0 ? r->e.msg : NULL);
 	}
 	err = wechat_login(a->up, &a->cfg, code, &l, &ans);
 	guard_leave(a->st, &a->cfg, &pass);

@@ -19,7 +19,7 @@
 
 enum wx_err
 h_send_async(struct app *a, struct wx_message *m, bool longterm,
-    struct response *resp, char *msg, size_t msglen)
+    struct response *resp, struct wxe *e)
 {
 	struct outbox_item it = { .openid = m->openid };
 	struct jsonw *w;
@@ -33,16 +33,12 @@ h_send_async(struct app *a, struct wx_message *m, bool longterm,
 	free(it.payload);
 	if (err != WX_OK)
 		return err;
-	if (!it.refused && (err = store_wait(a->st)) != WX_OK) {
-		snprintf(msg, msglen, "queued, but fewer than redis.waitReplicas "
-		    "replicas have it");
-		return err;
-	}
-	if (it.refused) {
-		snprintf(msg, msglen, "no subscription is recorded for %s and "
-		    "this user", m->template_id);
-		return WX_NOT_SUBSCRIBED;
-	}
+	if (!it.refused && (err = store_wait(a->st)) != WX_OK)
+		return wxe_set(e, err, "queued, but fewer than "
+		    "redis.waitReplicas replicas have it");
+	if (it.refused)
+		return wxe_set(e, WX_NOT_SUBSCRIBED, "no subscription is "
+		    "recorded for %s and this user", m->template_id);
 	log_info("queued %s, template %s", it.id, m->template_id);
 	w = resp_ok(resp);
 	resp->status = 202;
@@ -132,7 +128,7 @@ batch_answer(struct response *resp, const char *batch,
 
 enum wx_err
 h_send_batch(struct app *a, json_object *body, struct wx_message *m,
-    bool longterm, struct response *resp, char *msg, size_t msglen)
+    bool longterm, struct response *resp, struct wxe *e)
 {
 	struct outbox_item *items = NULL;
 	const char **ids = NULL;
@@ -140,8 +136,9 @@ h_send_batch(struct app *a, json_object *body, struct wx_message *m,
 	size_t n = 0, i, queued = 0, len;
 	enum wx_err err;
 
-	if ((err = batch_ids(&a->cfg, body, &ids, &n, msg, msglen)) != WX_OK)
-		return err;
+	if ((err = batch_ids(&a->cfg, body, &ids, &n, e->msg,
+	    sizeof(e->msg))) != WX_OK)
+		return wxe_msg(e, err, 0, e->msg);
 	err = WX_INTERNAL;
 	if ((items = calloc(n, sizeof(*items))) == NULL ||
 	    outbox_new_id('b', batch, sizeof(batch)) != 0)
@@ -158,8 +155,8 @@ h_send_batch(struct app *a, json_object *body, struct wx_message *m,
 	for (i = 0; i < n; i++)
 		queued += !items[i].refused;
 	if (queued > 0 && (err = store_wait(a->st)) != WX_OK) {
-		snprintf(msg, msglen, "queued, but fewer than redis.waitReplicas "
-		    "replicas have it");
+		(void)wxe_set(e, err, "queued, but fewer than "
+		    "redis.waitReplicas replicas have it");
 		goto out;
 	}
 	log_info("queued batch %s: %zu of %zu, template %s", batch, queued, n,

@@ -309,8 +309,8 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	if (mode != SEND_NOW) {
 		/* Checked like a send; queued instead of sent (h_outbox.c). */
 		err = mode == SEND_BATCH ?
-		    h_send_batch(a, r->json, &m, longterm, resp, msg, msglen) :
-		    h_send_async(a, &m, longterm, resp, msg, msglen);
+		    h_send_batch(a, r->json, &m, longterm, resp, &r->e) :
+		    h_send_async(a, &m, longterm, resp, &r->e);
 		if (err != WX_OK)
 			goto fail;
 		goto done;
@@ -366,15 +366,12 @@ done:
 enum wx_err
 h_send(struct app *a, struct request *r, struct response *resp)
 {
-	char msg[LIM_ERRMSG];
 	struct idem id;
 	bool answered;
 	enum wx_err err;
 
-	msg[0] = '\0';
-	if ((err = idem_begin(a, r, &id, resp, &answered, msg,
-	    sizeof(msg))) != WX_OK)
-		return wxe_msg(&r->e, err, 0, msg[0] ? msg : NULL);
+	if ((err = idem_begin(a, r, &id, resp, &answered, &r->e)) != WX_OK)
+		return wxe_msg(&r->e, err, 0, r->e.msg);
 	if (answered)
 		return WX_OK;
 	/*

@@ -26,14 +26,14 @@ enum wx_err h_batch_get(struct app *, struct request *, struct response *);
  * The queued forms of /send (h_outbox.c), called by h_send once the
  * body and every data value are checked: m holds the message (no
  * openId for a batch, whose openIds come from body). They leave a 202
- * in resp, or return the refusal with msg.
+ * in resp, or return the refusal, carried in e.
  */
 struct wx_message;
 enum send_mode { SEND_NOW, SEND_ASYNC, SEND_BATCH };
 enum wx_err h_send_async(struct app *, struct wx_message *m, bool longterm,
-	    struct response *, char *msg, size_t msglen);
+	    struct response *, struct wxe *e);
 enum wx_err h_send_batch(struct app *, json_object *body, struct wx_message *m,
-	    bool longterm, struct response *, char *msg, size_t msglen);
+	    bool longterm, struct response *, struct wxe *e);
 enum wx_err h_event_verify(struct app *, struct request *, struct response *);
 enum wx_err h_event(struct app *, struct request *, struct response *);
 enum wx_err h_templates(struct app *, struct request *, struct response *);

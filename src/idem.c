@@ -103,7 +103,7 @@ caller_id(const struct request *r, char out[17])
 
 enum wx_err
 idem_begin(struct app *a, const struct request *r, struct idem *i,
-    struct response *resp, bool *answered, char *msg, size_t msglen)
+    struct response *resp, bool *answered, struct wxe *e)
 {
 	char who[17], pval[2 + IDEM_HASH_LEN + 1], life[NUM_DEC_MAX], *copy;
 	const char *parts[5], *keys[1], *args[2];
@@ -117,9 +117,8 @@ idem_begin(struct app *a, const struct request *r, struct idem *i,
 	if (!r->has_idem)
 		return WX_OK;
 	if (!idem_key_ok(r->idem_key)) {
-		snprintf(msg, msglen, "Idempotency-Key: 1 to %d of A-Z a-z 0-9 "
-		    "_ - . :", IDEM_KEY_MAX);
-		return WX_BAD_REQUEST;
+		return wxe_set(e, WX_BAD_REQUEST, "Idempotency-Key: 1 to %d of "
+		    "A-Z a-z 0-9 _ - . :", IDEM_KEY_MAX);
 	}
 	if (caller_id(r, who) != 0 || crypto_sha256_hex(r->body != NULL ?
 	    r->body : "", r->body_len, i->body_hash) != 0)
@@ -156,14 +155,12 @@ idem_begin(struct app *a, const struct request *r, struct idem *i,
 	switch (st) {
 	case IDEM_NEW:		/* never: the script found a value */
 	case IDEM_IN_FLIGHT:
-		snprintf(msg, msglen, "the first request with this "
-		    "Idempotency-Key is still being answered");
-		err = WX_IDEM_IN_FLIGHT;
+		err = wxe_set(e, WX_IDEM_IN_FLIGHT, "the first request with "
+		    "this Idempotency-Key is still being answered");
 		break;
 	case IDEM_REUSED:
-		snprintf(msg, msglen, "this Idempotency-Key was used with "
-		    "another body");
-		err = WX_IDEM_REUSED;
+		err = wxe_set(e, WX_IDEM_REUSED, "this Idempotency-Key was "
+		    "used with another body");
 		break;
 	case IDEM_REPLAY:
 		if ((copy = malloc(ans.len + 1)) == NULL) {

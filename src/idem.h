@@ -34,10 +34,10 @@ struct idem {
  * Before the handler. WX_OK with i->active when the request goes on
  * holding the key (or without a key: !active); WX_OK with resp filled
  * and *answered when the remembered answer was replayed; else the
- * refusal (400 malformed, 409, 422, 503) with msg.
+ * refusal (400 malformed, 409, 422, 503) carried in e.
  */
 enum wx_err	 idem_begin(struct app *, const struct request *, struct idem *,
-		    struct response *, bool *answered, char *msg, size_t msglen);
+		    struct response *, bool *answered, struct wxe *e);
 /* After the handler: remember resp (2xx, 4xx) or release the key (5xx). */
 void		 idem_end(struct app *, struct idem *, struct response *);
 
