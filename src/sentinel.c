@@ -203,6 +203,8 @@ redisContext *
 sentinel_connect(const struct config *c, size_t *next, sentinel_open_fn open,
     void *arg, struct sentinel_found *f, char *why, size_t whylen)
 {
+	char tried[LIM_HOST] = "";	/* an address that failed in this call */
+	int tried_port = 0;
 	redisContext *ctx;
 	size_t i, k;
 
@@ -212,13 +214,24 @@ sentinel_connect(const struct config *c, size_t *next, sentinel_open_fn open,
 		if (ask(&c->sentinels[k], c->master_name, f->host,
 		    sizeof(f->host), &f->port, why, whylen) != 0)
 			continue;
-		if ((ctx = open(arg, f->host, f->port, why, whylen)) == NULL)
+		/*
+		 * Before a fail-over every sentinel names the same dead (or
+		 * frozen) master: one attempt at it per call, not one per
+		 * sentinel, keeps a request's cost to one time limit.
+		 */
+		if (f->port == tried_port && strcmp(f->host, tried) == 0)
 			continue;
-		if (!is_master(ctx)) {
-			snprintf(why, whylen, "sentinel %s:%d named %s:%d, "
-			    "which is not a master (ROLE)", c->sentinels[k].host,
-			    c->sentinels[k].port, f->host, f->port);
-			redisFree(ctx);
+		if ((ctx = open(arg, f->host, f->port, why, whylen)) == NULL ||
+		    !is_master(ctx)) {
+			if (ctx != NULL) {
+				snprintf(why, whylen, "sentinel %s:%d named %s:%d, "
+				    "which is not a master (ROLE)",
+				    c->sentinels[k].host, c->sentinels[k].port,
+				    f->host, f->port);
+				redisFree(ctx);
+			}
+			memcpy(tried, f->host, sizeof(tried));
+			tried_port = f->port;
 			continue;
 		}
 		f->via = k;

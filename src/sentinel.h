@@ -8,7 +8,10 @@
  *   2. connect to that address (the caller's opener: AUTH, SELECT);
  *   3. ask it ROLE, and refuse it unless it says "master": a sentinel
  *      that has not heard of a fail-over yet still names the old master,
- *      which may be back as a replica. Then the next sentinel is asked.
+ *      which may be back as a replica. Then the next sentinel is asked;
+ *      an address that failed is not tried again in the same call, so
+ *      while every sentinel still names a dead or frozen master a request
+ *      pays one time limit, not one per sentinel.
  *
  * The connection layer (store.c) calls sentinel_connect() whenever it has
  * no connection; it drops its connection when the master stops answering
