@@ -370,3 +370,36 @@ class SentinelTests(E2ECase):
               % (t_switch - t_kill, failover, min(r[0] for r in errs) - t_kill,
                  last - t_kill, len(results), len(errs), len(acked),
                  len(queued)))
+
+    def test_d_frozen_master_costs_one_time_limit(self):
+        """A master that stops answering without closing its connections
+        (SIGSTOP): every request answers, 503 within a couple of time
+        limits (the dead connection's command limit, then one ROLE
+        attempt however many sentinels still name it), until the
+        sentinels fail over; then /health is 200 again."""
+        env = self.env
+        port = env.master_named()
+        self.assertIn(port, env.nodes)
+        proc = env.nodes[port]
+        self.assertOk(env.get("/health", auth=False))
+        proc.send_signal(signal.SIGSTOP)
+        seen = []
+        try:
+            t0 = time.monotonic()
+            while env.master_named() in (port, None) and \
+                    time.monotonic() - t0 < 30 + FAILOVER_TIMEOUT_MS / 1000:
+                r = env.get("/health", auth=False, check=False, timeout=15)
+                seen.append((r.status, round(r.elapsed, 2)))
+            self.assertNotEqual(env.master_named(), port, "no fail-over")
+            env.follow_master(env.master_named())
+            wait_until(lambda: env.get("/health", auth=False,
+                                       check=False).status == 200,
+                       15, what="/health on the new master")
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        self.assertTrue(seen)
+        self.assertEqual([s for s in seen if s[0] not in (200, 503)], [])
+        self.assertIn(503, [s[0] for s in seen], seen)
+        self.assertLess(max(s[1] for s in seen), 2.5, seen)
+        print("\n    frozen master: %d answers, slowest %.2f s"
+              % (len(seen), max(s[1] for s in seen)))
