@@ -6,6 +6,11 @@
  *                     (the /send floor): the same successful send that
  *                     wxsub makes, to the bench's pool of users
  * Settings come from the environment, read before the accept loop.
+ * Each answers with the header lines every wxsub answer carries
+ * (Content-Type, Cache-Control, X-Request-Id, Content-Length) and a body
+ * the size of its route's (/record: the openId and a count; /send: the
+ * msgid): the web server and wrk then do the same work on the way back
+ * as on the way in.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +38,9 @@ main(void)
 	redisContext *rc;
 	FCGX_Request req;
 	CURL *h = NULL;
-	char buf[4096];
+	char buf[4096], answer[256];
+	long long count;
+	int len;
 
 	rc = redisConnect("127.0.0.1", port ? atoi(port) : 6379);
 	if (rc == NULL || rc->err)
@@ -57,6 +64,8 @@ main(void)
 		while (FCGX_GetStr(buf, sizeof(buf), req.in) > 0)
 			;
 		r = redisCommand(rc, "INCR bench:floor");
+		count = r != NULL && r->type == REDIS_REPLY_INTEGER ?
+		    r->integer : 0;
 		if (r != NULL)
 			freeReplyObject(r);
 		if (send) {
@@ -69,12 +78,21 @@ main(void)
 			    "\"template_id\":\"TPL_ONE_TIME_0001\",\"data\":{"
 			    "\"thing1\":{\"value\":\"bench\"},\"time3\":{\"value\":"
 			    "\"2026-11-29 10:30\"}},\"miniprogram_state\":\"formal\","
-			    "\"lang\":\"zh_CN\"}", n++ % 1000);
+			    "\"lang\":\"zh_CN\"}", n % 1000);
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 			curl_easy_perform(h);
 		}
+		if (send)
+			len = snprintf(answer, sizeof(answer), "{\"ok\":true,"
+			    "\"msgid\":2813570231456448513}");
+		else
+			len = snprintf(answer, sizeof(answer), "{\"ok\":true,"
+			    "\"openId\":\"oBENCH0000000000000000000000\","
+			    "\"credits\":{\"TPL_ONE_TIME_0001\":%lld}}", count);
 		FCGX_FPrintF(req.out, "Status: 200 OK\r\nContent-Type: "
-		    "application/json\r\n\r\n{\"ok\":true}");
+		    "application/json; charset=utf-8\r\nCache-Control: no-store"
+		    "\r\nX-Request-Id: %016lx\r\nContent-Length: %d\r\n\r\n%s",
+		    n++, len, answer);
 		FCGX_Finish_r(&req);
 	}
 	return 0;
