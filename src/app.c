@@ -304,6 +304,7 @@ read_body(struct app *a, const struct io *io, struct request *r, bool raw)
 	dl_disarm();
 	r->body[got] = '\0';
 	r->body_len = got;
+	a->root->body_whole = r->content_length >= 0 && got == want;
 	if (got < want && dl_passed(&a->root->dl))
 		return wxe_set(&r->e, WX_READ_TIMEOUT,
 		    "the body did not arrive within %ld ms", a->cfg.read_timeout_ms);
@@ -412,7 +413,10 @@ app_serve(struct app *root, const struct io *io)
 	req_init(&r);
 	resp_init(&resp);
 	metrics_app("");
+	root->body_whole = false;
 	err = prepare(root, io, &r, &resp, &rt, &a);
+	if (r.content_length == 0)
+		root->body_whole = true;	/* nothing to read */
 	root->last = a;
 	/* The one exit of every failure, before or in the handler. */
 	if (err == WX_OK)

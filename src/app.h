@@ -41,6 +41,7 @@ struct app {
 	struct tokensrc	 tok;
 	bool		 warned_trust;	/* record.trustClientOpenId, once */
 	struct deadline	 dl;	/* this request's read deadline (http.readTimeoutMs) */
+	bool		 body_whole;	/* the request's body was read to its Content-Length */
 	struct tplcache	*tplc;	/* the template list's copy (templates.h) */
 };
 
@@ -77,7 +78,9 @@ struct app *app_named(struct app *root, const char *name);
  * Serve one request end to end. The request's read deadline starts here
  * (right after the web server's parameters arrived): the body must have
  * arrived by then, and main.c bounds its closing drain by it (a->dl;
- * the drain may move it later).
+ * the drain may move it later) unless the body was read whole
+ * (a->body_whole): then the server has nothing left to send but the
+ * end of the stream, and the drain ends at once.
  */
 void	app_serve(struct app *, const struct io *);
 
