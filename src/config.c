@@ -710,6 +710,8 @@ static const struct key keys[] = {
 	  .min = 0, .max = 16 },
 	{ .name = "redis.waitMs", .set = set_long, FIELD(wait_ms),
 	  .min = 1, .max = 10000 },
+	{ .name = "redis.timeoutMs", .set = set_long,
+	  FIELD(redis_timeout_ms), .min = 50, .max = 60000 },
 	{ .name = "redis.tokenKey", .set = set_redis_key, FIELD(token_key),
 	  .rule = "1..127 bytes without spaces or control characters" },
 	{ .name = "redis.lockKey", .set = set_redis_key, FIELD(lock_key),
@@ -1110,6 +1112,7 @@ conf_defaults(struct config *c)
 	c->session_ttl = 604800;
 	c->max_body = LIM_BODY_DEFAULT;
 	c->read_timeout_ms = LIM_READ_TIMEOUT;
+	c->redis_timeout_ms = LIM_REDIS_COMMAND;
 	c->login_timeout_ms = 2000;
 	c->login_max_inflight = 2;
 	c->login_rate = 60;

@@ -58,6 +58,7 @@ struct config {
 	char		 master_name[LIM_ID];		/* redis.masterName */
 	long		 wait_replicas;			/* redis.waitReplicas */
 	long		 wait_ms;			/* redis.waitMs */
+	long		 redis_timeout_ms;		/* redis.timeoutMs: one command */
 	char		 token_key[LIM_ID];		/* WECHAT:ACCESS_TOKEN */
 	char		 lock_key[LIM_ID];		/* WECHAT:APPEAL_TOKEN_LOCK */
 	char		 sub_prefix[LIM_ID];		/* SUBSCRIBE: */

@@ -114,8 +114,10 @@ static redisContext *
 open_redis(void *arg, const char *host, int port, char *why, size_t whylen)
 {
 	struct timeval ct = { 0, REDIS_CONNECT_MS * 1000 };
-	struct timeval rt = { 0, REDIS_COMMAND_MS * 1000 };
 	const struct config *c = arg;
+	long rms = c->redis_timeout_ms > 0 ? c->redis_timeout_ms :
+	    REDIS_COMMAND_MS;
+	struct timeval rt = { rms / 1000, (rms % 1000) * 1000 };
 	redisContext *ctx;
 	redisReply *r = NULL;
 

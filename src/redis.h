@@ -37,7 +37,7 @@
 #include "config.h"
 
 #define REDIS_CONNECT_MS	300
-#define REDIS_COMMAND_MS	400
+#define REDIS_COMMAND_MS	LIM_REDIS_COMMAND	/* redis.timeoutMs default */
 #define REDIS_PIPELINE_MAX	(2 * LIM_TEMPLATES + 1)	/* store_credit_add + WAIT */
 #define REDIS_SCRIPTS_MAX	32	/* distinct scripts whose SHA-1 is kept */
 

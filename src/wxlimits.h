@@ -18,6 +18,7 @@
 
 #define LIM_BODY_DEFAULT	65536	/* http.maxBody default */
 #define LIM_READ_TIMEOUT	10000	/* http.readTimeoutMs default, ms */
+#define LIM_REDIS_COMMAND	400	/* redis.timeoutMs default, ms */
 #define LIM_DRAIN		(16 * 1024 * 1024)	/* unread CGI input drained before exit */
 #define LIM_BODY_MAX		(4 * 1024 * 1024)	/* largest http.maxBody accepted */
 #define LIM_JSON_DEPTH		16	/* nesting of a request body */

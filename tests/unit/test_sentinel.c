@@ -144,6 +144,13 @@ test_config_keys(void)
 	CU_ASSERT_STRING_EQUAL(c.master_name, "mymaster");
 	CU_ASSERT_EQUAL(c.wait_replicas, 0);
 	CU_ASSERT_EQUAL(c.wait_ms, 100);
+	CU_ASSERT_EQUAL(c.redis_timeout_ms, 400);
+	CU_ASSERT_EQUAL(parse(&c, "wechat.appid=wx1\nwechat.secret=s\n"
+	    "redis.timeoutMs = 3000\n", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.redis_timeout_ms, 3000);
+	CU_ASSERT_EQUAL(parse(&c, "wechat.appid=wx1\nwechat.secret=s\n"
+	    "redis.timeoutMs = 49\n", err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:3: redis.timeoutMs"));
 	CU_ASSERT_EQUAL(parse(&c, "wechat.appid=wx1\nwechat.secret=s\n"
 	    "redis.url = redis://:pw@ignored:1/3\n"
 	    "redis.sentinels = 127.0.0.1:26379,127.0.0.1:26380\n"
