@@ -1529,8 +1529,7 @@ class Env:
             (self.shared or self).start_redis()
         self.redis("FLUSHALL")
         self.collect_tokens()
-        self.control("DELETE", "/__control/fault")
-        self.control("POST", "/__control/reset")
+        self.control("POST", "/__control/reset")     # faults included
 
     # -- plain CGI ------------------------------------------------------------------------
 
