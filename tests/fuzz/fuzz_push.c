@@ -166,6 +166,7 @@ through_handler(const char *query, const char *ctype, char *body, size_t len)
 	struct request r;
 	struct response resp;
 	char before[64], after[64];
+	enum wx_err err;
 
 	req_init(&r);
 	resp_init(&resp);
@@ -177,7 +178,12 @@ through_handler(const char *query, const char *ctype, char *body, size_t len)
 	r.body = body;
 	r.body_len = len;
 	redis_digest(before);
-	h_event(&app, &r, &resp);
+	/* The dispatcher's one exit (app.c): a handler's failure is answered
+	 * from the request's carrier. */
+	if ((err = h_event(&app, &r, &resp)) != WX_OK) {
+		r.e.err = err;
+		resp_fail(&resp, &r.e);
+	}
 	redis_digest(after);
 	check(resp.status != 0, "an answer");
 	if (resp.status >= 400 && resp.status < 500)
