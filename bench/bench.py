@@ -28,9 +28,9 @@ The upstream (WeChat's token and send endpoints) is by default a private
 nginx with WeChat's answers written in (bench/benchlib.py, one worker,
 unlimited keep-alive): it costs a few microseconds a request, so /send
 and its floor are measured on what they themselves cost. --upstream
-standin sends to the Python WeChat stand-in instead (WeChat's behaviour,
-about 200 us of CPU a send): then the stand-in is what both sides wait
-on and the ratio says little about wxsub. Each run prints the CPU time
+standin sends to the Python WeChat stand-in instead (WeChat's behaviour;
+it tops out at a few thousand sends a second): then the stand-in is what
+both sides wait on and the ratio says little about wxsub. Each run prints the CPU time
 per request of each part (the web server, wxsub or the floor, Redis, the
 upstream, wrk, and the rest of the machine), the upstream's share of one
 core (well below 100 %: it had CPU to spare) and its calls per request,
