@@ -300,6 +300,12 @@ def exe_pids(path):
 PARTS = ("web", "app", "redis", "upstream", "wrk", "other", "machine")
 
 
+def chain(r):
+    """The CPU per request of the measured chain: every part but other."""
+    return sum(v for k, v in r["parts"].items()
+               if k not in ("other", "machine"))
+
+
 def summarize(runs_of):
     """The medians of a route's runs."""
     rs = runs_of
@@ -420,7 +426,7 @@ def main():
                      '"data":{"thing1":"bench","time3":"2026-11-29 10:30"}}\''
                      % TPL)
         script = env.script
-        runs, ratios, cpu_ratios = {}, {}, {}
+        runs, ratios, cpu_ratios, chain_ratios = {}, {}, {}, {}
         # A floor gets the very request its route gets (body, api key),
         # reads it whole and ignores it: the web server and wrk do the
         # same work on both sides of a ratio.
@@ -474,6 +480,11 @@ def main():
                             for f, w in zip(got[floor_name], got[name])]
             cpu_ratios[name] = [f["cpu_us"] / w["cpu_us"]
                                 for f, w in zip(got[floor_name], got[name])]
+            # the chain's own CPU per request (web server, responder,
+            # Redis, upstream, wrk): what the machine's total is less
+            # other load, so steadier on a shared machine
+            chain_ratios[name] = [chain(f) / chain(w) for f, w in
+                                  zip(got[floor_name], got[name])]
             for n in (floor_name, name):
                 runs[n] = summarize(got[n])
                 print("%-12s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  "
@@ -482,6 +493,8 @@ def main():
                          runs[n]["cpu_us"], runs[n]["errors"]), flush=True)
             print("  ratios of the pairs: %s" % " ".join(
                 "%.3f" % x for x in ratios[name]), flush=True)
+            print("  ratios of the chain's CPU per request: %s" % " ".join(
+                "%.3f" % x for x in chain_ratios[name]), flush=True)
 
         pids = env.fcgi_pids()
         if args.server in ("apache-cgi", "apache-cgid"):
@@ -505,23 +518,27 @@ def main():
                     when=time.strftime("%Y-%m-%d %H:%M"), server=args.server,
                     upstream=args.upstream, seconds=args.seconds,
                     load=os.getloadavg()[0], ratios=ratios,
-                    cpu_ratios=cpu_ratios,
+                    cpu_ratios=cpu_ratios, chain_ratios=chain_ratios,
                     runs={n: {k: v for k, v in runs[n].items()
                               if k != "stats"} for n in names})) + "\n")
         print()
         print("| run (wxsub behind %s, upstream %s) | req/s | p50 ms | "
               "p99 ms | CPU us/req | ratio to floor: req/s, median of %d "
-              "pairs (range) | ratio: CPU per request |"
+              "pairs (range) | ratio: CPU per request | ratio: the "
+              "chain's CPU per request (range) |"
               % (args.server, args.upstream, args.pairs))
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for name in names:
             r = runs[name]
             rr, cr = ratios.get(name), cpu_ratios.get(name)
-            print("| %s | %.0f | %.2f | %.2f | %.1f | %s | %s |"
+            hr = chain_ratios.get(name)
+            print("| %s | %.0f | %.2f | %.2f | %.1f | %s | %s | %s |"
                   % (name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
                      "%.2f (%.2f-%.2f)" % (median(rr), min(rr), max(rr))
                      if rr else "",
-                     "%.2f" % median(cr) if cr else ""))
+                     "%.2f" % median(cr) if cr else "",
+                     "%.2f (%.2f-%.2f)" % (median(hr), min(hr), max(hr))
+                     if hr else ""))
         print()
         print("CPU us per request by part (medians of the runs; other: the "
               "kernel's threads and anything else on the machine):")
