@@ -185,7 +185,7 @@ def strace_run(args, counted, run, binary, tmp):
             for line in f:
                 m = re.match(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+"
                              r"(?:\d+\s+)?(\w+)\s*$", line)
-                if m:
+                if m and m.group(2) != "total":
                     calls[m.group(2)] = int(m.group(1))
         total = sum(calls.values())
         print("  %-14s %5.2f system calls per request: %s" % (
