@@ -89,7 +89,7 @@ def enqueue_vs_record(env, args, tmp):
 
 def batch_delivery(env, args):
     env.reset()
-    bench.preload(env)
+    bench.preload(env, True)
     env.fault("send", "delay", count=-1, delay_ms=args.delay_ms)
     queue_batch(env, 0, args.batch)
     t0 = time.monotonic()
@@ -111,7 +111,7 @@ def batch_delivery(env, args):
 
 def memory(env, args):
     env.reset()
-    bench.preload(env)
+    bench.preload(env, True)
     per = 1000
     for b in range(args.messages // per):
         queue_batch(env, 0, per)
@@ -155,7 +155,7 @@ def main():
     env = harness.Env(overrides={"log.level": "warn",
                                  "outbox.concurrency": "16"}).start()
     try:
-        bench.preload(env)
+        bench.preload(env, True)
         if "enqueue" not in args.skip:
             enqueue_vs_record(env, args, tmp)
         if "batch" not in args.skip:
