@@ -8,43 +8,106 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "idem.h"
 #include "jsonio.h"
 #include "jsonw.h"
 #include "log.h"
+#include "num.h"
 #include "outbox.h"
 #include "validate.h"
 #include "wechat.h"
 
 #define JSON_CT	"application/json; charset=utf-8"
 
+/* Answer with what the enqueue joined (or found kept under the key). */
+static enum wx_err
+kept_answer(struct idem *id, struct outbox_answer *ans, int status,
+    enum wx_err err, struct response *resp, struct wxe *e)
+{
+	if (ans->seen != NULL)
+		return idem_seen(id, ans->seen, ans->seen_len, resp, e);
+	resp_text(resp, JSON_CT, ans->text, ans->len);
+	ans->text = NULL;
+	resp->status = status;
+	resp->err = err;
+	return WX_OK;
+}
+
+/* A JSON text of resp's answer, malloc'd; NULL when out of memory. */
+static char *
+answer_text(struct response *resp)
+{
+	const char *t;
+	char *copy;
+	size_t len;
+
+	if ((t = jw_finish(&resp->body, &len)) == NULL ||
+	    (copy = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(copy, t, len + 1);
+	return copy;
+}
+
 enum wx_err
 h_send_async(struct app *a, struct wx_message *m, bool longterm,
-    struct response *resp, struct wxe *e)
+    struct idem *id, struct response *resp, struct wxe *e)
 {
 	struct outbox_item it = { .openid = m->openid };
+	struct outbox_answer ans = { .keep_s = IDEM_KEEP_S };
+	struct wxe no = { 0 };
+	char status[NUM_DEC_MAX], errb[NUM_DEC_MAX], *texts[2] = { 0 };
 	struct jsonw *w;
 	size_t len;
-	enum wx_err err;
+	enum wx_err err = WX_INTERNAL;
 
-	if ((it.payload = wechat_message_text(m, &len)) == NULL)
-		return WX_INTERNAL;
-	err = outbox_enqueue(a->st, &a->cfg, m->template_id, longterm, NULL,
-	    &it, 1);
-	free(it.payload);
-	if (err != WX_OK)
-		return err;
-	if (!it.refused && (err = store_wait(a->st)) != WX_OK)
-		return wxe_set(e, err, "queued, but fewer than "
-		    "redis.waitReplicas replicas have it");
-	if (it.refused)
-		return wxe_set(e, WX_NOT_SUBSCRIBED, "no subscription is "
-		    "recorded for %s and this user", m->template_id);
-	log_info("queued %s, template %s", it.id, m->template_id);
+	if ((it.payload = wechat_message_text(m, &len)) == NULL ||
+	    outbox_new_id('m', it.id, sizeof(it.id)) != 0)
+		goto out;
+	(void)wxe_set(&no, WX_NOT_SUBSCRIBED, "no subscription is recorded "
+	    "for %s and this user", m->template_id);
+	if (id->keyed) {
+		/* Both answers, for the script to keep the one it gives. */
+		resp_fail(resp, &no);
+		texts[1] = answer_text(resp);
+		num_i64(status, resp->status);
+		num_i64(errb, resp->err);
+	}
 	w = resp_ok(resp);
 	resp->status = 202;
 	jw_str(w, "id", it.id);
 	jw_str(w, "status", "queued");
-	return WX_OK;
+	if (id->keyed) {
+		if ((texts[0] = answer_text(resp)) == NULL || texts[1] == NULL)
+			goto out;
+		ans.key = id->rkey;
+		ans.hash = id->body_hash;
+		ans.piece[0] = texts[0];
+		ans.piece[1] = texts[1];
+		ans.piece[2] = status;
+		ans.piece[3] = errb;
+		id->settled = true;
+	}
+	if ((err = outbox_enqueue(a->st, &a->cfg, m->template_id, longterm,
+	    NULL, &it, 1, &ans)) != WX_OK)
+		goto out;
+	if (ans.seen == NULL && !it.refused && (err = store_wait(a->st)) != WX_OK) {
+		(void)wxe_set(e, err, "queued, but fewer than "
+		    "redis.waitReplicas replicas have it");
+		goto out;
+	}
+	if (ans.seen == NULL && !it.refused)
+		log_info("queued %s, template %s", it.id, m->template_id);
+	if (id->keyed)
+		err = kept_answer(id, &ans, it.refused ? 409 : 202,
+		    it.refused ? WX_NOT_SUBSCRIBED : WX_OK, resp, e);
+	else if (it.refused)
+		err = wxe_msg(e, no.err, 0, no.msg);
+out:
+	free(texts[0]);
+	free(texts[1]);
+	free(it.payload);
+	outbox_answer_free(&ans);
+	return err;
 }
 
 /*
@@ -91,48 +154,38 @@ batch_ids(const struct config *c, json_object *body, const char ***out,
 	return WX_OK;
 }
 
-/* The batch's answer, too big for the response's own buffer. */
-static enum wx_err
-batch_answer(struct response *resp, const char *batch,
-    const struct outbox_item *items, size_t n, size_t queued)
+/*
+ * What the batch's answer says of each recipient, queued and refused:
+ * the members of its "messages" and "refused" objects.
+ */
+static int
+batch_says(struct outbox_item *it)
 {
-	size_t cap = 256 + n * (JW_STRING_MAX(LIM_OPENID) +
-	    JW_STRING_MAX(OUTBOX_ID_LEN) + JW_STRING_MAX(16) + 8), len, i;
+	char buf[JW_STRING_MAX(LIM_OPENID) + JW_STRING_MAX(OUTBOX_ID_LEN) + 8];
+	const char *val[2] = { it->id, "not_subscribed" };
 	struct jsonw w;
-	char *text;
+	const char *t;
+	size_t len;
 
-	if ((text = malloc(cap)) == NULL)
-		return WX_INTERNAL;
-	jw_init(&w, text, cap);
-	jw_bool(&w, "ok", true);
-	jw_str(&w, "batch", batch);
-	jw_uint(&w, "queued", queued);
-	jw_open(&w, "messages");
-	for (i = 0; i < n; i++)
-		if (!items[i].refused)
-			jw_str(&w, items[i].openid, items[i].id);
-	jw_close(&w);
-	jw_open(&w, "refused");
-	for (i = 0; i < n; i++)
-		if (items[i].refused)
-			jw_str(&w, items[i].openid, "not_subscribed");
-	jw_close(&w);
-	if (jw_finish(&w, &len) == NULL) {
-		free(text);
-		return WX_INTERNAL;
+	for (int k = 0; k < 2; k++) {
+		/* "{...}" with the one member; the member is what is kept */
+		jw_init(&w, buf, sizeof(buf));
+		jw_str(&w, it->openid, val[k]);
+		if ((t = jw_finish(&w, &len)) == NULL || len < 2 ||
+		    (it->says[k] = strndup(t + 1, len - 2)) == NULL)
+			return -1;
 	}
-	resp_text(resp, JSON_CT, text, len);
-	resp->status = 202;
-	return WX_OK;
+	return 0;
 }
 
 enum wx_err
 h_send_batch(struct app *a, json_object *body, struct wx_message *m,
-    bool longterm, struct response *resp, struct wxe *e)
+    bool longterm, struct idem *id, struct response *resp, struct wxe *e)
 {
+	struct outbox_answer ans = { .batch = true, .keep_s = IDEM_KEEP_S };
 	struct outbox_item *items = NULL;
 	const char **ids = NULL;
-	char batch[OUTBOX_ID_LEN + 1];
+	char batch[OUTBOX_ID_LEN + 1], head[64];
 	size_t n = 0, i, queued = 0, len;
 	enum wx_err err;
 
@@ -145,28 +198,48 @@ h_send_batch(struct app *a, json_object *body, struct wx_message *m,
 		goto out;
 	for (i = 0; i < n; i++) {
 		m->openid = items[i].openid = ids[i];
-		if ((items[i].payload = wechat_message_text(m, &len)) == NULL)
+		if ((items[i].payload = wechat_message_text(m, &len)) == NULL ||
+		    outbox_new_id('m', items[i].id, sizeof(items[i].id)) != 0 ||
+		    batch_says(&items[i]) != 0)
 			goto out;
 	}
 	m->openid = NULL;
-	if ((err = outbox_enqueue(a->st, &a->cfg, m->template_id, longterm,
-	    batch, items, n)) != WX_OK)
-		goto out;
-	for (i = 0; i < n; i++)
-		queued += !items[i].refused;
-	if (queued > 0 && (err = store_wait(a->st)) != WX_OK) {
-		(void)wxe_set(e, err, "queued, but fewer than "
-		    "redis.waitReplicas replicas have it");
-		goto out;
+	/* ids are [a-z0-9_]: nothing in these pieces needs escaping */
+	snprintf(head, sizeof(head), "{\"ok\":true,\"batch\":\"%s\",\"queued\":",
+	    batch);
+	ans.piece[0] = head;
+	ans.piece[1] = ",\"messages\":{";
+	ans.piece[2] = "},\"refused\":{";
+	ans.piece[3] = "}}";
+	if (id->keyed) {
+		ans.key = id->rkey;
+		ans.hash = id->body_hash;
+		id->settled = true;
 	}
-	log_info("queued batch %s: %zu of %zu, template %s", batch, queued, n,
-	    m->template_id);
-	err = batch_answer(resp, batch, items, n, queued);
+	if ((err = outbox_enqueue(a->st, &a->cfg, m->template_id, longterm,
+	    batch, items, n, &ans)) != WX_OK)
+		goto out;
+	if (ans.seen == NULL) {
+		for (i = 0; i < n; i++)
+			queued += !items[i].refused;
+		if (queued > 0 && (err = store_wait(a->st)) != WX_OK) {
+			(void)wxe_set(e, err, "queued, but fewer than "
+			    "redis.waitReplicas replicas have it");
+			goto out;
+		}
+		log_info("queued batch %s: %zu of %zu, template %s", batch,
+		    queued, n, m->template_id);
+	}
+	err = kept_answer(id, &ans, 202, WX_OK, resp, e);
 out:
-	for (i = 0; items != NULL && i < n; i++)
+	for (i = 0; items != NULL && i < n; i++) {
 		free(items[i].payload);
+		free(items[i].says[0]);
+		free(items[i].says[1]);
+	}
 	free(items);
 	free(ids);
+	outbox_answer_free(&ans);
 	return err;
 }
 

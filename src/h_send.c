@@ -277,7 +277,8 @@ send_mode(json_object *body, enum send_mode *mode, char *msg, size_t msglen)
 
 /* One send of any form: WX_OK with the answer in resp, or r->e. */
 static enum wx_err
-send_one(struct app *a, struct request *r, struct response *resp)
+send_one(struct app *a, struct request *r, struct idem *id,
+    struct response *resp)
 {
 	struct wx_message m = { 0 };
 	struct wx_answer ans = { 0 };
@@ -309,8 +310,8 @@ send_one(struct app *a, struct request *r, struct response *resp)
 	if (mode != SEND_NOW) {
 		/* Checked like a send; queued instead of sent (h_outbox.c). */
 		err = mode == SEND_BATCH ?
-		    h_send_batch(a, r->json, &m, longterm, resp, &r->e) :
-		    h_send_async(a, &m, longterm, resp, &r->e);
+		    h_send_batch(a, r->json, &m, longterm, id, resp, &r->e) :
+		    h_send_async(a, &m, longterm, id, resp, &r->e);
 		if (err != WX_OK)
 			goto fail;
 		goto done;
@@ -367,19 +368,38 @@ enum wx_err
 h_send(struct app *a, struct request *r, struct response *resp)
 {
 	struct idem id;
+	struct wxe failed = { 0 };
+	enum send_mode mode = SEND_NOW;
 	bool answered;
 	enum wx_err err;
 
-	if ((err = idem_begin(a, r, &id, resp, &answered, &r->e)) != WX_OK)
-		return wxe_msg(&r->e, err, 0, r->e.msg);
-	if (answered)
-		return WX_OK;
+	if ((err = idem_prepare(a, r, &id, &r->e)) != WX_OK)
+		return err;
 	/*
 	 * The answer is made here, failure included, not by the dispatcher:
-	 * the Idempotency-Key keeps the whole answer for a retry.
+	 * the Idempotency-Key keeps the whole answer for a retry. A queued
+	 * send keeps it in the enqueue's own round trip (h_outbox.c); one
+	 * that stops before (a bad body) is kept as any other answer.
 	 */
-	if (send_one(a, r, resp) != WX_OK)
+	if (id.keyed && send_mode(r->json, &mode, r->e.msg,
+	    sizeof(r->e.msg)) == WX_OK && mode != SEND_NOW) {
+		if ((err = send_one(a, r, &id, resp)) != WX_OK)
+			resp_fail(resp, &r->e);
+		if (id.settled)
+			return WX_OK;
+		failed = r->e;
+	}
+	if ((err = idem_begin(a, r, &id, resp, &answered, &r->e)) != WX_OK)
+		return err;
+	if (answered)
+		return WX_OK;
+	if (!id.keyed || mode == SEND_NOW) {
+		if (send_one(a, r, &id, resp) != WX_OK)
+			resp_fail(resp, &r->e);
+	} else {
+		r->e = failed;
 		resp_fail(resp, &r->e);
+	}
 	idem_end(a, &id, resp);
 	return WX_OK;
 }

@@ -26,14 +26,18 @@ enum wx_err h_batch_get(struct app *, struct request *, struct response *);
  * The queued forms of /send (h_outbox.c), called by h_send once the
  * body and every data value are checked: m holds the message (no
  * openId for a batch, whose openIds come from body). They leave a 202
- * in resp, or return the refusal, carried in e.
+ * in resp, or return the refusal, carried in e. With a prepared
+ * Idempotency-Key (idem.h) they answer in full (resp holds the answer,
+ * refusals included, once id->settled), keeping the key in the
+ * enqueue's own round trip.
  */
 struct wx_message;
+struct idem;
 enum send_mode { SEND_NOW, SEND_ASYNC, SEND_BATCH };
 enum wx_err h_send_async(struct app *, struct wx_message *m, bool longterm,
-	    struct response *, struct wxe *e);
+	    struct idem *, struct response *, struct wxe *e);
 enum wx_err h_send_batch(struct app *, json_object *body, struct wx_message *m,
-	    bool longterm, struct response *, struct wxe *e);
+	    bool longterm, struct idem *, struct response *, struct wxe *e);
 enum wx_err h_event_verify(struct app *, struct request *, struct response *);
 enum wx_err h_event(struct app *, struct request *, struct response *);
 enum wx_err h_templates(struct app *, struct request *, struct response *);

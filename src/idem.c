@@ -14,7 +14,6 @@
 #include "store.h"
 
 #define JSON_CT		"application/json; charset=utf-8"
-#define IDEM_HASH_LEN	64
 
 /* KEYS[1]: the key. ARGV: "p|hash", in-flight life (ms). {0} or {1, v}. */
 static const struct redis_script LUA_IDEM_BEGIN = { "idem_begin",
@@ -102,18 +101,13 @@ caller_id(const struct request *r, char out[17])
 }
 
 enum wx_err
-idem_begin(struct app *a, const struct request *r, struct idem *i,
-    struct response *resp, bool *answered, struct wxe *e)
+idem_prepare(struct app *a, const struct request *r, struct idem *i,
+    struct wxe *e)
 {
-	char who[17], pval[2 + IDEM_HASH_LEN + 1], life[NUM_DEC_MAX], *copy;
-	const char *parts[5], *keys[1], *args[2];
-	struct idem_answer ans;
-	redisReply *rep;
-	enum idem_state st;
-	enum wx_err err = WX_OK;
+	char who[17];
+	const char *parts[5];
 
 	memset(i, 0, sizeof(*i));
-	*answered = false;
 	if (!r->has_idem)
 		return WX_OK;
 	if (!idem_key_ok(r->idem_key)) {
@@ -122,14 +116,59 @@ idem_begin(struct app *a, const struct request *r, struct idem *i,
 	}
 	if (caller_id(r, who) != 0 || crypto_sha256_hex(r->body != NULL ?
 	    r->body : "", r->body_len, i->body_hash) != 0)
-		return WX_INTERNAL;
+		return wxe_set(e, WX_INTERNAL, NULL);
 	parts[0] = a->cfg.prefix;
 	parts[1] = "idem:";
 	parts[2] = who;
 	parts[3] = ":";
 	parts[4] = r->idem_key;
 	if (join(i->rkey, sizeof(i->rkey), parts, 5) != 0)
-		return WX_INTERNAL;
+		return wxe_set(e, WX_INTERNAL, NULL);
+	i->keyed = true;
+	return WX_OK;
+}
+
+enum wx_err
+idem_seen(const struct idem *i, const char *v, size_t len,
+    struct response *resp, struct wxe *e)
+{
+	struct idem_answer ans;
+	char *copy;
+
+	switch (idem_decide(v, len, i->body_hash, &ans)) {
+	case IDEM_NEW:		/* never: a value was found */
+	case IDEM_IN_FLIGHT:
+		return wxe_set(e, WX_IDEM_IN_FLIGHT, "the first request with "
+		    "this Idempotency-Key is still being answered");
+	case IDEM_REUSED:
+		return wxe_set(e, WX_IDEM_REUSED, "this Idempotency-Key was "
+		    "used with another body");
+	case IDEM_REPLAY:
+		break;
+	}
+	if ((copy = malloc(ans.len + 1)) == NULL)
+		return wxe_set(e, WX_INTERNAL, NULL);
+	memcpy(copy, ans.body, ans.len);
+	copy[ans.len] = '\0';
+	resp_text(resp, JSON_CT, copy, ans.len);
+	resp->status = ans.status;
+	resp->err = ans.err;
+	log_info("Idempotency-Key seen: the first answer again");
+	return WX_OK;
+}
+
+enum wx_err
+idem_begin(struct app *a, const struct request *r, struct idem *i,
+    struct response *resp, bool *answered, struct wxe *e)
+{
+	char pval[2 + IDEM_HASH_LEN + 1], life[NUM_DEC_MAX];
+	const char *keys[1], *args[2];
+	redisReply *rep;
+	enum wx_err err;
+
+	*answered = false;
+	if ((err = idem_prepare(a, r, i, e)) != WX_OK || !i->keyed)
+		return err;
 	snprintf(pval, sizeof(pval), "p|%s", i->body_hash);
 	/* Longer than any send may take: claim wait, token wait, the call. */
 	num_i64(life, 4 * a->cfg.timeout_ms + 10000);
@@ -138,44 +177,20 @@ idem_begin(struct app *a, const struct request *r, struct idem *i,
 	args[1] = life;
 	if ((rep = redis_eval(store_redis(a->st), &LUA_IDEM_BEGIN, 1, keys, 2,
 	    args)) == NULL)
-		return WX_REDIS_UNAVAILABLE;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
-		freeReplyObject(rep);
-		return WX_INTERNAL;
-	}
-	if (rep->element[0]->type == REDIS_REPLY_INTEGER &&
-	    rep->element[0]->integer == 0) {
+		return wxe_set(e, WX_REDIS_UNAVAILABLE, NULL);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+		err = wxe_set(e, WX_INTERNAL, NULL);
+	else if (rep->element[0]->type == REDIS_REPLY_INTEGER &&
+	    rep->element[0]->integer == 0)
 		i->active = true;
-		freeReplyObject(rep);
-		return WX_OK;
-	}
-	st = rep->elements == 2 && rep->element[1]->type == REDIS_REPLY_STRING ?
-	    idem_decide(rep->element[1]->str, rep->element[1]->len,
-	    i->body_hash, &ans) : IDEM_IN_FLIGHT;
-	switch (st) {
-	case IDEM_NEW:		/* never: the script found a value */
-	case IDEM_IN_FLIGHT:
+	else if (rep->elements == 2 &&
+	    rep->element[1]->type == REDIS_REPLY_STRING) {
+		err = idem_seen(i, rep->element[1]->str, rep->element[1]->len,
+		    resp, e);
+		*answered = err == WX_OK;
+	} else
 		err = wxe_set(e, WX_IDEM_IN_FLIGHT, "the first request with "
 		    "this Idempotency-Key is still being answered");
-		break;
-	case IDEM_REUSED:
-		err = wxe_set(e, WX_IDEM_REUSED, "this Idempotency-Key was "
-		    "used with another body");
-		break;
-	case IDEM_REPLAY:
-		if ((copy = malloc(ans.len + 1)) == NULL) {
-			err = WX_INTERNAL;
-			break;
-		}
-		memcpy(copy, ans.body, ans.len);
-		copy[ans.len] = '\0';
-		resp_text(resp, JSON_CT, copy, ans.len);
-		resp->status = ans.status;
-		resp->err = ans.err;
-		*answered = true;
-		log_info("Idempotency-Key seen: the first answer again");
-		break;
-	}
 	freeReplyObject(rep);
 	return err;
 }

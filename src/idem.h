@@ -8,7 +8,10 @@
  * and body answer the first answer again (nothing is sent twice); another
  * body is 422 idempotency_key_reused; the first still running is 409
  * idempotency_in_flight. Only final answers (2xx, 4xx) are remembered: a
- * 5xx releases the key so that the caller may retry.
+ * 5xx releases the key so that the caller may retry. A queued send keeps
+ * its key in the enqueue's one script (outbox.h), never "p|": its 202
+ * stays remembered even when redis.waitReplicas then fails, for the
+ * message is queued and a retry must not queue it twice.
  */
 #ifndef WX_IDEM_H
 #define WX_IDEM_H
@@ -23,13 +26,22 @@
 
 #define IDEM_KEEP_S	86400
 #define IDEM_KEY_MAX	64
+#define IDEM_HASH_LEN	64
 
 struct idem {
-	bool	 active;		/* a key was given and is ours to settle */
+	bool	 keyed;		/* a key was given (rkey, body_hash) */
+	bool	 active;		/* and it is ours to settle */
+	bool	 settled;		/* by the enqueue's script (outbox.h) */
 	char	 rkey[LIM_KEY];		/* the Redis key */
 	char	 body_hash[65];
 };
 
+/*
+ * The key's Redis name and the body's hash, without I/O: WX_OK with
+ * i->keyed when the request has a key, a 400 in e when it is malformed.
+ */
+enum wx_err	 idem_prepare(struct app *, const struct request *,
+		    struct idem *, struct wxe *e);
 /*
  * Before the handler. WX_OK with i->active when the request goes on
  * holding the key (or without a key: !active); WX_OK with resp filled
@@ -38,6 +50,14 @@ struct idem {
  */
 enum wx_err	 idem_begin(struct app *, const struct request *, struct idem *,
 		    struct response *, bool *answered, struct wxe *e);
+/*
+ * What the record stored found under a prepared key means for this
+ * request: the replay in resp (WX_OK), or 409/422 in e. Queued sends
+ * (outbox.h) look the record up and write their own in the enqueue's
+ * round trip, and come here when one was there.
+ */
+enum wx_err	 idem_seen(const struct idem *, const char *stored, size_t len,
+		    struct response *, struct wxe *e);
 /* After the handler: remember resp (2xx, 4xx) or release the key (5xx). */
 void		 idem_end(struct app *, struct idem *, struct response *);
 

@@ -84,16 +84,31 @@ key(const struct config *c, const char *a, const char *b, char *out,
 
 /* ---- scripts ---- */
 
+/*
+ * KEYS: [1] the stream, [2] the Idempotency-Key's record (when ARGV[9]).
+ * ARGV: 1 prefix, 2 now (s), 3 now (ms), 4 keep (s), 5 template, 6 long-term,
+ * 7 batch ('' none), 8 n, 9 body hash, 10 the record's life (s), 11 the
+ * answer's form ('b' batch, '1' single, '-' none), 12-15 its pieces
+ * (outbox.h), then per item 6: id, openId, credit key, payload, and what
+ * a batch answer says of it queued and refused.
+ * Returns {1, record} when the key holds one (nothing done), else
+ * {0, answer text or '', index of each refused item...}.
+ */
 static const struct redis_script lua_enqueue = { "outbox_enqueue", STORE_LUA_TAKE
     "local P, now, nowms, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]) "
     "local tpl, lt, b, n = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]) "
-    "local out = {} "
+    "local hash, form = ARGV[9], ARGV[11] "
+    "if hash ~= '' then "
+    "  local v = redis.call('get', KEYS[2]) "
+    "  if v then return {1, v} end "
+    "end "
+    "local out, said, refused = {0, ''}, {}, {} "
     "if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, '-') end "
     "for i = 0, n - 1 do "
-    "  local at = 9 + i * 4 "
+    "  local at = 16 + i * 6 "
     "  local id, o, ck, p = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3] "
     "  local taken, pttl = take(ck, lt) "
-    "  if taken == 0 then out[#out + 1] = i "
+    "  if taken == 0 then out[#out + 1] = i refused[#refused + 1] = ARGV[at + 5] "
     "  else "
     "    local k = P .. 'msg:' .. id "
     "    redis.call('hset', k, 's', 'queued', 'o', o, 't', tpl, 'a', 0, "
@@ -102,9 +117,20 @@ static const struct redis_script lua_enqueue = { "outbox_enqueue", STORE_LUA_TAK
     "    redis.call('expire', k, keep) "
     "    redis.call('xadd', KEYS[1], '*', 'id', id) "
     "    if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, id) end "
+    "    said[#said + 1] = ARGV[at + 4] "
     "  end "
     "end "
     "if b ~= '' then redis.call('expire', P .. 'batch:' .. b, keep) end "
+    "if form == '-' then return out end "
+    "local text, status, err = ARGV[12], '202', '0' "
+    "if form == 'b' then "
+    "  text = ARGV[12] .. #said .. ARGV[13] .. table.concat(said, ',') .. "
+    "    ARGV[14] .. table.concat(refused, ',') .. ARGV[15] "
+    "elseif #refused > 0 then text, status, err = ARGV[13], ARGV[14], ARGV[15] end "
+    "if hash ~= '' then "
+    "  redis.call('set', KEYS[2], 'd|' .. hash .. '|' .. status .. '|' .. "
+    "    err .. '|' .. text, 'EX', ARGV[10]) end "
+    "out[2] = text "
     "return out" };
 
 /* The entry is done with: acknowledged and dropped from the stream. */
@@ -329,29 +355,60 @@ checked(redisReply *r, const char *what)
 
 /* ---- enqueue and look ---- */
 
+void
+outbox_answer_free(struct outbox_answer *a)
+{
+	free(a->text);
+	free(a->seen);
+	a->text = a->seen = NULL;
+}
+
+/* A reply string's copy (malloc'd), or NULL. */
+static char *
+dup_str(const redisReply *r, size_t *len)
+{
+	char *s;
+
+	if (r->type != REDIS_REPLY_STRING || (s = malloc(r->len + 1)) == NULL)
+		return NULL;
+	memcpy(s, r->str, r->len);
+	s[r->len] = '\0';
+	*len = r->len;
+	return s;
+}
+
+#define ENQ_ARGS	15	/* ARGV before the items' */
+#define ENQ_ITEM	6
+
 enum wx_err
 outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
-    bool longterm, const char *batch, struct outbox_item *items, size_t n)
+    bool longterm, const char *batch, struct outbox_item *items, size_t n,
+    struct outbox_answer *ans)
 {
 	char stream[LIM_KEY], nowb[NUM_DEC_MAX], msb[NUM_DEC_MAX];
-	char keepb[NUM_DEC_MAX], nb[NUM_DEC_MAX];
+	char keepb[NUM_DEC_MAX], nb[NUM_DEC_MAX], lifeb[NUM_DEC_MAX];
 	char (*credit)[LIM_KEY] = NULL;
-	const char **args = NULL, *keys[1] = { stream };
+	const char **args = NULL, *keys[2] = { stream, "" };
 	redisReply *r = NULL;
 	enum wx_err err = WX_INTERNAL;
 	long long ms = clock_wall_ms();
 	size_t i, a = 0;
 
+	ans->text = ans->seen = NULL;
+	ans->len = ans->seen_len = 0;
 	if (n == 0 || key(c, "outbox", NULL, stream, sizeof(stream)) != 0)
 		return WX_INTERNAL;
 	credit = calloc(n, sizeof(*credit));
-	args = calloc(8 + 4 * n, sizeof(*args));
+	args = calloc(ENQ_ARGS + ENQ_ITEM * n, sizeof(*args));
 	if (credit == NULL || args == NULL)
 		goto out;
 	num_i64(nowb, ms / 1000);
 	num_i64(msb, ms);
 	num_i64(keepb, c->outbox_keep_s);
 	num_u64(nb, n);
+	num_i64(lifeb, ans->keep_s);
+	if (ans->key != NULL)
+		keys[1] = ans->key;
 	args[a++] = c->prefix;
 	args[a++] = nowb;
 	args[a++] = msb;
@@ -360,25 +417,41 @@ outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
 	args[a++] = longterm ? "1" : "0";
 	args[a++] = batch != NULL ? batch : "";
 	args[a++] = nb;
+	args[a++] = ans->key != NULL ? ans->hash : "";
+	args[a++] = lifeb;
+	args[a++] = ans->batch ? "b" : ans->key != NULL ? "1" : "-";
+	for (i = 0; i < 4; i++)
+		args[a++] = ans->piece[i] != NULL ? ans->piece[i] : "";
 	for (i = 0; i < n; i++) {
 		if (store_key_sub(c, tpl, items[i].openid, credit[i],
-		    sizeof(credit[i])) != 0 ||
-		    outbox_new_id('m', items[i].id, sizeof(items[i].id)) != 0)
+		    sizeof(credit[i])) != 0 || (items[i].id[0] == '\0' &&
+		    outbox_new_id('m', items[i].id, sizeof(items[i].id)) != 0))
 			goto out;
 		items[i].refused = false;
 		args[a++] = items[i].id;
 		args[a++] = items[i].openid;
 		args[a++] = credit[i];
 		args[a++] = items[i].payload;
+		args[a++] = items[i].says[0] != NULL ? items[i].says[0] : "";
+		args[a++] = items[i].says[1] != NULL ? items[i].says[1] : "";
 	}
-	if ((r = checked(redis_eval(store_redis(st), &lua_enqueue, 1, keys, a, args),
-	    "enqueue")) == NULL) {
+	if ((r = checked(redis_eval(store_redis(st), &lua_enqueue,
+	    ans->key != NULL ? 2 : 1, keys, a,
+	    args), "enqueue")) == NULL) {
 		err = WX_REDIS_UNAVAILABLE;
 		goto out;
 	}
-	if (r->type != REDIS_REPLY_ARRAY)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
 		goto out;
-	for (i = 0; i < r->elements; i++) {
+	if (as_int(r->element[0], -1) == 1) {
+		if ((ans->seen = dup_str(r->element[1], &ans->seen_len)) != NULL)
+			err = WX_OK;
+		goto out;
+	}
+	if ((ans->batch || ans->key != NULL) &&
+	    (ans->text = dup_str(r->element[1], &ans->len)) == NULL)
+		goto out;
+	for (i = 2; i < r->elements; i++) {
 		long long at = as_int(r->element[i], -1);
 		if (at >= 0 && (size_t)at < n)
 			items[at].refused = true;

@@ -60,20 +60,51 @@ bool		 outbox_id_ok(const char *s);
 /* One message to queue: payload is WeChat's JSON without the token. */
 struct outbox_item {
 	const char	*openid;
-	char		 id[OUTBOX_ID_LEN + 1];
+	char		 id[OUTBOX_ID_LEN + 1];	/* "": made by outbox_enqueue */
 	char		*payload;	/* owned by the caller */
+	/* A batch's answer: what it says of this one, queued or refused. */
+	char		*says[2];	/* owned by the caller */
 	bool		 refused;	/* out: no credit (not queued) */
 };
 
 /*
+ * The answer a queued send gives, joined in the enqueue's own script so
+ * that an Idempotency-Key can keep it in the same round trip. Its text
+ * is made of the caller's pieces, outbox.c knows nothing of JSON:
+ *   single: piece[0] when queued, else piece[1] with status piece[2]
+ *           and error piece[3] (decimal);
+ *   batch:  piece[0], the count queued, piece[1], the queued items'
+ *           says[0] joined by ',', piece[2], the refused items' says[1]
+ *           joined by ',', piece[3]; status 202.
+ * With key set, nothing is queued when the key already holds a record:
+ * *seen gets it (malloc'd). Else the key is set to idem.h's final record
+ * "d|<hash>|<status>|<error>|<text>" for keep_s.
+ */
+struct outbox_answer {
+	bool		 batch;
+	const char	*piece[4];
+	const char	*key;		/* the Idempotency-Key's Redis key, or NULL */
+	const char	*hash;		/* the body's hash */
+	long		 keep_s;
+	/* out */
+	char		*text;		/* malloc'd (batch, or with key) */
+	size_t		 len;
+	char		*seen;		/* malloc'd: the key's record was there */
+	size_t		 seen_len;
+};
+void		 outbox_answer_free(struct outbox_answer *);
+
+/*
  * Queue items[0..n) for template tpl in one round trip (one script):
- * per item, claim a credit as /send does, and when there is one write
- * its state and XADD it; batch (NULL: none) lists them. WX_OK (each
- * item's refused says how it went) or WX_REDIS_UNAVAILABLE.
+ * with ans->key, the key's record is looked up first; per item, a credit
+ * is claimed as /send does, and when there is one its state is written
+ * and it is XADDed; batch (NULL: none) lists them; the answer is joined
+ * (and kept under the key). WX_OK (each item's refused says how it went)
+ * or WX_REDIS_UNAVAILABLE.
  */
 enum wx_err	 outbox_enqueue(struct store *, const struct config *,
 		    const char *tpl, bool longterm, const char *batch,
-		    struct outbox_item *items, size_t n);
+		    struct outbox_item *items, size_t n, struct outbox_answer *);
 
 /* What GET /messages/<id> shows. */
 struct outbox_msg {

@@ -403,6 +403,59 @@ class IdempotencyTests(OutboxCase):
         self.wxsub("worker", "--once")
         self.assertEqual(self.sends_to(), {a: 2, b: 1})
 
+    def calls(self):
+        """Redis' calls per command since its stats were reset (a script's
+        own calls included, as Redis counts them)."""
+        out = {}
+        for line in self.env.redis("INFO", "commandstats").splitlines():
+            if line.startswith("cmdstat_"):
+                name = line[8:].split(":")[0]
+                out[name] = int(line.split("calls=")[1].split(",")[0])
+        out.pop("info", None)
+        return out
+
+    def test_queued_sends_keep_their_key_in_one_round_trip(self):
+        """Credit claim, state, XADD and the key's record are the enqueue's
+        one script: one EVALSHA and no command beside it, whether the key
+        is new (a 202 or a refusal) or seen (its answer again)."""
+        a, b, c = (openid("idem-rt", i) for i in range(3))
+        self.env.give_credit(a, TPL1, 3)
+        self.env.give_credit(b, TPL1, 1)
+        cases = (
+            ("one-rt", {"openId": a, "async": True,
+                        "data": {"thing1": "x"}}, 202),
+            ("batch-rt", {"openIds": [a, b, c], "data": {"thing1": "x"}},
+             202),
+            ("none-rt", {"openId": c, "async": True,
+                         "data": {"thing1": "x"}}, 409),
+        )
+        # Warm: the script cached, the template list read.
+        self.assertEqual(self.post_key(cases[0][1], "warm-rt").status, 202)
+        for key, body, status in cases:
+            with self.subTest(key=key):
+                self.env.redis("CONFIG", "RESETSTAT")
+                r1 = self.post_key(body, key)
+                self.assertEqual(r1.status, status, r1)
+                calls = self.calls()
+                self.assertEqual(calls.get("evalsha"), 1, calls)
+                self.assertEqual(calls.get("set"), 1, calls)
+                self.assertNotIn("eval", calls)
+                kept = self.env.redis("KEYS", "WXSUB:idem:*:" + key)
+                self.assertEqual(len(kept), 1)
+                self.assertTrue(self.env.redis("GET", kept[0]).startswith(
+                    "d|"), "the final record, never an in-flight one")
+                self.env.redis("CONFIG", "RESETSTAT")
+                r2 = self.post_key(body, key)
+                self.assertEqual((r2.status, r2.json), (status, r1.json))
+                calls = self.calls()
+                self.assertEqual(calls.get("evalsha"), 1, calls)
+                self.assertNotIn("set", calls)
+                self.assertNotIn("xadd", calls)
+        self.assertEqual(self.env.redis("XLEN", "WXSUB:outbox"), 4)
+        self.assertEqual(self.env.credit(c, TPL1), None)
+        self.wxsub("worker", "--once")
+        self.assertEqual(self.sends_to(), {a: 3, b: 1})
+
     def test_refusals_are_remembered_5xx_are_not(self):
         oid = openid("idem-4xx")
         body = {"openId": oid, "data": {"thing1": "x"}}
