@@ -11,33 +11,9 @@
 #include "guard.h"
 #include "num.h"
 #include "redis.h"
+#include "scripts.h"
 #include "request.h"
 #include "secure.h"
-
-/*
- * KEYS: the in-flight set, this address's counter for this minute.
- * ARGV: rate per minute (0: off), max in flight (0: off), lease life
- * (ms), lease id. Returns {0} taken, {1} over the rate, {2} too many in
- * flight. Time from Redis, so every host's leases end on one clock.
- */
-static const struct redis_script lua_enter = { "guard_enter",
-    "local rate, max = tonumber(ARGV[1]), tonumber(ARGV[2]) "
-    "if rate > 0 then "
-    "  local n = redis.call('incr', KEYS[2]) "
-    "  if n == 1 then redis.call('expire', KEYS[2], 120) end "
-    "  if n > rate then return {1} end "
-    "end "
-    "if max > 0 then "
-    "  if redis.replicate_commands then pcall(redis.replicate_commands) end "
-    "  local t = redis.call('time') "
-    "  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-    "  local life = tonumber(ARGV[3]) "
-    "  redis.call('zremrangebyscore', KEYS[1], '-inf', now) "
-    "  if redis.call('zcard', KEYS[1]) >= max then return {2} end "
-    "  redis.call('zadd', KEYS[1], now + life, ARGV[4]) "
-    "  redis.call('pexpire', KEYS[1], life) "
-    "end "
-    "return {0}" };
 
 void
 guard_bucket(const char *remote, char *out, size_t outlen)
@@ -104,7 +80,7 @@ guard_enter(struct store *st, const struct config *c, const char *remote,
 	args[1] = nmax;
 	args[2] = life;
 	args[3] = pass->lease;
-	r = redis_eval(store_redis(st), &lua_enter, 2, keys, 4, args);
+	r = redis_eval(store_redis(st), &SCRIPT_GUARD_ENTER, 2, keys, 4, args);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
 	    r->element[0]->type != REDIS_REPLY_INTEGER) {
 		if (r != NULL)

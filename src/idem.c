@@ -11,16 +11,10 @@
 #include "log.h"
 #include "num.h"
 #include "redis.h"
+#include "scripts.h"
 #include "store.h"
 
 #define JSON_CT		"application/json; charset=utf-8"
-
-/* KEYS[1]: the key. ARGV: "p|hash", in-flight life (ms). {0} or {1, v}. */
-static const struct redis_script LUA_IDEM_BEGIN = { "idem_begin",
-    "local v = redis.call('get', KEYS[1]) "
-    "if not v then "
-    "  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return {0} end "
-    "return {1, v}" };
 
 bool
 idem_key_ok(const char *k)
@@ -175,7 +169,7 @@ idem_begin(struct app *a, const struct request *r, struct idem *i,
 	keys[0] = i->rkey;
 	args[0] = pval;
 	args[1] = life;
-	if ((rep = redis_eval(store_redis(a->st), &LUA_IDEM_BEGIN, 1, keys, 2,
+	if ((rep = redis_eval(store_redis(a->st), &SCRIPT_IDEM_BEGIN, 1, keys, 2,
 	    args)) == NULL)
 		return wxe_set(e, WX_REDIS_UNAVAILABLE, NULL);
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)

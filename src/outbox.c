@@ -1,7 +1,7 @@
 /*
- * outbox.c: the outbox's states in Redis (outbox.h), one Lua script per
- * change, and the pure rules beside them (backoff, what an attempt
- * came to, reading replies).
+ * outbox.c: the outbox's states in Redis (outbox.h), one Lua script
+ * (scripts.c) per change, and the pure rules beside them (backoff, what
+ * an attempt came to, reading replies).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "num.h"
 #include "outbox.h"
 #include "redis.h"
+#include "scripts.h"
 #include "request.h"
 #include "wechat.h"
 #include "secure.h"
@@ -81,234 +82,6 @@ key(const struct config *c, const char *a, const char *b, char *out,
 
 	return join(out, outlen, parts, b != NULL ? 3 : 2);
 }
-
-/* ---- scripts ---- */
-
-/*
- * KEYS: [1] the stream, [2] the Idempotency-Key's record (when ARGV[9]).
- * ARGV: 1 prefix, 2 now (s), 3 now (ms), 4 keep (s), 5 template, 6 long-term,
- * 7 batch ('' none), 8 n, 9 body hash, 10 the record's life (s), 11 the
- * answer's form ('b' batch, '1' single, '-' none), 12-15 its pieces
- * (outbox.h), then per item 6: id, openId, credit key, payload, and what
- * a batch answer says of it queued and refused.
- * Returns {1, record} when the key holds one (nothing done), else
- * {0, answer text or '', index of each refused item...}.
- */
-static const struct redis_script lua_enqueue = { "outbox_enqueue", STORE_LUA_TAKE
-    "local P, now, nowms, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]) "
-    "local tpl, lt, b, n = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]) "
-    "local hash, form = ARGV[9], ARGV[11] "
-    "if hash ~= '' then "
-    "  local v = redis.call('get', KEYS[2]) "
-    "  if v then return {1, v} end "
-    "end "
-    "local out, said, refused = {0, ''}, {}, {} "
-    "if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, '-') end "
-    "for i = 0, n - 1 do "
-    "  local at = 16 + i * 6 "
-    "  local id, o, ck, p = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3] "
-    "  local taken, pttl = take(ck, lt) "
-    "  if taken == 0 then out[#out + 1] = i refused[#refused + 1] = ARGV[at + 5] "
-    "  else "
-    "    local k = P .. 'msg:' .. id "
-    "    redis.call('hset', k, 's', 'queued', 'o', o, 't', tpl, 'a', 0, "
-    "      'ca', now, 'ua', now, 'q', nowms, 'b', b, 'p', p, 'k', ck, "
-    "      'l', lt, 'pt', pttl) "
-    "    redis.call('expire', k, keep) "
-    "    redis.call('xadd', KEYS[1], '*', 'id', id) "
-    "    if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, id) end "
-    "    said[#said + 1] = ARGV[at + 4] "
-    "  end "
-    "end "
-    "if b ~= '' then redis.call('expire', P .. 'batch:' .. b, keep) end "
-    "if form == '-' then return out end "
-    "local text, status, err = ARGV[12], '202', '0' "
-    "if form == 'b' then "
-    "  text = ARGV[12] .. #said .. ARGV[13] .. table.concat(said, ',') .. "
-    "    ARGV[14] .. table.concat(refused, ',') .. ARGV[15] "
-    "elseif #refused > 0 then text, status, err = ARGV[13], ARGV[14], ARGV[15] end "
-    "if hash ~= '' then "
-    "  redis.call('set', KEYS[2], 'd|' .. hash .. '|' .. status .. '|' .. "
-    "    err .. '|' .. text, 'EX', ARGV[10]) end "
-    "out[2] = text "
-    "return out" };
-
-/* The entry is done with: acknowledged and dropped from the stream. */
-#define LUA_ACK \
-    "local function ack() redis.call('xack', KEYS[2], ARGV[3], ARGV[2]) " \
-    "redis.call('xdel', KEYS[2], ARGV[2]) end "
-
-/* Mark KEYS[1] (message ARGV[id]) unknown and index it for a sent event. */
-#define LUA_UNKNOWN \
-    "local function unknown(P, id, now, keep, why, code) " \
-    "  local f = redis.call('hmget', KEYS[1], 'o', 't') " \
-    "  redis.call('hset', KEYS[1], 's', 'unknown', 'e', why, 'ua', now) " \
-    "  if code ~= '' then redis.call('hset', KEYS[1], 'c', code) end " \
-    "  local uk = P .. 'outbox:unknown:' .. (f[2] or '') .. ':' .. (f[1] or '') " \
-    "  redis.call('zadd', uk, now, id) redis.call('expire', uk, 600) " \
-    "  redis.call('zadd', P .. 'outbox:unknowns', now, id) " \
-    "  redis.call('zremrangebyscore', P .. 'outbox:unknowns', '-inf', " \
-    "    now - keep) " \
-    "end "
-
-/*
- * KEYS: msg, stream, token, delayed. ARGV: 1 prefix, 2 entry, 3 group,
- * 4 lock value, 5 lock ms, 6 now (s), 7 rate, 8 this second, 9 due when
- * busy, 10 id, 11 keep, 12 due when over the rate.
- * {0, payload, attempts, token, token ttl, queued ms, openId} go;
- * {1} deferred; {2} unknown; {3} nothing to do.
- */
-static const struct redis_script lua_begin = { "outbox_begin", LUA_ACK LUA_UNKNOWN
-    STORE_LUA_LOCK
-    "local P = ARGV[1] "
-    "local s = redis.call('hget', KEYS[1], 's') "
-    "if s == 'sending' then "
-    "  unknown(P, ARGV[10], ARGV[6], ARGV[11], 'worker_lost', '') "
-    "  redis.call('hdel', KEYS[1], 'w') "
-    "  redis.call('expire', KEYS[1], ARGV[11]) "
-    "  ack() return {2} end "
-    "if s ~= 'queued' then ack() return {3} end "
-    "local o = redis.call('hget', KEYS[1], 'o') "
-    "local lock = P .. 'sendlock:' .. o "
-    "if not send_lock(lock, ARGV[4], ARGV[5]) then "
-    "  redis.call('zadd', KEYS[4], ARGV[9], ARGV[10]) ack() return {1} end "
-    "if tonumber(ARGV[7]) > 0 then "
-    "  local rk = P .. 'outbox:rate:' .. ARGV[8] "
-    "  local c = redis.call('incr', rk) "
-    "  if c == 1 then redis.call('expire', rk, 2) end "
-    "  if c > tonumber(ARGV[7]) then "
-    "    redis.call('del', lock) "
-    "    redis.call('zadd', KEYS[4], ARGV[12], ARGV[10]) ack() return {1} end "
-    "end "
-    "local a = redis.call('hincrby', KEYS[1], 'a', 1) "
-    "redis.call('hset', KEYS[1], 's', 'sending', 'w', ARGV[4], 'ua', ARGV[6]) "
-    "local f = redis.call('hmget', KEYS[1], 'p', 'q') "
-    "return {0, f[1], a, redis.call('get', KEYS[3]), "
-    "  redis.call('ttl', KEYS[3]), tonumber(f[2]) or 0, o}" };
-
-/*
- * KEYS: msg, stream, delayed. ARGV: 1 prefix, 2 entry, 3 group, 4 our
- * attempt (lock value), 5 next, 6 now (s), 7 due (ms), 8 msgid, 9 error,
- * 10 errcode or '', 11 keep, 12 id, 13 credit k/r/c, 14 subscribe.ttl.
- * {1} applied; {0} the attempt was no longer ours.
- */
-static const struct redis_script lua_finish = { "outbox_finish", STORE_LUA_GIVE LUA_ACK
-    LUA_UNKNOWN
-    "local P, n, now, id = ARGV[1], ARGV[5], ARGV[6], ARGV[12] "
-    "ack() "
-    "local f = redis.call('hmget', KEYS[1], 'w', 'o', 't', 'k', 'pt', 'b', 's', "
-    "  'l') "
-    "if f[2] then "
-    "  local lock = P .. 'sendlock:' .. f[2] "
-    "  if redis.call('get', lock) == ARGV[4] then redis.call('del', lock) end "
-    "end "
-    "if f[1] ~= ARGV[4] then return {0} end "
-    "if f[7] ~= 'sending' and not (f[7] == 'unknown' and n == 'sent') then "
-    "  return {0} end "
-    "redis.call('hdel', KEYS[1], 'w') "
-    "if n == 'sent' then "
-    "  redis.call('hset', KEYS[1], 's', 'sent', 'm', ARGV[8], 'ua', now) "
-    "  redis.call('hdel', KEYS[1], 'e', 'c') "
-    "  redis.call('set', P .. 'msgid:' .. ARGV[8], id, 'EX', ARGV[11]) "
-    "  redis.call('zrem', P .. 'outbox:unknowns', id) "
-    "  redis.call('zrem', P .. 'outbox:unknown:' .. f[3] .. ':' .. f[2], id) "
-    "elseif n == 'retry' then "
-    "  redis.call('hset', KEYS[1], 's', 'queued', 'e', ARGV[9], 'ua', now) "
-    "  if ARGV[10] ~= '' then redis.call('hset', KEYS[1], 'c', ARGV[10]) "
-    "  else redis.call('hdel', KEYS[1], 'c') end "
-    "  redis.call('zadd', KEYS[3], ARGV[7], id) "
-    "elseif n == 'failed' then "
-    "  redis.call('hset', KEYS[1], 's', 'failed', 'e', ARGV[9], 'ua', now) "
-    "  if ARGV[10] ~= '' then redis.call('hset', KEYS[1], 'c', ARGV[10]) "
-    "  else redis.call('hdel', KEYS[1], 'c') end "
-    "  redis.call('zadd', P .. 'outbox:failed', now, id) "
-    "  redis.call('zremrangebyscore', P .. 'outbox:failed', '-inf', "
-    "    now - ARGV[11]) "
-    "  if f[8] ~= '1' then "
-    "    give(f[4], ARGV[13], tonumber(ARGV[14]), tonumber(f[5]) or -1) end "
-    "else unknown(P, id, now, ARGV[11], ARGV[9], ARGV[10]) end "
-    "redis.call('expire', KEYS[1], ARGV[11]) "
-    "if f[6] and f[6] ~= '' then "
-    "  redis.call('expire', P .. 'batch:' .. f[6], ARGV[11]) end "
-    "return {1}" };
-
-/* KEYS: msg, stream, delayed. ARGV: 1 -, 2 entry, 3 group, 4 due, 5 id. */
-static const struct redis_script lua_defer = { "outbox_defer", LUA_ACK
-    "redis.call('zadd', KEYS[3], ARGV[4], ARGV[5]) ack() return 1" };
-
-/*
- * KEYS: stream. ARGV: group, consumer. Forget the consumer when nothing
- * is pending for it (DELCONSUMER drops its pending entries).
- */
-static const struct redis_script outbox_leave = { "outbox_leave",
-    "local p = redis.call('xpending', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) "
-    "if #p > 0 then return -1 end "
-    "return redis.call('xgroup', 'delconsumer', KEYS[1], ARGV[1], ARGV[2])" };
-
-/* KEYS: delayed, stream. ARGV: now (ms), how many at most. */
-static const struct redis_script lua_promote = { "outbox_promote",
-    "local ids = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], "
-    "  'LIMIT', 0, tonumber(ARGV[2])) "
-    "for _, id in ipairs(ids) do "
-    "  redis.call('xadd', KEYS[2], '*', 'id', id) "
-    "  redis.call('zrem', KEYS[1], id) "
-    "end return #ids" };
-
-/* ARGV: prefix, msgid or '', openId, template, errcode, now, keep. */
-static const struct redis_script lua_settle = { "outbox_settle",
-    "local P, now = ARGV[1], tonumber(ARGV[6]) local id "
-    "if ARGV[2] ~= '' then id = redis.call('get', P .. 'msgid:' .. ARGV[2]) end "
-    "local uk = P .. 'outbox:unknown:' .. ARGV[4] .. ':' .. ARGV[3] "
-    "if not id then "
-    "  id = redis.call('zrangebyscore', uk, now - 600, '+inf', "
-    "    'LIMIT', 0, 1)[1] end "
-    "if not id then return false end "
-    "local k = P .. 'msg:' .. id "
-    "local s = redis.call('hget', k, 's') "
-    "if s ~= 'sent' and s ~= 'unknown' then return false end "
-    "if ARGV[5] == '0' then redis.call('hset', k, 's', 'delivered', 'ua', now) "
-    "else "
-    "  redis.call('hset', k, 's', 'failed', 'e', 'delivery_failed', "
-    "    'c', ARGV[5], 'ua', now) "
-    "  redis.call('zadd', P .. 'outbox:failed', now, id) "
-    "end "
-    "redis.call('zrem', uk, id) redis.call('zrem', P .. 'outbox:unknowns', id) "
-    "redis.call('expire', k, ARGV[7]) "
-    "return id" };
-
-/* KEYS: batch list. ARGV: prefix. {status, count, ...} or nil. */
-static const struct redis_script lua_batch = { "outbox_batch",
-    "local ids = redis.call('lrange', KEYS[1], 0, -1) "
-    "if #ids == 0 then return false end "
-    "local c, out = {}, {} "
-    "for _, id in ipairs(ids) do if id ~= '-' then "
-    "  local s = redis.call('hget', ARGV[1] .. 'msg:' .. id, 's') "
-    "  if s then c[s] = (c[s] or 0) + 1 end "
-    "end end "
-    "for k, v in pairs(c) do out[#out + 1] = k out[#out + 1] = v end "
-    "return out" };
-
-/* KEYS: stream, delayed, failed, unknowns. ARGV: group. */
-static const struct redis_script lua_counts = { "outbox_counts",
-    "local p = 0 "
-    "local ok, r = pcall(redis.call, 'xpending', KEYS[1], ARGV[1]) "
-    "if ok and r then p = r[1] end "
-    "return {redis.call('xlen', KEYS[1]), p, redis.call('zcard', KEYS[2]), "
-    "  redis.call('zcard', KEYS[3]), redis.call('zcard', KEYS[4])}" };
-
-/* KEYS: msg, stream, failed. ARGV: now (s), now (ms), id. */
-static const struct redis_script lua_retry = { "outbox_retry", STORE_LUA_TAKE
-    "local f = redis.call('hmget', KEYS[1], 's', 'k', 'l') "
-    "if not f[1] then return 'not_found' end "
-    "if f[1] ~= 'failed' then return 'not_failed' end "
-    "local taken, pttl = take(f[2], f[3]) "
-    "if taken == 0 then return 'not_subscribed' end "
-    "redis.call('hset', KEYS[1], 's', 'queued', 'a', 0, 'ua', ARGV[1], "
-    "  'q', ARGV[2], 'pt', pttl) "
-    "redis.call('hdel', KEYS[1], 'e', 'c', 'm') "
-    "redis.call('zrem', KEYS[3], ARGV[3]) "
-    "redis.call('xadd', KEYS[2], '*', 'id', ARGV[3]) "
-    "return 'queued'" };
 
 /* ---- helpers ---- */
 
@@ -435,7 +208,7 @@ outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
 		args[a++] = items[i].says[0] != NULL ? items[i].says[0] : "";
 		args[a++] = items[i].says[1] != NULL ? items[i].says[1] : "";
 	}
-	if ((r = checked(redis_eval(store_redis(st), &lua_enqueue,
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_ENQUEUE,
 	    ans->key != NULL ? 2 : 1, keys, a,
 	    args), "enqueue")) == NULL) {
 		err = WX_REDIS_UNAVAILABLE;
@@ -540,7 +313,7 @@ outbox_batch(struct store *st, const struct config *c, const char *id,
 	memset(counts, 0, OB__MAX * sizeof(counts[0]));
 	if (key(c, "batch:", id, k, sizeof(k)) != 0)
 		return WX_INTERNAL;
-	if ((r = checked(redis_eval(store_redis(st), &lua_batch, 1, keys, 1, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_BATCH, 1, keys, 1, args),
 	    "batch count")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_ARRAY) {
@@ -572,7 +345,7 @@ outbox_settle(struct store *st, const struct config *c, uint64_t msgid,
 	num_i64(eb, errcode);
 	num_i64(nowb, clock_wall_ms() / 1000);
 	num_i64(kb, c->outbox_keep_s);
-	if ((r = checked(redis_eval(store_redis(st), &lua_settle, 0, NULL, 7, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_SETTLE, 0, NULL, 7, args),
 	    "settle")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (settled != NULL)
@@ -596,7 +369,7 @@ outbox_counts(struct store *st, const struct config *c,
 	    key(c, "outbox:failed", NULL, k[2], sizeof(k[2])) != 0 ||
 	    key(c, "outbox:unknowns", NULL, k[3], sizeof(k[3])) != 0)
 		return WX_INTERNAL;
-	if ((r = checked(redis_eval(store_redis(st), &lua_counts, 4, keys, 1, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_COUNTS, 4, keys, 1, args),
 	    "counts")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
@@ -657,7 +430,7 @@ outbox_retry(struct store *st, const struct config *c, const char *id,
 		return WX_INTERNAL;
 	num_i64(nowb, ms / 1000);
 	num_i64(msb, ms);
-	if ((r = checked(redis_eval(store_redis(st), &lua_retry, 3, keys, 3, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_RETRY, 3, keys, 3, args),
 	    "retry")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	copy_str(r, out, sizeof(out));
@@ -730,7 +503,7 @@ outbox_leave_group(struct store *st, const struct config *c,
 
 	if (key(c, "outbox", NULL, k, sizeof(k)) != 0)
 		return WX_INTERNAL;
-	if ((r = checked(redis_eval(store_redis(st), &outbox_leave, 1, keys, 2,
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_LEAVE, 1, keys, 2,
 	    args), "leave")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
@@ -864,7 +637,7 @@ outbox_promote(struct store *st, const struct config *c, size_t max,
 		return WX_INTERNAL;
 	num_i64(nowb, clock_wall_ms());
 	num_u64(mb, max);
-	if ((r = checked(redis_eval(store_redis(st), &lua_promote, 2, keys, 2, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_PROMOTE, 2, keys, 2, args),
 	    "promote")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	*n = (size_t)as_int(r, 0);
@@ -932,7 +705,7 @@ outbox_begin(struct store *st, const struct config *c,
 	num_i64(next, (ms / 1000 + 1) * 1000 + (long long)(ms % 97));
 	num_i64(keep, c->outbox_keep_s);
 	j->asked = (double)ms / 1000.0;
-	if ((r = checked(redis_eval(store_redis(st), &lua_begin, 4, keys, 12, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_BEGIN, 4, keys, 12, args),
 	    "begin")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
@@ -1003,7 +776,7 @@ outbox_finish(struct store *st, const struct config *c,
 	num_i64(ttl, c->subscribe_ttl);
 	if (res->next == OBN_UNKNOWN)
 		args[8] = "answer_lost";
-	if ((r = checked(redis_eval(store_redis(st), &lua_finish, 3, keys, 14, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_FINISH, 3, keys, 14, args),
 	    "finish")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);
@@ -1022,7 +795,7 @@ outbox_defer(struct store *st, const struct config *c,
 	if (entry_keys(c, e->id, k) != 0)
 		return WX_INTERNAL;
 	num_i64(dueb, due_ms);
-	if ((r = checked(redis_eval(store_redis(st), &lua_defer, 3, keys, 5, args),
+	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_DEFER, 3, keys, 5, args),
 	    "defer")) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	freeReplyObject(r);

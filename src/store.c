@@ -13,100 +13,8 @@
 #include "log.h"
 #include "num.h"
 #include "redis.h"
+#include "scripts.h"
 #include "store.h"
-
-/* ---- the Lua scripts, each beside its KEYS/ARGV contract ---------- */
-
-/*
- * Compare-and-delete (the seed's release script).
- * KEYS[1] a lock or the token. ARGV[1] the value it must still hold.
- * Returns 1 when deleted, else 0.
- */
-static const struct redis_script LUA_CAD = { "cad",
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('del', KEYS[1]) else return 0 end" };
-
-/*
- * The cached token and its TTL in one round trip.
- * KEYS[1] redis.tokenKey. Returns {token or nil, ttl}.
- */
-static const struct redis_script LUA_TOKEN_GET = { "token_get",
-    "return {redis.call('get', KEYS[1]), redis.call('ttl', KEYS[1])}" };
-
-/*
- * Add credits whatever the keys held (store_credit_add's slow path).
- * KEYS: the credit keys. ARGV[1] subscribe.ttl (s; 0: persistent),
- * ARGV[1 + i] 'm' (set the long-term marker "1") or 'c' (count one more)
- * for KEYS[i]. A value that is not a count is replaced. Returns the new
- * values, one per key.
- */
-static const struct redis_script LUA_CREDIT_ADD = { "credit_add",
-    "local ttl = tonumber(ARGV[1]) local out = {} "
-    "for i, k in ipairs(KEYS) do "
-    "  local v "
-    "  if ARGV[i + 1] == 'm' then redis.call('set', k, '1') v = 1 "
-    "  else "
-    "    local cur = redis.call('get', k) "
-    "    if cur and not tonumber(cur) then redis.call('del', k) end "
-    "    v = redis.call('incrby', k, 1) "
-    "  end "
-    "  if ttl > 0 then redis.call('expire', k, ttl) "
-    "  else redis.call('persist', k) end "
-    "  out[i] = v "
-    "end return out" };
-
-/*
- * The start of a send.
- * KEYS: [1] the user's send lock, [2] the credit, [3] redis.tokenKey.
- * ARGV: [1] lock value, [2] lock life (ms), [3] '1' for a long-term
- * template (its marker is checked, never spent).
- * Returns {0} busy; {2} no credit (lock released); {1, credit pttl
- * before, token or nil, token ttl}. A credit never goes below zero and
- * its key disappears at zero; the pttl lets a credit given back keep its
- * life.
- */
-static const struct redis_script LUA_SEND_BEGIN = { "send_begin",
-    STORE_LUA_TAKE STORE_LUA_LOCK
-    "if not send_lock(KEYS[1], ARGV[1], ARGV[2]) then return {0} end "
-    "local taken, pttl = take(KEYS[2], ARGV[3]) "
-    "if taken == 0 then redis.call('del', KEYS[1]) return {2} end "
-    "return {1, pttl, redis.call('get', KEYS[3]), redis.call('ttl', KEYS[3])}" };
-
-/*
- * The end of a send that is not a plain keep (store_send_end).
- * KEYS: [1] the send lock, [2] the credit. ARGV: [1] lock value,
- * [2] 'k'eep / 'r'eturn / 'c'lear, [3] subscribe.ttl (s), [4] the
- * credit's life before (ms, or -1). The lock is deleted only if it still
- * holds ARGV[1]. Returns 1.
- */
-static const struct redis_script LUA_SEND_END = { "send_end",
-    STORE_LUA_GIVE
-    "give(KEYS[2], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])) "
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "  redis.call('del', KEYS[1]) end "
-    "return 1" };
-
-/*
- * A session record, replacing any other under the key.
- * KEYS[1] WXSUB:session:<id>. ARGV: [1] hash h, [2] openid o,
- * [3] session_key k, [4] unionid u, [5] life (s). Returns 1.
- */
-static const struct redis_script LUA_SESSION_PUT = { "session_put",
-    "redis.call('del', KEYS[1]) "
-    "redis.call('hset', KEYS[1], 'h', ARGV[1], 'o', ARGV[2], 'k', ARGV[3], "
-    "'u', ARGV[4]) "
-    "redis.call('expire', KEYS[1], tonumber(ARGV[5])) return 1" };
-
-/*
- * HINCRBY over any number of fields.
- * KEYS[1] the hash. ARGV: field, delta, field, delta, ... Returns 1.
- * Run by plain EVAL, not EVALSHA: once a second at most, with a variable
- * field count, and it keeps the EVALSHA count of Redis' commandstats
- * that of the request path.
- */
-static const struct redis_script LUA_HASH_ADD = { "hash_add",
-    "for i = 1, #ARGV, 2 do "
-    "redis.call('hincrby', KEYS[1], ARGV[i], ARGV[i + 1]) end return 1" };
 
 /* ---- reply readers: pure ------------------------------------------ */
 
@@ -459,7 +367,7 @@ enum wx_err
 store_token_get(struct store *s, char *tok, size_t toklen, long long *ttl)
 {
 	const char *keys[1] = { s->cfg->token_key };
-	redisReply *r = redis_eval(s->rd, &LUA_TOKEN_GET, 1, keys, 0, NULL);
+	redisReply *r = redis_eval(s->rd, &SCRIPT_TOKEN_GET, 1, keys, 0, NULL);
 	enum wx_err err;
 
 	tok[0] = '\0';
@@ -485,7 +393,7 @@ store_unlock(struct store *s, const char *key, const char *val)
 {
 	const char *keys[1] = { key }, *args[1] = { val };
 
-	return done(redis_eval(s->rd, &LUA_CAD, 1, keys, 1, args));
+	return done(redis_eval(s->rd, &SCRIPT_CAD, 1, keys, 1, args));
 }
 
 enum wx_err
@@ -591,7 +499,7 @@ credit_add_script(struct store *s, const char *const *keys, const bool *marker,
 	args[0] = ttlbuf;
 	for (i = 0; i < n; i++)
 		args[1 + i] = marker[i] ? "m" : "c";
-	if ((r = redis_eval(s->rd, &LUA_CREDIT_ADD, n, keys, n + 1, args)) ==
+	if ((r = redis_eval(s->rd, &SCRIPT_CREDIT_ADD, n, keys, n + 1, args)) ==
 	    NULL)
 		return WX_REDIS_UNAVAILABLE;
 	err = store_read_credit_script(r, n, counts);
@@ -679,7 +587,7 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	c->lock_ms = lockms;
 	c->asked = clock_s();
 	num_i64(ms, lockms);
-	if ((r = redis_eval(s->rd, &LUA_SEND_BEGIN, 3, keys, 3, args)) == NULL)
+	if ((r = redis_eval(s->rd, &SCRIPT_SEND_BEGIN, 3, keys, 3, args)) == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	err = store_read_send_begin(r, c);
 	freeReplyObject(r);
@@ -711,7 +619,7 @@ store_send_end(struct store *s, const char *lock, const char *lockval,
 		    WX_REDIS_UNAVAILABLE;
 	num_i64(ttlbuf, ttl);
 	num_i64(pttlbuf, c->pttl);
-	return done(redis_eval(s->rd, &LUA_SEND_END, 2, keys, 4, args));
+	return done(redis_eval(s->rd, &SCRIPT_SEND_END, 2, keys, 4, args));
 }
 
 enum wx_err
@@ -755,7 +663,7 @@ store_session_put(struct store *s, const char *key, const char *hash,
 	const char *args[5] = { hash, openid, session_key, unionid, ttlbuf };
 
 	num_i64(ttlbuf, ttl);
-	return done(redis_eval(s->rd, &LUA_SESSION_PUT, 1, keys, 5, args));
+	return done(redis_eval(s->rd, &SCRIPT_SESSION_PUT, 1, keys, 5, args));
 }
 
 enum wx_err
@@ -787,8 +695,8 @@ store_hash_add(struct store *s, const char *key, const char *const *fields,
 	nums = calloc(n, sizeof(*nums));
 	if (argv == NULL || nums == NULL)
 		goto out;
-	argv[argc++] = "EVAL";	/* not EVALSHA: see LUA_HASH_ADD */
-	argv[argc++] = LUA_HASH_ADD.src;
+	argv[argc++] = "EVAL";	/* not EVALSHA: see SCRIPT_HASH_ADD */
+	argv[argc++] = SCRIPT_HASH_ADD.src;
 	argv[argc++] = "1";
 	argv[argc++] = key;
 	for (i = 0; i < n; i++) {

@@ -2,7 +2,7 @@
  * store.h: everything wxsub keeps in Redis, behind typed calls.
  *
  * Each call builds its command (or runs one of the Lua scripts, which
- * all live at the top of store.c beside their KEYS/ARGV contracts),
+ * all live in scripts.c beside their KEYS/ARGV contracts),
  * sends it over the process's one connection (redis.[ch]: lazy,
  * self-healing, pipelined), and hands the reply to a reader below that
  * does no I/O. Every call returns WX_OK or WX_REDIS_UNAVAILABLE
@@ -212,56 +212,5 @@ enum wx_err	 store_read_hash(const struct redisReply *, char ***fields,
  */
 struct redis;
 struct redis	*store_redis(struct store *);
-
-/*
- * A Lua function every credit claim shares (the send's and the
- * outbox's): take(key, longterm) spends one credit (for a long-term
- * template: checks its marker) and returns taken (0/1) and the credit's
- * life before in ms (-1: none). A credit never goes below zero and its
- * key disappears at zero.
- */
-#define STORE_LUA_TAKE \
-    "local function take(k, lt) " \
-    "  if lt == '1' then return redis.call('exists', k), -1 end " \
-    "  local v = tonumber(redis.call('get', k) or '0') " \
-    "  if v == nil or v < 1 then return 0, -1 end " \
-    "  local pttl = redis.call('pttl', k) " \
-    "  if v <= 1 then redis.call('del', k) else redis.call('decr', k) end " \
-    "  return 1, pttl " \
-    "end "
-
-/*
- * The send lock every send takes (the responder's and the worker's):
- * send_lock(key, value, ms) is SET NX PX, true when taken. It is neither
- * written to the AOF nor sent to replicas: it guards a call in flight,
- * which a restart cannot resume, and after a fail-over a send that
- * overlaps one still in flight meets a 43108, paused and retried. Its
- * release (a DEL) is propagated, a no-op where it never was. This keeps
- * a send's effects a single write (the credit), so Redis writes it to
- * the AOF without a MULTI/EXEC around it: 8 % of Redis' work per send
- * (bench/callgrind.py).
- */
-#define STORE_LUA_LOCK \
-    "local function send_lock(k, v, ms) " \
-    "  redis.set_repl(redis.REPL_NONE) " \
-    "  local got = redis.call('set', k, v, 'NX', 'PX', ms) " \
-    "  redis.set_repl(redis.REPL_ALL) " \
-    "  return got end "
-
-/*
- * And its counterpart: give(key, how, ttl, had) keeps ('k'), gives back
- * ('r': a key gone at zero comes back with ttl seconds when ttl > 0,
- * else with the life it had, had ms) or clears ('c') one credit.
- */
-#define STORE_LUA_GIVE \
-    "local function give(k, how, ttl, had) " \
-    "  if how == 'r' then " \
-    "    redis.call('incrby', k, 1) " \
-    "    if redis.call('pttl', k) < 0 then " \
-    "      if ttl > 0 then redis.call('expire', k, ttl) " \
-    "      elseif had > 0 then redis.call('pexpire', k, had) end " \
-    "    end " \
-    "  elseif how == 'c' then redis.call('del', k) end " \
-    "end "
 
 #endif
