@@ -18,18 +18,20 @@
 
 /*
  * take(key, longterm): every credit claim (the send's and the
- * outbox's) spends one credit with it (for a long-term
- * template: checks its marker) and returns taken (0/1) and the credit's
- * life before in ms (-1: none). A credit never goes below zero and its
- * key disappears at zero.
+ * outbox's) spends one credit with it (for a long-term template: checks
+ * its marker) and returns taken (0/1) and, when the key goes away at
+ * zero, its life before in ms (else -1: a key that stays keeps its own
+ * life, and reading it would cost the common claim a third call). A
+ * credit never goes below zero and its key disappears at zero.
  */
 #define LUA_TAKE \
     "local function take(k, lt) " \
     "  if lt == '1' then return redis.call('exists', k), -1 end " \
     "  local v = tonumber(redis.call('get', k) or '0') " \
     "  if v == nil or v < 1 then return 0, -1 end " \
+    "  if v > 1 then redis.call('decr', k) return 1, -1 end " \
     "  local pttl = redis.call('pttl', k) " \
-    "  if v <= 1 then redis.call('del', k) else redis.call('decr', k) end " \
+    "  redis.call('del', k) " \
     "  return 1, pttl " \
     "end "
 
@@ -131,9 +133,9 @@ const struct redis_script SCRIPT_CREDIT_ADD = { "credit_add",
  * ARGV: [1] lock value, [2] lock life (ms), [3] '1' for a long-term
  * template (its marker is checked, never spent).
  * Returns {0} busy; {2} no credit (lock released); {1, credit pttl
- * before, token or nil, token ttl}. A credit never goes below zero and
- * its key disappears at zero; the pttl lets a credit given back keep its
- * life.
+ * before (take's), token or nil, token ttl}. A credit never goes below
+ * zero and its key disappears at zero; the pttl lets a credit given back
+ * keep its life.
  */
 const struct redis_script SCRIPT_SEND_BEGIN = { "send_begin",
     LUA_TAKE LUA_LOCK
