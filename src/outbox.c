@@ -150,21 +150,21 @@ dup_str(const redisReply *r, size_t *len)
 	return s;
 }
 
-#define ENQ_ARGS	15	/* ARGV before the items' */
-#define ENQ_ITEM	6
+#define ENQ_ARGS	8	/* ARGV before the items' */
+#define ENQ_TAIL	6	/* and after them */
 
 enum wx_err
 outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
     bool longterm, const char *batch, struct outbox_item *items, size_t n,
     struct outbox_answer *ans)
 {
-	char stream[LIM_KEY], nowb[NUM_DEC_MAX], msb[NUM_DEC_MAX];
+	char stream[LIM_KEY], msb[NUM_DEC_MAX];
 	char keepb[NUM_DEC_MAX], nb[NUM_DEC_MAX], lifeb[NUM_DEC_MAX];
 	char (*credit)[LIM_KEY] = NULL;
 	const char **args = NULL, *keys[2] = { stream, "" };
+	const char *form = ans->batch ? "b" : ans->key != NULL ? "1" : "-";
 	redisReply *r = NULL;
 	enum wx_err err = WX_INTERNAL;
-	long long ms = clock_wall_ms();
 	size_t i, a = 0;
 
 	ans->text = ans->seen = NULL;
@@ -172,29 +172,23 @@ outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
 	if (n == 0 || key(c, "outbox", NULL, stream, sizeof(stream)) != 0)
 		return WX_INTERNAL;
 	credit = calloc(n, sizeof(*credit));
-	args = calloc(ENQ_ARGS + ENQ_ITEM * n, sizeof(*args));
+	args = calloc(ENQ_ARGS + 6 * n + ENQ_TAIL, sizeof(*args));
 	if (credit == NULL || args == NULL)
 		goto out;
-	num_i64(nowb, ms / 1000);
-	num_i64(msb, ms);
+	num_i64(msb, clock_wall_ms());
 	num_i64(keepb, c->outbox_keep_s);
 	num_u64(nb, n);
 	num_i64(lifeb, ans->keep_s);
 	if (ans->key != NULL)
 		keys[1] = ans->key;
 	args[a++] = c->prefix;
-	args[a++] = nowb;
 	args[a++] = msb;
 	args[a++] = keepb;
 	args[a++] = tpl;
 	args[a++] = longterm ? "1" : "0";
 	args[a++] = batch != NULL ? batch : "";
 	args[a++] = nb;
-	args[a++] = ans->key != NULL ? ans->hash : "";
-	args[a++] = lifeb;
-	args[a++] = ans->batch ? "b" : ans->key != NULL ? "1" : "-";
-	for (i = 0; i < 4; i++)
-		args[a++] = ans->piece[i] != NULL ? ans->piece[i] : "";
+	args[a++] = form;
 	for (i = 0; i < n; i++) {
 		if (store_key_sub(c, tpl, items[i].openid, credit[i],
 		    sizeof(credit[i])) != 0 || (items[i].id[0] == '\0' &&
@@ -205,8 +199,16 @@ outbox_enqueue(struct store *st, const struct config *c, const char *tpl,
 		args[a++] = items[i].openid;
 		args[a++] = credit[i];
 		args[a++] = items[i].payload;
-		args[a++] = items[i].says[0] != NULL ? items[i].says[0] : "";
-		args[a++] = items[i].says[1] != NULL ? items[i].says[1] : "";
+		if (ans->batch) {
+			args[a++] = items[i].says[0] != NULL ? items[i].says[0] : "";
+			args[a++] = items[i].says[1] != NULL ? items[i].says[1] : "";
+		}
+	}
+	if (*form != '-') {
+		args[a++] = ans->key != NULL ? ans->hash : "";
+		args[a++] = lifeb;
+		for (i = 0; i < 4; i++)
+			args[a++] = ans->piece[i] != NULL ? ans->piece[i] : "";
 	}
 	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_ENQUEUE,
 	    ans->key != NULL ? 2 : 1, keys, a,
@@ -241,7 +243,7 @@ int
 outbox_read_msg(const redisReply *r, struct outbox_msg *m)
 {
 	static const char *const f[] = { "s", "o", "t", "a", "m", "e", "c",
-	    "ca", "ua", "b" };
+	    "q", "ua", "b", "ca" };
 	const redisReply *v[sizeof(f) / sizeof(f[0])] = { 0 };
 	size_t i, j;
 	int s;
@@ -274,8 +276,8 @@ outbox_read_msg(const redisReply *r, struct outbox_msg *m)
 		m->has_errcode = true;
 		m->errcode = as_int(v[6], 0);
 	}
-	m->created = as_int(v[7], 0);
-	m->updated = as_int(v[8], 0);
+	m->created = as_int(v[10], as_int(v[7], 0) / 1000);
+	m->updated = as_int(v[8], m->created);
 	copy_str(v[9], m->batch, sizeof(m->batch));
 	return 0;
 }

@@ -9,11 +9,14 @@
  *                            read by the group "wxsub"
  *   P msg:<id>               the state hash: s status, o openId,
  *                            t template, a attempts, m msgid, e error,
- *                            c errcode, ca/ua created/updated (s),
- *                            q queued at (ms), b batch, p the payload
- *                            for WeChat (without token), k credit key,
- *                            l long-term, pt the credit's life before,
- *                            w the holder of the current attempt
+ *                            c errcode, q queued at (ms), ua updated
+ *                            (s), b batch, p the payload for WeChat
+ *                            (without token), k credit key, l long-term,
+ *                            pt the credit's life before, w the holder
+ *                            of the current attempt. A field at its
+ *                            default is absent: a 0, ua q / 1000, b "",
+ *                            l 0, pt -1; ca created (s) is written
+ *                            only when a retry sets q again
  *   P batch:<id>             list of the batch's message ids
  *   P outbox:delayed         zset: ids waiting for a retry, by due (ms)
  *   P outbox:failed          zset: failed ids by time (wxsub outbox failed)

@@ -219,19 +219,24 @@ const struct redis_script SCRIPT_IDEM_BEGIN = { "idem_begin",
 /* ---- outbox.c: the outbox's changes of state ---------------------- */
 
 /*
- * KEYS: [1] the stream, [2] the Idempotency-Key's record (when ARGV[9]).
- * ARGV: 1 prefix, 2 now (s), 3 now (ms), 4 keep (s), 5 template, 6 long-term,
- * 7 batch ('' none), 8 n, 9 body hash, 10 the record's life (s), 11 the
- * answer's form ('b' batch, '1' single, '-' none), 12-15 its pieces
- * (outbox.h), then per item 6: id, openId, credit key, payload, and what
- * a batch answer says of it queued and refused.
+ * KEYS: [1] the stream, [2] the Idempotency-Key's record (with a hash).
+ * ARGV: 1 prefix, 2 now (ms), 3 keep (s), 4 template, 5 long-term,
+ * 6 batch ('' none), 7 n, 8 the answer's form ('b' batch, '1' single,
+ * '-' none); then per item: id, openId, credit key, payload, and for a
+ * batch what its answer says of the item queued and refused; then,
+ * unless the form is '-', the body's hash ('' no key), the record's life
+ * (s) and the answer's four pieces (outbox.h). A plain queued send so
+ * passes 12 arguments: each one costs Redis a Lua string.
  * Returns {1, record} when the key holds one (nothing done), else
  * {0, answer text or '', index of each refused item...}.
  */
 const struct redis_script SCRIPT_OUTBOX_ENQUEUE = { "outbox_enqueue", LUA_TAKE
-    "local P, now, nowms, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]) "
-    "local tpl, lt, b, n = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]) "
-    "local hash, form = ARGV[9], ARGV[11] "
+    "local P, nowms, keep = ARGV[1], ARGV[2], ARGV[3] "
+    "local tpl, lt, b, n, form = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), "
+    "  ARGV[8] "
+    "local stride = form == 'b' and 6 or 4 "
+    "local tail = 9 + n * stride "
+    "local hash = form ~= '-' and ARGV[tail] or '' "
     "if hash ~= '' then "
     "  local v = redis.call('get', KEYS[2]) "
     "  if v then return {1, v} end "
@@ -239,15 +244,20 @@ const struct redis_script SCRIPT_OUTBOX_ENQUEUE = { "outbox_enqueue", LUA_TAKE
     "local out, said, refused = {0, ''}, {}, {} "
     "if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, '-') end "
     "for i = 0, n - 1 do "
-    "  local at = 16 + i * 6 "
+    "  local at = 9 + i * stride "
     "  local id, o, ck, p = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3] "
     "  local taken, pttl = take(ck, lt) "
     "  if taken == 0 then out[#out + 1] = i refused[#refused + 1] = ARGV[at + 5] "
     "  else "
     "    local k = P .. 'msg:' .. id "
-    "    redis.call('hset', k, 's', 'queued', 'o', o, 't', tpl, 'a', 0, "
-    "      'ca', now, 'ua', now, 'q', nowms, 'b', b, 'p', p, 'k', ck, "
-    "      'l', lt, 'pt', pttl) "
+    /* fields at their defaults are left out (outbox.h): less to write,
+     * to keep and to append to the AOF for every message */
+    "    local f = {'s', 'queued', 'o', o, 't', tpl, 'q', nowms, 'p', p, "
+    "      'k', ck} "
+    "    if b ~= '' then f[#f + 1] = 'b' f[#f + 1] = b end "
+    "    if lt == '1' then f[#f + 1] = 'l' f[#f + 1] = '1' end "
+    "    if pttl >= 0 then f[#f + 1] = 'pt' f[#f + 1] = tostring(pttl) end "
+    "    redis.call('hset', k, unpack(f)) "
     "    redis.call('expire', k, keep) "
     "    redis.call('xadd', KEYS[1], '*', 'id', id) "
     "    if b ~= '' then redis.call('rpush', P .. 'batch:' .. b, id) end "
@@ -256,14 +266,16 @@ const struct redis_script SCRIPT_OUTBOX_ENQUEUE = { "outbox_enqueue", LUA_TAKE
     "end "
     "if b ~= '' then redis.call('expire', P .. 'batch:' .. b, keep) end "
     "if form == '-' then return out end "
-    "local text, status, err = ARGV[12], '202', '0' "
+    "local A = tail + 2 "
+    "local text, status, err = ARGV[A], '202', '0' "
     "if form == 'b' then "
-    "  text = ARGV[12] .. #said .. ARGV[13] .. table.concat(said, ',') .. "
-    "    ARGV[14] .. table.concat(refused, ',') .. ARGV[15] "
-    "elseif #refused > 0 then text, status, err = ARGV[13], ARGV[14], ARGV[15] end "
+    "  text = ARGV[A] .. #said .. ARGV[A + 1] .. table.concat(said, ',') .. "
+    "    ARGV[A + 2] .. table.concat(refused, ',') .. ARGV[A + 3] "
+    "elseif #refused > 0 then "
+    "  text, status, err = ARGV[A + 1], ARGV[A + 2], ARGV[A + 3] end "
     "if hash ~= '' then "
     "  redis.call('set', KEYS[2], 'd|' .. hash .. '|' .. status .. '|' .. "
-    "    err .. '|' .. text, 'EX', ARGV[10]) end "
+    "    err .. '|' .. text, 'EX', ARGV[tail + 1]) end "
     "out[2] = text "
     "return out" };
 
@@ -414,13 +426,16 @@ const struct redis_script SCRIPT_OUTBOX_COUNTS = { "outbox_counts",
 
 /* KEYS: msg, stream, failed. ARGV: now (s), now (ms), id. */
 const struct redis_script SCRIPT_OUTBOX_RETRY = { "outbox_retry", LUA_TAKE
-    "local f = redis.call('hmget', KEYS[1], 's', 'k', 'l') "
+    "local f = redis.call('hmget', KEYS[1], 's', 'k', 'l', 'q', 'ca') "
     "if not f[1] then return 'not_found' end "
     "if f[1] ~= 'failed' then return 'not_failed' end "
     "local taken, pttl = take(f[2], f[3]) "
     "if taken == 0 then return 'not_subscribed' end "
-    "redis.call('hset', KEYS[1], 's', 'queued', 'a', 0, 'ua', ARGV[1], "
-    "  'q', ARGV[2], 'pt', pttl) "
+    /* q is queued-at again: created keeps the first one's second */
+    "if not f[5] then redis.call('hset', KEYS[1], 'ca', "
+    "  tostring(math.floor((tonumber(f[4]) or 0) / 1000))) end "
+    "redis.call('hset', KEYS[1], 's', 'queued', 'a', '0', 'ua', ARGV[1], "
+    "  'q', ARGV[2], 'pt', tostring(pttl)) "
     "redis.call('hdel', KEYS[1], 'e', 'c', 'm') "
     "redis.call('zrem', KEYS[3], ARGV[3]) "
     "redis.call('xadd', KEYS[2], '*', 'id', ARGV[3]) "

@@ -122,6 +122,17 @@ test_read_msg(void)
 	CU_ASSERT_EQUAL(m.updated, 12);
 	freeReplyObject(r);
 
+	/* fresh from the enqueue: fields at their defaults are absent */
+	r = reply("*6\r\n$1\r\ns\r\n$6\r\nqueued\r\n$1\r\nq\r\n"
+	    "$13\r\n1764930000123\r\n$1\r\no\r\n$3\r\noid\r\n");
+	CU_ASSERT_EQUAL(outbox_read_msg(r, &m), 0);
+	CU_ASSERT_EQUAL(m.status, OB_QUEUED);
+	CU_ASSERT_EQUAL(m.attempts, 0);
+	CU_ASSERT_EQUAL(m.created, 1764930000);
+	CU_ASSERT_EQUAL(m.updated, 1764930000);
+	CU_ASSERT_STRING_EQUAL(m.batch, "");
+	freeReplyObject(r);
+
 	/* failed with an errcode */
 	r = reply("*6\r\n$1\r\ns\r\n$6\r\nfailed\r\n$1\r\ne\r\n$12\r\nuser_refused"
 	    "\r\n$1\r\nc\r\n$5\r\n43101\r\n");
