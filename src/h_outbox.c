@@ -110,39 +110,33 @@ out:
 	return err;
 }
 
-/*
- * openIds as sent: 1..outbox.maxBatch WeChat openIds (a bad one is a 400
- * naming its index), duplicates dropped. *out (malloc'd) points into
- * body.
- */
-static enum wx_err
-batch_ids(const struct config *c, json_object *body, const char ***out,
-    size_t *n, char *msg, size_t msglen)
+enum wx_err
+h_batch_ids(json_object *body, long max, const char ***out, size_t *n,
+    struct wxe *e)
 {
-	json_object *arr, *e;
+	json_object *arr, *v;
 	const char **ids;
 	size_t count, i, j;
 
 	*out = NULL;
 	*n = 0;
 	if (jsonio_array(body, "openIds", &arr) != 1 ||
-	    (count = json_object_array_length(arr)) == 0 ||
-	    count > (size_t)c->outbox_max_batch) {
-		snprintf(msg, msglen, "openIds: an array of 1 to %ld openIds",
-		    c->outbox_max_batch);
-		return WX_BAD_REQUEST;
-	}
+	    (count = json_object_array_length(arr)) == 0 || max < 1 ||
+	    count > (size_t)max)
+		return wxe_set(e, WX_BAD_REQUEST, "openIds: an array of 1 to %ld "
+		    "openIds", max);
 	if ((ids = calloc(count, sizeof(*ids))) == NULL)
-		return WX_INTERNAL;
+		return wxe_set(e, WX_INTERNAL, NULL);
 	for (i = 0; i < count; i++) {
 		const char *s;
-		e = json_object_array_get_idx(arr, i);
-		if (e == NULL || !json_object_is_type(e, json_type_string) ||
-		    !val_openid(s = json_object_get_string(e))) {
-			snprintf(msg, msglen, "openIds[%zu]: a WeChat openId (28 "
-			    "characters of A-Z a-z 0-9 _ -) is required", i);
+		v = json_object_array_get_idx(arr, i);
+		if (v == NULL || !json_object_is_type(v, json_type_string) ||
+		    !val_openid(s = json_object_get_string(v))) {
 			free(ids);
-			return WX_BAD_REQUEST;
+			*n = 0;
+			return wxe_set(e, WX_BAD_REQUEST, "openIds[%zu]: a WeChat "
+			    "openId (28 characters of A-Z a-z 0-9 _ -) is "
+			    "required", i);
 		}
 		/* At most maxBatch (10,000) of 28 bytes: a scan is cheap. */
 		for (j = 0; j < *n && strcmp(ids[j], s) != 0; j++)
@@ -189,9 +183,9 @@ h_send_batch(struct app *a, json_object *body, struct wx_message *m,
 	size_t n = 0, i, queued = 0, len;
 	enum wx_err err;
 
-	if ((err = batch_ids(&a->cfg, body, &ids, &n, e->msg,
-	    sizeof(e->msg))) != WX_OK)
-		return wxe_msg(e, err, 0, e->msg);
+	if ((err = h_batch_ids(body, a->cfg.outbox_max_batch, &ids, &n,
+	    e)) != WX_OK)
+		return err;
 	err = WX_INTERNAL;
 	if ((items = calloc(n, sizeof(*items))) == NULL ||
 	    outbox_new_id('b', batch, sizeof(batch)) != 0)

@@ -38,6 +38,13 @@ enum wx_err h_send_async(struct app *, struct wx_message *m, bool longterm,
 	    struct idem *, struct response *, struct wxe *e);
 enum wx_err h_send_batch(struct app *, json_object *body, struct wx_message *m,
 	    bool longterm, struct idem *, struct response *, struct wxe *e);
+/*
+ * A batch's openIds as sent (pure; tests/fuzz/fuzz_batch.c): 1..max
+ * WeChat openIds, a bad one a 400 naming its index, duplicates dropped
+ * (the first kept, in order). *out (malloc'd) points into body.
+ */
+enum wx_err h_batch_ids(json_object *body, long max, const char ***out,
+	    size_t *n, struct wxe *e);
 enum wx_err h_event_verify(struct app *, struct request *, struct response *);
 enum wx_err h_event(struct app *, struct request *, struct response *);
 enum wx_err h_templates(struct app *, struct request *, struct response *);
