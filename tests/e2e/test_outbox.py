@@ -516,12 +516,12 @@ class OutboxAofTests(OutboxCase):
             self.env.redis("CONFIG", "SET", "appendonly", "yes")
 
 
-class OutboxFaultTests(OutboxCase):
-    """Each ends with the issue's promise: every message a 202 accepted
-    is delivered exactly once, or is failed/unknown with its reason; no
-    openId got a message twice; credits are exact."""
+class OutboxFaultCase(OutboxCase):
+    """Each fault test ends with the issue's promise: every message a 202
+    accepted is delivered exactly once, or is failed/unknown with its
+    reason; no openId got a message twice; credits are exact."""
 
-    WORLD = "own"       # kills and restarts Redis
+    WORLD = "own"       # kills and restarts Redis, or fails every send
 
     CONFIG = dict(OutboxCase.CONFIG, **{"outbox.maxAttempts": "8",
                                         "outbox.retryBaseMs": "100"})
@@ -583,6 +583,10 @@ class OutboxFaultTests(OutboxCase):
                              if states[mid][0] == "unknown" and by_user[oid]))
         return count
 
+
+
+class OutboxFaultTests(OutboxFaultCase):
+
     def test_redis_killed_and_restarted_mid_batch(self):
         msgs = self.batch("ob-rk", 1000)
         self.env.fault("send", "delay", count=-1, delay_ms=10)
@@ -597,19 +601,6 @@ class OutboxFaultTests(OutboxCase):
         self.wait_final(msgs, timeout=120)
         count = self.assertExactlyOnce(msgs)
         self.assertGreater(count["sent"], 900, count)
-
-    def test_wechat_failing_then_healing(self):
-        msgs = self.batch("ob-heal", 200)
-        self.env.fault("send", "http500", count=-1)
-        self.start_worker()
-        wait_until(lambda: self.env.stats()["calls"]["send"] >= 400, WAIT,
-                   what="sends failing")
-        time.sleep(1.0)
-        self.env.control("DELETE", "/__control/fault")
-        self.wait_final(msgs)
-        count = self.assertExactlyOnce(msgs)
-        self.assertGreater(count["sent"], 0, count)
-        self.assertEqual(count["unknown"], 0, count)
 
     def test_worker_killed_mid_batch_while_another_runs(self):
         msgs = self.batch("ob-wk", 300)
@@ -635,6 +626,52 @@ class OutboxFaultTests(OutboxCase):
         self.wait_final(msgs)
         count = self.assertExactlyOnce(msgs)
         self.assertEqual(count["sent"], 300, count)
+
+
+class OutboxOutageTests(OutboxFaultCase):
+    """WeChat failing every send for 30 s, then healing. Retries start at
+    0.5 s and double (full jitter) up to the 8th attempt: on average a
+    message has used its attempts after about 32 s, so an outage of 30 s
+    ends some of them failed and leaves most to be sent once it heals,
+    at the longest 32 s later."""
+
+    OUTAGE_S = 30
+    CONFIG = dict(OutboxFaultCase.CONFIG, **{"outbox.retryBaseMs": "500"})
+
+    def test_wechat_failing_for_30_s_then_healing(self):
+        msgs = self.batch("ob-heal", 100)
+        self.env.fault("send", "http500", count=-1)
+        self.start_worker()
+        wait_until(lambda: self.env.stats()["calls"]["send"] >= 1, WAIT,
+                   what="the first failed send")
+        start = time.monotonic()
+        seen = []               # (seconds into the outage, calls so far)
+        while time.monotonic() - start < self.OUTAGE_S:
+            time.sleep(1.0)
+            seen.append((time.monotonic() - start,
+                         self.env.stats()["calls"]["send"]))
+        self.assertEqual(self.env.stats()["sent_total"], 0, "nothing got "
+                         "through while WeChat failed")
+        self.env.control("DELETE", "/__control/fault")
+        # the worker kept trying all along, not only at the start
+        late = [c for t, c in seen if t >= self.OUTAGE_S - 6]
+        early = [c for t, c in seen if t <= self.OUTAGE_S - 12]
+        self.assertGreater(max(late), max(early), seen)
+        failing = seen[-1][1]
+        self.wait_final(msgs, timeout=120)
+        count = self.assertExactlyOnce(msgs)
+        self.assertGreater(count["sent"], 0, count)
+        self.assertEqual(count["unknown"], 0, count)
+        self.assertEqual(count["sent"] + count["failed"], 100, count)
+        for mid in msgs.values():
+            st = self.env.get("/messages/" + mid).json
+            if st["status"] == "failed":
+                self.assertEqual(st["attempts"], 8, st)
+            else:
+                self.assertGreaterEqual(st["attempts"], 2, st)
+        print("\n    outage %d s: %d failing calls, then %d sent, %d failed"
+              % (self.OUTAGE_S, failing, count["sent"], count["failed"]),
+              end=" ")
 
 
 class OutboxRateTests(OutboxCase):
