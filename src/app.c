@@ -316,9 +316,7 @@ read_body(struct app *a, const struct io *io, struct request *r, bool raw)
 		    "the body ended before Content-Length");
 	if (raw)
 		return WX_OK;
-	r->e.err = jsonio_parse_object(r->body, r->body_len, &r->json,
-	    r->e.msg, sizeof(r->e.msg));
-	return r->e.err;
+	return jsonio_parse_object(r->body, r->body_len, &r->json, &r->e);
 }
 
 /*

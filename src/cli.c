@@ -87,7 +87,7 @@ cmd_check(struct app *a, int argc, char **argv)
 	struct wxe e = { .err = WX_OK };
 	long long ttl;
 	struct wx_token t;
-	struct wx_answer ans;
+	struct wxe ans;
 	char warn[CONF_WARN_MAX][LIM_ERRMSG];
 	size_t i, n;
 
@@ -148,7 +148,7 @@ cmd_check(struct app *a, int argc, char **argv)
 	}
 	/* stable_token without force_refresh changes nothing at WeChat. */
 	if (wechat_token(a->up, c, false, &t, &ans) != WX_OK) {
-		printf("wechat   token endpoint FAILED: %s\n", ans.why);
+		printf("wechat   token endpoint FAILED: %s\n", ans.msg);
 		return EX_WECHAT;
 	}
 	printf("wechat   token endpoint ok (stable API, expires in %ld s)\n",

@@ -19,7 +19,6 @@
  *                               logged
  *   anything else               "success", logged at debug level
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,17 +74,16 @@ enum wx_err
 h_event_verify(struct app *a, struct request *r, struct response *resp)
 {
 	struct push_conf pc;
-	char msg[LIM_ERRMSG], *echo = NULL;
+	char *echo = NULL;
 	enum wx_err err;
 
 	if ((err = enabled(a, r)) != WX_OK)
 		return err;
 	push_conf_of(&a->cfg, &pc);
-	err = push_verify(&pc, r->query, (long long)time(NULL), &echo, msg,
-	    sizeof(msg));
+	err = push_verify(&pc, r->query, (long long)time(NULL), &echo, &r->e);
 	if (err != WX_OK) {
-		log_info("push URL verification refused: %s", msg);
-		return wxe_msg(&r->e, err, 0, msg);
+		log_info("push URL verification refused: %s", r->e.msg);
+		return err;
 	}
 	log_info("push URL verified");
 	resp_text(resp, "text/plain; charset=utf-8", echo, strlen(echo));
@@ -197,7 +195,7 @@ settle_sent(struct app *a, const struct push_msg *m)
  */
 static enum wx_err
 one_body_per_signature(struct app *a, const struct request *r,
-    const char *ident, char *msg, size_t msglen)
+    const char *ident, struct wxe *e)
 {
 	char sig[64], key[LIM_KEY], seen[72];
 	bool got = false;
@@ -206,7 +204,8 @@ one_body_per_signature(struct app *a, const struct request *r,
 	if (req_query(r->query, "signature", sig, sizeof(sig)) != 1)
 		return WX_INTERNAL;	/* push_read checked it: never */
 	for (char *p = sig; *p != '\0'; p++)	/* hex in either case */
-		*p = (char)tolower((unsigned char)*p);
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
 	if (store_key(&a->cfg, "pushsig", sig, key, sizeof(key)) != 0)
 		return WX_INTERNAL;
 	if ((err = store_lock(a->st, key, ident, a->cfg.push_max_skew * 2000L,
@@ -215,8 +214,8 @@ one_body_per_signature(struct app *a, const struct request *r,
 	if ((err = store_note_get(a->st, key, seen, sizeof(seen))) != WX_OK)
 		return err;
 	if (seen[0] != '\0' && strcmp(seen, ident) != 0) {
-		snprintf(msg, msglen, "this signature came with another message");
-		return WX_BAD_SIGNATURE;
+		return wxe_set(e, WX_BAD_SIGNATURE,
+		    "this signature came with another message");
 	}
 	return WX_OK;
 }
@@ -226,7 +225,7 @@ h_event(struct app *a, struct request *r, struct response *resp)
 {
 	struct push_conf pc;
 	struct push_msg *m;
-	char msg[LIM_ERRMSG], id[2 * LIM_KEY], hash[65], key[LIM_KEY];
+	char id[2 * LIM_KEY], hash[65], key[LIM_KEY];
 	bool fresh = false;
 	enum wx_err err;
 
@@ -235,11 +234,10 @@ h_event(struct app *a, struct request *r, struct response *resp)
 	if ((m = malloc(sizeof(*m))) == NULL)
 		return wxe_set(&r->e, WX_INTERNAL, NULL);
 	push_conf_of(&a->cfg, &pc);
-	msg[0] = '\0';
 	err = push_read(&pc, r->query, r->content_type, r->body, r->body_len,
-	    (long long)time(NULL), m, msg, sizeof(msg));
+	    (long long)time(NULL), m, &r->e);
 	if (err != WX_OK) {
-		log_info("push refused: %s", msg);
+		log_info("push refused: %s", r->e.msg);
 		metrics_push("refused", wxerr_code(err));
 		goto fail;
 	}
@@ -255,8 +253,8 @@ h_event(struct app *a, struct request *r, struct response *resp)
 		err = WX_INTERNAL;
 		goto fail;
 	}
-	if (!m->encrypted && (err = one_body_per_signature(a, r, hash, msg,
-	    sizeof(msg))) != WX_OK)
+	if (!m->encrypted && (err = one_body_per_signature(a, r, hash,
+	    &r->e)) != WX_OK)
 		goto fail;
 	if ((err = store_lock(a->st, key, r->reqid, PUSH_DEDUP_S * 1000L,
 	    &fresh)) != WX_OK)
@@ -280,5 +278,5 @@ done:
 	return answer_success(r, resp);
 fail:
 	free(m);
-	return wxe_msg(&r->e, err, 0, msg);
+	return wxe_msg(&r->e, err, 0, r->e.msg);
 }

@@ -19,7 +19,7 @@ enum wx_err
 h_login(struct app *a, struct request *r, struct response *resp)
 {
 	struct wx_login l;
-	struct wx_answer ans;
+	struct wxe ans;
 	struct session_user u;
 	char token[SESSION_TOKEN_LEN + 1];
 	const char *code;
@@ -42,8 +42,8 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	err = wechat_login(a->up, &a->cfg, code, &l, &ans);
 	guard_leave(a->st, &a->cfg, &pass);
 	if (err != WX_OK) {
-		log_warn("login failed: %s", ans.why);
-		return wxe_msg(&r->e, err, ans.has_errcode ? ans.errcode : 0,
+		log_warn("login failed: %s", ans.msg);
+		return wxe_msg(&r->e, err, ans.errcode,
 		    NULL);
 	}
 	if (!val_openid(l.openid)) {

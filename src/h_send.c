@@ -222,7 +222,7 @@ claim(struct app *a, const struct wx_message *m, const char *credit,
  */
 static enum wx_err
 deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
-    uint64_t *msgid, struct wx_answer *ans, struct wxe *e)
+    uint64_t *msgid, struct wxe *ans, struct wxe *e)
 {
 	char *tok = c->token;
 	const size_t toklen = sizeof(c->token);
@@ -235,7 +235,7 @@ deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
 		return err;
 	for (;;) {
 		err = wechat_send(a->up, &a->cfg, tok, m, msgid, ans);
-		if (err == WX_OK || !ans->has_errcode)
+		if (err == WX_OK || ans->errcode == 0)
 			return err;
 		if (wechat_token_rejected(ans->errcode) && !renewed) {
 			renewed = 1;
@@ -281,7 +281,7 @@ send_one(struct app *a, struct request *r, struct idem *id,
     struct response *resp)
 {
 	struct wx_message m = { 0 };
-	struct wx_answer ans = { 0 };
+	struct wxe ans = { 0 };
 	struct send_claim c;
 	char key[LIM_KEY], lkey[LIM_KEY], lval[24];
 	/* Every step writes its reason into the carrier's message. */
@@ -304,7 +304,7 @@ send_one(struct app *a, struct request *r, struct idem *id,
 	m.data = data;
 	/* WeChat's own list, when there is one, says which keys and values */
 	if ((tl = tpl_find(tpl_list(a), m.template_id)) != NULL &&
-	    (err = tpl_check(tl, data, m.ndata, msg, msglen)) != WX_OK)
+	    (err = tpl_check(tl, data, m.ndata, &r->e)) != WX_OK)
 		goto fail;
 	longterm = tpl_longterm(a, m.template_id);
 	if (mode != SEND_NOW) {
@@ -346,14 +346,14 @@ send_one(struct app *a, struct request *r, struct idem *id,
 	/* 43101: WeChat has none left, what we counted is wrong: forget it. */
 	end = err == WX_USER_REFUSED ? SEND_CLEAR : longterm ? SEND_KEEP :
 	    SEND_RETURN;
-	if (ans.has_errcode || ans.why[0] != '\0') {
-		log_warn("send failed: %s", ans.why);
+	if (ans.errcode != 0 || ans.msg[0] != '\0') {
+		log_warn("send failed: %s", ans.msg);
 		if (msg[0] == '\0')
-			snprintf(msg, msglen, "%.80s (WeChat: %.160s)", wxerr_text(err), ans.why);
+			snprintf(msg, msglen, "%.80s (WeChat: %.160s)", wxerr_text(err), ans.msg);
 	}
 fail:
-	metrics_send(wxerr_code(err), ans.has_errcode ? ans.errcode : 0);
-	(void)wxe_msg(&r->e, err, ans.has_errcode ? ans.errcode : 0, msg);
+	metrics_send(wxerr_code(err), ans.errcode);
+	(void)wxe_msg(&r->e, err, ans.errcode, msg);
 done:
 	if (claimed && store_send_end(a->st, lkey, lval, &c, key, end,
 	    a->cfg.subscribe_ttl) != WX_OK && end != SEND_KEEP)

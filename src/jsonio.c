@@ -239,8 +239,8 @@ members_of(json_object *o)
 	return n;
 }
 
-enum wx_err
-jsonio_parse_object(const char *buf, size_t len, json_object **out,
+static enum wx_err
+parse_object(const char *buf, size_t len, json_object **out,
     char *msg, size_t msglen)
 {
 	static struct json_tokener *tok;
@@ -312,6 +312,14 @@ jsonio_parse_object(const char *buf, size_t len, json_object **out,
 	}
 	*out = o;
 	return WX_OK;
+}
+
+/* The reason's buffer is the carrier's own message. */
+enum wx_err
+jsonio_parse_object(const char *buf, size_t len, json_object **out, struct wxe *e)
+{
+	wxe_clear(e);
+	return wxe_msg(e, parse_object(buf, len, out, e->msg, sizeof(e->msg)), 0, e->msg);
 }
 
 int

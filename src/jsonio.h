@@ -14,12 +14,12 @@
 
 /*
  * Parse buf[0..len) into a JSON object. Returns WX_OK with *out owned by
- * the caller, or WX_BAD_REQUEST with a reason in msg. A key twice in one
+ * the caller, or WX_BAD_REQUEST with its reason, carried in e. A key twice in one
  * object, at any depth and however escaped, is refused: json-c would
  * keep the last, where a filter in front may have read the first.
  */
 enum wx_err	 jsonio_parse_object(const char *buf, size_t len,
-		    json_object **out, char *msg, size_t msglen);
+		    json_object **out, struct wxe *e);
 
 /*
  * Is buf[0..len) exactly one JSON value by RFC 8259 (depth-bounded),

@@ -760,9 +760,9 @@ outbox_finish(struct store *st, const struct config *c,
 	char k[3][LIM_KEY], nowb[NUM_DEC_MAX], dueb[NUM_DEC_MAX];
 	char mb[NUM_DEC_MAX], cb[NUM_DEC_MAX], keep[NUM_DEC_MAX], ttl[NUM_DEC_MAX];
 	const char *keys[3] = { k[0], k[1], k[2] };
-	const char *how = res->err == WX_USER_REFUSED ? "c" : "r";
+	const char *how = res->e.err == WX_USER_REFUSED ? "c" : "r";
 	const char *args[14] = { c->prefix, j->entry, OUTBOX_GROUP, j->lockval,
-	    nexts[res->next], nowb, dueb, mb, wxerr_code(res->err), cb, keep,
+	    nexts[res->next], nowb, dueb, mb, wxerr_code(res->e.err), cb, keep,
 	    j->id, how, ttl };
 	redisReply *r;
 
@@ -772,8 +772,8 @@ outbox_finish(struct store *st, const struct config *c,
 	num_i64(dueb, due_ms);
 	num_u64(mb, res->msgid);
 	cb[0] = '\0';
-	if (res->has_errcode)
-		num_i64(cb, res->errcode);
+	if (res->e.errcode != 0)
+		num_i64(cb, res->e.errcode);
 	num_i64(keep, c->outbox_keep_s);
 	num_i64(ttl, c->subscribe_ttl);
 	if (res->next == OBN_UNKNOWN)

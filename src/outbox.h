@@ -242,11 +242,8 @@ enum outbox_next {
 };
 struct outbox_result {
 	enum outbox_next next;
-	enum wx_err	 err;		/* the error a failure is reported as */
-	long		 errcode;	/* WeChat's, when has_errcode */
-	bool		 has_errcode;
+	struct wxe	 e;	/* what a failure is reported as (wxerr.h) */
 	uint64_t	 msgid;
-	char		 why[LIM_ERRMSG];
 };
 /*
  * The end of an attempt, in one script (only while the attempt is still

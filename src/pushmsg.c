@@ -271,14 +271,17 @@ read_json(struct sink *s, const char *body, size_t len, char *msg,
     size_t msglen)
 {
 	json_object *root = NULL, *list;
+	struct wxe pe;
 	enum wx_err err;
 	char num[32];
 	const char *v;
 	size_t vlen;
 	bool ok = true;
 
-	if ((err = jsonio_parse_object(body, len, &root, msg, msglen)) != WX_OK)
+	if ((err = jsonio_parse_object(body, len, &root, &pe)) != WX_OK) {
+		snprintf(msg, msglen, "%s", pe.msg);
 		return err;
+	}
 	s->m->json = true;
 	json_object_object_foreach(root, key, val) {
 		if (json_scalar(val, num, sizeof(num), &v, &vlen)) {
@@ -530,8 +533,8 @@ read_query(const struct push_conf *pc, const char *query, long long now,
 	return WX_OK;
 }
 
-enum wx_err
-push_verify(const struct push_conf *pc, const char *query, long long now,
+static enum wx_err
+verify(const struct push_conf *pc, const char *query, long long now,
     char **echostr, char *msg, size_t msglen)
 {
 	struct query q;
@@ -553,6 +556,15 @@ push_verify(const struct push_conf *pc, const char *query, long long now,
 	if ((*echostr = strdup(echo)) == NULL)
 		return WX_INTERNAL;
 	return WX_OK;
+}
+
+/* The reason's buffer is the carrier's own message. */
+enum wx_err
+push_verify(const struct push_conf *pc, const char *query, long long now,
+    char **echostr, struct wxe *e)
+{
+	wxe_clear(e);
+	return wxe_msg(e, verify(pc, query, now, echostr, e->msg, sizeof(e->msg)), 0, e->msg);
 }
 
 /*
@@ -676,8 +688,8 @@ check_msg(struct push_msg *m, char *msg, size_t msglen)
 	return WX_OK;
 }
 
-enum wx_err
-push_read(const struct push_conf *pc, const char *query, const char *ctype,
+static enum wx_err
+read_push(const struct push_conf *pc, const char *query, const char *ctype,
     const char *body, size_t len, long long now, struct push_msg *m,
     char *msg, size_t msglen)
 {
@@ -740,6 +752,15 @@ push_read(const struct push_conf *pc, const char *query, const char *ctype,
 		return err;
 	m->encrypted = true;
 	return check_msg(m, msg, msglen);
+}
+
+/* The reason's buffer is the carrier's own message. */
+enum wx_err
+push_read(const struct push_conf *pc, const char *query, const char *ctype,
+    const char *body, size_t len, long long now, struct push_msg *m, struct wxe *e)
+{
+	wxe_clear(e);
+	return wxe_msg(e, read_push(pc, query, ctype, body, len, now, m, e->msg, sizeof(e->msg)), 0, e->msg);
 }
 
 int

@@ -80,22 +80,22 @@ struct push_msg {
 /*
  * GET URL verification. WX_OK with *echostr (malloc'd, the caller frees
  * it; returned as it came, not decrypted) when the signature is right
- * and the timestamp fresh; WX_BAD_SIGNATURE with a reason in msg when
- * not; WX_BAD_REQUEST when the query is malformed.
+ * and the timestamp fresh; WX_BAD_SIGNATURE when not, WX_BAD_REQUEST when
+ * the query is malformed, each with its reason carried in e.
  */
 enum wx_err	 push_verify(const struct push_conf *, const char *query,
-		    long long now, char **echostr, char *msg, size_t msglen);
+		    long long now, char **echostr, struct wxe *e);
 
 /*
  * A POST push. WX_OK with out filled; WX_BAD_SIGNATURE (a check above
- * failed: nothing in the push may be believed, msg says which);
+ * failed: nothing in the push may be believed, e says which);
  * WX_BAD_REQUEST (authentic, but not a message wxsub can read: a field
  * of a subscribe event that is missing or malformed); WX_INTERNAL (out
  * of memory).
  */
 enum wx_err	 push_read(const struct push_conf *, const char *query,
 		    const char *content_type, const char *body, size_t len,
-		    long long now, struct push_msg *out, char *msg, size_t msglen);
+		    long long now, struct push_msg *out, struct wxe *e);
 
 /*
  * What makes a push the same push when WeChat sends it again:

@@ -163,28 +163,26 @@ one_template(json_object *t)
 
 enum wx_err
 tpl_read_wechat(long status, const char *body, size_t len, json_object **out,
-    struct wx_answer *ans)
+    struct wxe *ans)
 {
 	json_object *o = NULL, *data, *arr;
 	enum wx_err err;
 	size_t i, n;
 
 	*out = NULL;
-	memset(ans, 0, sizeof(*ans));
+	wxe_clear(ans);
 	if (status != 200) {
-		snprintf(ans->why, sizeof(ans->why), "getTemplateList: HTTP %ld",
+		return wxe_set(ans, WX_UPSTREAM, "getTemplateList: HTTP %ld",
 		    status);
-		return WX_UPSTREAM;
 	}
 	if ((err = wechat_parse(body, len, &o, ans)) != WX_OK) {
 		json_object_put(o);
-		return err == WX_INTERNAL ? err : WX_UPSTREAM;
+		return ans->err = err == WX_INTERNAL ? err : WX_UPSTREAM;
 	}
 	if (!json_object_object_get_ex(o, "data", &data) ||
 	    !json_object_is_type(data, json_type_array)) {
-		snprintf(ans->why, sizeof(ans->why), "getTemplateList: no data");
 		json_object_put(o);
-		return WX_UPSTREAM;
+		return wxe_set(ans, WX_UPSTREAM, "getTemplateList: no data");
 	}
 	if ((arr = json_object_new_array()) == NULL) {
 		json_object_put(o);
@@ -228,8 +226,8 @@ tpl_is_longterm(json_object *tpl)
 	    strcmp(json_object_get_string(v), "long-term") == 0;
 }
 
-enum wx_err
-tpl_check(json_object *tpl, const struct wx_item *d, size_t n, char *msg,
+static enum wx_err
+check_data(json_object *tpl, const struct wx_item *d, size_t n, char *msg,
     size_t msglen)
 {
 	json_object *kws, *v;
@@ -285,6 +283,14 @@ tpl_check(json_object *tpl, const struct wx_item *d, size_t n, char *msg,
 	return WX_OK;
 }
 
+/* The reason's buffer is the carrier's own message. */
+enum wx_err
+tpl_check(json_object *tpl, const struct wx_item *d, size_t n, struct wxe *e)
+{
+	wxe_clear(e);
+	return wxe_msg(e, check_data(tpl, d, n, e->msg, sizeof(e->msg)), 0, e->msg);
+}
+
 /* ---- with I/O ---- */
 
 static struct tplcache *
@@ -306,14 +312,14 @@ tpl_cache_free(struct app *a)
 
 /* One getTemplateList call with tok. */
 static enum wx_err
-fetch(struct app *a, const char *tok, json_object **out, struct wx_answer *ans)
+fetch(struct app *a, const char *tok, json_object **out, struct wxe *ans)
 {
 	char url[LIM_URL + LIM_TOKEN + 64];
 	char *esc = curl_easy_escape(NULL, tok, 0);
 	struct up_result res;
 	int n;
 
-	memset(ans, 0, sizeof(*ans));
+	wxe_clear(ans);
 	if (esc == NULL)
 		return WX_INTERNAL;
 	n = snprintf(url, sizeof(url), "%s%s%s", a->cfg.api_base,
@@ -323,8 +329,8 @@ fetch(struct app *a, const char *tok, json_object **out, struct wx_answer *ans)
 		return WX_INTERNAL;
 	if (up_call(a->up, url, NULL, UP_RESEND_OK, a->cfg.timeout_ms,
 	    &res) != WX_OK) {
-		snprintf(ans->why, sizeof(ans->why), "getTemplateList: %s", res.err);
-		return WX_UPSTREAM;
+		return wxe_set(ans, WX_UPSTREAM, "getTemplateList: %.200s",
+		    res.e.msg);
 	}
 	return tpl_read_wechat(res.status, res.body, res.len, out, ans);
 }
@@ -334,7 +340,7 @@ tpl_sync(struct app *a, size_t *count, struct wxe *e)
 {
 	char tok[LIM_TOKEN], key[LIM_KEY], fresh[LIM_KEY];
 	json_object *arr = NULL, *doc;
-	struct wx_answer ans;
+	struct wxe ans;
 	enum wx_err err;
 	const char *text;
 	size_t len;
@@ -344,14 +350,14 @@ tpl_sync(struct app *a, size_t *count, struct wxe *e)
 	if ((err = token_get(&a->tok, tok, sizeof(tok), e)) != WX_OK)
 		return err;
 	err = fetch(a, tok, &arr, &ans);
-	if (err != WX_OK && ans.has_errcode && wechat_token_rejected(ans.errcode)) {
+	if (err != WX_OK && wechat_token_rejected(ans.errcode)) {
 		if ((err = token_renew(&a->tok, tok, tok, sizeof(tok),
 		    e)) != WX_OK)
 			return err;
 		err = fetch(a, tok, &arr, &ans);
 	}
 	if (err != WX_OK) {
-		return wxe_set(e, err, "%s", ans.why[0] ? ans.why :
+		return wxe_set(e, err, "%s", ans.msg[0] ? ans.msg :
 		    "getTemplateList failed");
 	}
 	*count = json_object_array_length(arr);
@@ -387,7 +393,8 @@ tpl_sync(struct app *a, size_t *count, struct wxe *e)
 static void
 reload(struct app *a, struct tplcache *c)
 {
-	char key[LIM_KEY], *text = NULL, msg[LIM_ERRMSG];
+	char key[LIM_KEY], *text = NULL;
+	struct wxe e;
 	json_object *doc = NULL;
 	size_t len;
 
@@ -400,11 +407,11 @@ reload(struct app *a, struct tplcache *c)
 		c->doc = NULL;
 		return;
 	}
-	if (jsonio_parse_object(text, len, &doc, msg, sizeof(msg)) == WX_OK) {
+	if (jsonio_parse_object(text, len, &doc, &e) == WX_OK) {
 		json_object_put(c->doc);
 		c->doc = doc;
 	} else
-		log_warn("the cached template list is not readable: %s", msg);
+		log_warn("the cached template list is not readable: %s", e.msg);
 	free(text);
 }
 

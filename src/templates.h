@@ -51,7 +51,7 @@ struct app;
  * "{{enum_string3.DATA}}"). WX_OK, or the mapped error with ans filled.
  */
 enum wx_err	 tpl_read_wechat(long status, const char *body, size_t len,
-		    json_object **out, struct wx_answer *ans);
+		    json_object **out, struct wxe *ans);
 
 /* The template id in a cached array (borrowed), or NULL. */
 json_object	*tpl_find(json_object *templates, const char *id);
@@ -59,10 +59,10 @@ bool		 tpl_is_longterm(json_object *tpl);
 
 /*
  * Check data[0..n) against one cached template: WX_OK, or
- * WX_INVALID_DATA with msg naming the key.
+ * WX_INVALID_DATA carried in e, naming the key.
  */
 enum wx_err	 tpl_check(json_object *tpl, const struct wx_item *data,
-		    size_t n, char *msg, size_t msglen);
+		    size_t n, struct wxe *e);
 
 /* ---- with I/O ---- */
 

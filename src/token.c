@@ -44,16 +44,16 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 {
 	const struct config *c = ts->cfg;
 	struct wx_token t;
-	struct wx_answer ans;
+	struct wxe ans;
 	char key[LIM_KEY];
 	enum wx_err err;
 	bool got;
 
 	if (wechat_token(ts->up, c, false, &t, &ans) != WX_OK) {
 		metrics_count("token_fetch_failed");
-		log_error("token fetch failed: %s", ans.why);
+		log_error("token fetch failed: %s", ans.msg);
 		return wxe_set(e, WX_TOKEN_UNAVAILABLE,
-		    "WeChat gave no access token (%s)", ans.why);
+		    "WeChat gave no access token (%s)", ans.msg);
 	}
 	if (failed != NULL && strcmp(t.token, failed) == 0) {
 		if (c->token_api != TOKEN_API_STABLE)
@@ -72,9 +72,9 @@ fetch_store(struct tokensrc *ts, const char *failed, char *out, size_t outlen,
 		    "(revoked by another force_refresh): forcing a refresh");
 		metrics_count("token_force");
 		if (wechat_token(ts->up, c, true, &t, &ans) != WX_OK) {
-			log_error("forced token fetch failed: %s", ans.why);
+			log_error("forced token fetch failed: %s", ans.msg);
 			return wxe_set(e, WX_TOKEN_UNAVAILABLE,
-			    "WeChat gave no access token (%s)", ans.why);
+			    "WeChat gave no access token (%s)", ans.msg);
 		}
 	}
 	metrics_count("token_fetch_ok");

@@ -111,13 +111,12 @@ call_result(CURL *h, struct upstream *u, CURLcode rc, struct up_result *res)
 	res->body = u->buf;
 	res->len = u->len;
 	if (rc != CURLE_OK) {
-		snprintf(res->err, sizeof(res->err), "%s",
+		return wxe_msg(&res->e, WX_UPSTREAM, 0,
 		    u->overflow ? "answer too large" :
 		    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" :
 		    rc == CURLE_ABORTED_BY_CALLBACK && u->sends > 1 ?
 		    "connection lost before an answer (not resent)" :
 		    curl_easy_strerror(rc));
-		return WX_UPSTREAM;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
 	return WX_OK;
@@ -188,8 +187,8 @@ up_call(struct upstream *u, const char *url, const char *json,
 
 	memset(res, 0, sizeof(*res));
 	if (ready(u) != 0) {
-		snprintf(res->err, sizeof(res->err), "libcurl could not be set up");
-		return WX_UPSTREAM;
+		return wxe_set(&res->e, WX_UPSTREAM,
+		    "libcurl could not be set up");
 	}
 	/* Options persist on the handle (ready() set the fixed ones). */
 	call_options(u->h, u, url, json, resend, timeout_ms);

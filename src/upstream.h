@@ -20,7 +20,7 @@ struct up_result {
 	long		 status;	/* HTTP status, 0 if none */
 	const char	*body;		/* owned by the upstream; valid until the next call */
 	size_t		 len;
-	char		 err[128];	/* why the transfer failed */
+	struct wxe	 e;		/* a failed transfer: WX_UPSTREAM, why */
 };
 
 struct upstream	*up_new(void);
@@ -34,8 +34,8 @@ enum up_resend {
 
 /*
  * GET url, or POST json to it when json is not NULL. Returns WX_OK when
- * an HTTP answer arrived (any status), else WX_UPSTREAM with res->err
- * saying why (time-out, refused, reset, answer larger than
+ * an HTTP answer arrived (any status), else WX_UPSTREAM with res->e
+ * carrying it and saying why (time-out, refused, reset, answer larger than
  * LIM_UPSTREAM_BODY). libcurl resends a request whose kept-alive
  * connection died before any answer; UP_NO_RESEND makes that a failure
  * instead ("not resent"), since WeChat may have delivered the first copy.

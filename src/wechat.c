@@ -89,9 +89,17 @@ copy_errmsg(char *dst, size_t dstlen, const char *src)
 	dst[o] = '\0';
 }
 
+/* The call's error into its carrier too, and back. */
+static enum wx_err
+answered(struct wxe *ans, enum wx_err err)
+{
+	ans->err = err;
+	return err;
+}
+
 enum wx_err
 wechat_parse(const char *body, size_t len, json_object **out,
-    struct wx_answer *ans)
+    struct wxe *ans)
 {
 	struct json_tokener *tok;
 	json_object *o, *ec, *em;
@@ -106,32 +114,31 @@ wechat_parse(const char *body, size_t len, json_object **out,
 	 */
 	*out = NULL;
 	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL) {
-		snprintf(ans->why, sizeof(ans->why), "out of memory");
-		return WX_INTERNAL;
+		snprintf(ans->msg, sizeof(ans->msg), "out of memory");
+		return answered(ans, WX_INTERNAL);
 	}
 	o = json_tokener_parse_ex(tok, body, (int)len);
 	json_tokener_free(tok);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		snprintf(ans->why, sizeof(ans->why), "answer is not a JSON object");
-		return WX_UPSTREAM;
+		snprintf(ans->msg, sizeof(ans->msg), "answer is not a JSON object");
+		return answered(ans, WX_UPSTREAM);
 	}
 	if (json_object_object_get_ex(o, "errcode", &ec) && ec != NULL &&
 	    json_object_is_type(ec, json_type_int) &&
 	    json_object_get_int64(ec) != 0) {
-		ans->has_errcode = true;
 		ans->errcode = (long)json_object_get_int64(ec);
 		msg[0] = '\0';
 		if (json_object_object_get_ex(o, "errmsg", &em) &&
 		    json_object_is_type(em, json_type_string))
 			copy_errmsg(msg, sizeof(msg), json_object_get_string(em));
-		snprintf(ans->why, sizeof(ans->why), "errcode %ld: %s",
+		snprintf(ans->msg, sizeof(ans->msg), "errcode %ld: %s",
 		    ans->errcode, msg);
 		json_object_put(o);
-		return WX_UPSTREAM;
+		return answered(ans, WX_UPSTREAM);
 	}
 	*out = o;
-	return WX_OK;
+	return answered(ans, WX_OK);
 }
 
 /* Build the token request: classic GET URL, or stable POST body. */
@@ -166,28 +173,28 @@ token_request(const struct config *c, bool force, char *url, size_t urllen,
 
 enum wx_err
 wechat_token(struct upstream *up, const struct config *c, bool force,
-    struct wx_token *t, struct wx_answer *ans)
+    struct wx_token *t, struct wxe *ans)
 {
 	char url[LIM_URL + 3 * LIM_SECRET + 128];
 	json_object *req = NULL;
 	struct up_result res;
 	enum wx_err err = WX_TOKEN_UNAVAILABLE;
 
-	memset(ans, 0, sizeof(*ans));
+	wxe_clear(ans);
 	memset(t, 0, sizeof(*t));
 	if (token_request(c, force, url, sizeof(url), &req) != 0) {
-		snprintf(ans->why, sizeof(ans->why), "cannot build the token request");
+		snprintf(ans->msg, sizeof(ans->msg), "cannot build the token request");
 		goto out;
 	}
 	if (up_call(up, url, req ? jsonio_text(req, NULL) : NULL, UP_RESEND_OK,
 	    c->timeout_ms, &res) != WX_OK) {
-		snprintf(ans->why, sizeof(ans->why), "token endpoint: %s", res.err);
+		snprintf(ans->msg, sizeof(ans->msg), "token endpoint: %.200s", res.e.msg);
 		goto out;
 	}
 	err = wechat_read_token(res.status, res.body, res.len, t, ans);
 out:
 	json_object_put(req);
-	return err;
+	return answered(ans, err);
 }
 
 /*
@@ -197,25 +204,25 @@ out:
  */
 static enum wx_err
 read_answer(const char *what, long status, const char *body, size_t len,
-    enum wx_err (*map)(long), json_object **o, struct wx_answer *ans)
+    enum wx_err (*map)(long), json_object **o, struct wxe *ans)
 {
 	enum wx_err err;
 
-	memset(ans, 0, sizeof(*ans));
+	wxe_clear(ans);
 	*o = NULL;
 	if (status != 200) {
-		snprintf(ans->why, sizeof(ans->why), "%s: HTTP %ld", what, status);
-		return WX_UPSTREAM;
+		snprintf(ans->msg, sizeof(ans->msg), "%s: HTTP %ld", what, status);
+		return answered(ans, WX_UPSTREAM);
 	}
-	if ((err = wechat_parse(body, len, o, ans)) != WX_OK && ans->has_errcode &&
+	if ((err = wechat_parse(body, len, o, ans)) != WX_OK && ans->errcode != 0 &&
 	    map != NULL)
 		err = map(ans->errcode);
-	return err;
+	return answered(ans, err);
 }
 
 enum wx_err
 wechat_read_token(long status, const char *body, size_t len,
-    struct wx_token *t, struct wx_answer *ans)
+    struct wx_token *t, struct wxe *ans)
 {
 	json_object *o, *v;
 	enum wx_err err = WX_TOKEN_UNAVAILABLE;
@@ -228,13 +235,13 @@ wechat_read_token(long status, const char *body, size_t len,
 		goto out;
 	if (jsonio_string(o, "access_token", &s, &slen) != 1 ||
 	    !val_shape(VS_ACCESS_TOKEN, s, slen)) {
-		snprintf(ans->why, sizeof(ans->why), "token endpoint: no usable access_token");
+		snprintf(ans->msg, sizeof(ans->msg), "token endpoint: no usable access_token");
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "expires_in", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int64(v) <= 0 || json_object_get_int64(v) > 86400) {
-		snprintf(ans->why, sizeof(ans->why), "token endpoint: bad expires_in");
+		snprintf(ans->msg, sizeof(ans->msg), "token endpoint: bad expires_in");
 		goto out;
 	}
 	memcpy(t->token, s, slen + 1);
@@ -242,7 +249,7 @@ wechat_read_token(long status, const char *body, size_t len,
 	err = WX_OK;
 out:
 	json_object_put(o);
-	return err;
+	return answered(ans, err);
 }
 
 char *
@@ -286,18 +293,18 @@ wechat_message_text(const struct wx_message *m, size_t *len)
 
 enum wx_err
 wechat_send(struct upstream *up, const struct config *c, const char *token,
-    const struct wx_message *m, uint64_t *msgid, struct wx_answer *ans)
+    const struct wx_message *m, uint64_t *msgid, struct wxe *ans)
 {
 	char url[LIM_URL + LIM_TOKEN + 8], *text = NULL;
 	struct up_result res;
 	enum wx_err err = WX_INTERNAL;
 	size_t len, ulen = strlen(c->send_url), tlen = strlen(token);
 
-	memset(ans, 0, sizeof(*ans));
+	wxe_clear(ans);
 	*msgid = 0;
 	if (ulen + tlen >= sizeof(url) ||
 	    (text = wechat_message_text(m, &len)) == NULL) {
-		snprintf(ans->why, sizeof(ans->why), "cannot build the send request");
+		snprintf(ans->msg, sizeof(ans->msg), "cannot build the send request");
 		goto out;
 	}
 	memcpy(url, c->send_url, ulen);
@@ -305,14 +312,14 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 
 	if (up_call(up, url, text, UP_NO_RESEND, c->timeout_ms,
 	    &res) != WX_OK) {
-		snprintf(ans->why, sizeof(ans->why), "send: %s", res.err);
+		snprintf(ans->msg, sizeof(ans->msg), "send: %.200s", res.e.msg);
 		err = WX_UPSTREAM;
 		goto out;
 	}
 	err = wechat_read_send(res.status, res.body, res.len, msgid, ans);
 out:
 	free(text);
-	return err;
+	return answered(ans, err);
 }
 
 /*
@@ -345,24 +352,24 @@ plain_success(const char *body, size_t len, uint64_t *msgid)
 
 enum wx_err
 wechat_read_send(long status, const char *body, size_t len, uint64_t *msgid,
-    struct wx_answer *ans)
+    struct wxe *ans)
 {
 	json_object *o, *v;
 	enum wx_err err;
 
 	*msgid = 0;
 	if (status == 200 && plain_success(body, len, msgid)) {
-		memset(ans, 0, sizeof(*ans));
-		return WX_OK;
+		wxe_clear(ans);
+		return answered(ans, WX_OK);
 	}
 	if ((err = read_answer("send", status, body, len, wechat_map_send, &o,
 	    ans)) != WX_OK)
-		return err;
+		return answered(ans, err);
 	if (json_object_object_get_ex(o, "msgid", &v) &&
 	    json_object_is_type(v, json_type_int))
 		*msgid = json_object_get_uint64(v);
 	json_object_put(o);
-	return WX_OK;
+	return answered(ans, WX_OK);
 }
 
 /* Copy a string field that must match a character set; false if not. */
@@ -385,7 +392,7 @@ take_id(json_object *o, const char *key, char *out, size_t outlen,
 
 enum wx_err
 wechat_login(struct upstream *up, const struct config *c, const char *code,
-    struct wx_login *l, struct wx_answer *ans)
+    struct wx_login *l, struct wxe *ans)
 {
 	char url[LIM_URL + 3 * LIM_SECRET + 3 * LIM_ID + 128];
 	char *esc_secret = NULL, *esc_code = NULL;
@@ -393,7 +400,7 @@ wechat_login(struct upstream *up, const struct config *c, const char *code,
 	enum wx_err err = WX_UPSTREAM;
 	int n;
 
-	memset(ans, 0, sizeof(*ans));
+	wxe_clear(ans);
 	memset(l, 0, sizeof(*l));
 	esc_secret = curl_easy_escape(NULL, c->secret, 0);
 	esc_code = curl_easy_escape(NULL, code, 0);
@@ -405,25 +412,25 @@ wechat_login(struct upstream *up, const struct config *c, const char *code,
 	    "&grant_type=authorization_code", c->login_url,
 	    strchr(c->login_url, '?') ? "&" : "?", c->appid, esc_secret, esc_code);
 	if (n < 0 || (size_t)n >= sizeof(url)) {
-		snprintf(ans->why, sizeof(ans->why), "login URL too long");
+		snprintf(ans->msg, sizeof(ans->msg), "login URL too long");
 		err = WX_INTERNAL;
 		goto out;
 	}
 	if (up_call(up, url, NULL, UP_RESEND_OK, c->login_timeout_ms,
 	    &res) != WX_OK) {
-		snprintf(ans->why, sizeof(ans->why), "code2Session: %s", res.err);
+		snprintf(ans->msg, sizeof(ans->msg), "code2Session: %.200s", res.e.msg);
 		goto out;
 	}
 	err = wechat_read_login(res.status, res.body, res.len, l, ans);
 out:
 	curl_free(esc_secret);
 	curl_free(esc_code);
-	return err;
+	return answered(ans, err);
 }
 
 enum wx_err
 wechat_read_login(long status, const char *body, size_t len,
-    struct wx_login *l, struct wx_answer *ans)
+    struct wx_login *l, struct wxe *ans)
 {
 	json_object *o;
 	enum wx_err err;
@@ -431,14 +438,14 @@ wechat_read_login(long status, const char *body, size_t len,
 	memset(l, 0, sizeof(*l));
 	if ((err = read_answer("code2Session", status, body, len,
 	    wechat_map_login, &o, ans)) != WX_OK)
-		return err;
+		return answered(ans, err);
 	if (!take_id(o, "openid", l->openid, sizeof(l->openid), true) ||
 	    !take_id(o, "session_key", l->session_key, sizeof(l->session_key), true) ||
 	    !take_id(o, "unionid", l->unionid, sizeof(l->unionid), false)) {
-		snprintf(ans->why, sizeof(ans->why), "code2Session: incomplete answer");
+		snprintf(ans->msg, sizeof(ans->msg), "code2Session: incomplete answer");
 		memset(l, 0, sizeof(*l));
 		err = WX_UPSTREAM;
 	}
 	json_object_put(o);
-	return err;
+	return answered(ans, err);
 }

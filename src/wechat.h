@@ -15,12 +15,12 @@
 #include "upstream.h"
 #include "wxerr.h"
 
-/* What one WeChat call came to. */
-struct wx_answer {
-	bool		 has_errcode;	/* WeChat answered with errcode != 0 */
-	long		 errcode;
-	char		 why[LIM_ERRMSG];	/* for logs and messages; no secrets */
-};
+/*
+ * What one WeChat call came to travels in the one error carrier
+ * (wxerr.h), struct wxe *ans below: the call's error, WeChat's errcode
+ * when it gave one (0: none) and the reason, for logs and messages (no
+ * secrets). A call that succeeds leaves it empty.
+ */
 
 struct wx_token {
 	char		 token[LIM_TOKEN];
@@ -32,7 +32,7 @@ struct wx_token {
  * force_refresh). WX_OK, or WX_TOKEN_UNAVAILABLE with ans filled.
  */
 enum wx_err	 wechat_token(struct upstream *, const struct config *,
-		    bool force, struct wx_token *, struct wx_answer *ans);
+		    bool force, struct wx_token *, struct wxe *ans);
 
 /* One data value: "key":{"value":"..."} in the message WeChat gets. */
 struct wx_item {
@@ -63,7 +63,7 @@ char		*wechat_message_text(const struct wx_message *m, size_t *len);
  */
 enum wx_err	 wechat_send(struct upstream *, const struct config *,
 		    const char *token, const struct wx_message *,
-		    uint64_t *msgid, struct wx_answer *ans);
+		    uint64_t *msgid, struct wxe *ans);
 
 struct wx_login {
 	char		 openid[LIM_OPENID + 1];
@@ -77,7 +77,7 @@ struct wx_login {
  * WX_UPSTREAM (anything else) with ans filled.
  */
 enum wx_err	 wechat_login(struct upstream *, const struct config *,
-		    const char *code, struct wx_login *, struct wx_answer *ans);
+		    const char *code, struct wx_login *, struct wxe *ans);
 enum wx_err	 wechat_map_login(long errcode);
 
 /* The /send table: WeChat errcode to our error. */
@@ -92,17 +92,17 @@ bool		 wechat_token_rejected(long errcode);
  * I/O; the fuzzer and the unit tests call them directly.
  */
 enum wx_err	 wechat_read_token(long status, const char *body, size_t len,
-		    struct wx_token *, struct wx_answer *ans);
+		    struct wx_token *, struct wxe *ans);
 enum wx_err	 wechat_read_send(long status, const char *body, size_t len,
-		    uint64_t *msgid, struct wx_answer *ans);
+		    uint64_t *msgid, struct wxe *ans);
 enum wx_err	 wechat_read_login(long status, const char *body, size_t len,
-		    struct wx_login *, struct wx_answer *ans);
+		    struct wx_login *, struct wxe *ans);
 
 /*
  * Parse a WeChat JSON answer: WX_OK when it is an object whose errcode is
  * absent, 0 or "ok"-like; *out holds the object (caller puts it).
  */
 enum wx_err	 wechat_parse(const char *body, size_t len, json_object **out,
-		    struct wx_answer *ans);
+		    struct wxe *ans);
 
 #endif

@@ -97,11 +97,10 @@ finish(struct worker *w, struct slot *s, struct outbox_result *res)
 		break;
 	}
 	if (res->next == OBN_FAILED)
-		metrics_send(wxerr_code(res->err), res->has_errcode ?
-		    res->errcode : 0);
+		metrics_send(wxerr_code(res->e.err), res->e.errcode);
 	log_msg(res->next == OBN_SENT ? LOG_DEBUG : LOG_INFO,
 	    "outbox %s attempt %lld: %s%s%s", s->job.id, s->job.attempts, what,
-	    res->why[0] ? ": " : "", res->why);
+	    res->e.msg[0] ? ": " : "", res->e.msg);
 	while (outbox_finish(w->a->st, c, &s->job, res, due) ==
 	    WX_REDIS_UNAVAILABLE && waited < c->outbox_claim_after_ms / 2) {
 		clock_sleep_ms(REDIS_PAUSE_MS);
@@ -120,7 +119,6 @@ done(void *arg, void *tag, const struct up_result *r, bool left)
 	struct slot *s = tag;
 	struct outbox_attempt at = { 0 };
 	struct outbox_result res = { 0 };
-	struct wx_answer ans = { 0 };
 	struct wxe e = { .err = WX_OK };
 
 	at.transfer_ok = r->status != 0;
@@ -129,17 +127,15 @@ done(void *arg, void *tag, const struct up_result *r, bool left)
 	at.attempts = s->job.attempts;
 	at.max_attempts = w->a->cfg.outbox_max_attempts;
 	if (at.transfer_ok) {
+		/* WeChat's answer is the result's carrier; decide sets its err */
 		at.err = wechat_read_send(r->status, r->body, r->len, &at.msgid,
-		    &ans);
-		at.has_errcode = ans.has_errcode;
-		at.errcode = ans.errcode;
-		snprintf(res.why, sizeof(res.why), "%s", ans.why);
+		    &res.e);
+		at.has_errcode = res.e.errcode != 0;
+		at.errcode = res.e.errcode;
 	} else
-		snprintf(res.why, sizeof(res.why), "send: %s", r->err);
-	res.next = outbox_decide(&at, &res.err);
+		(void)wxe_set(&res.e, WX_UPSTREAM, "send: %.200s", r->e.msg);
+	res.next = outbox_decide(&at, &res.e.err);
 	res.msgid = at.msgid;
-	res.has_errcode = at.has_errcode;
-	res.errcode = at.errcode;
 	if (res.next == OBN_RENEW && token_renew(&w->a->tok, s->job.token,
 	    s->job.token, sizeof(s->job.token), &e) != WX_OK)
 		res.next = at.attempts >= at.max_attempts ? OBN_FAILED :
@@ -183,10 +179,9 @@ start(struct worker *w, const struct outbox_entry *e)
 	else if (token_get(&w->a->tok, s->job.token, sizeof(s->job.token),
 	    &why) != WX_OK) {
 		/* Nothing left: a retry later, as for any failure before sending. */
-		res.err = WX_TOKEN_UNAVAILABLE;
+		(void)wxe_msg(&res.e, WX_TOKEN_UNAVAILABLE, 0, why.msg);
 		res.next = s->job.attempts >= c->outbox_max_attempts ?
 		    OBN_FAILED : OBN_RETRY;
-		snprintf(res.why, sizeof(res.why), "%s", why.msg);
 		finish(w, s, &res);
 		return;
 	}
@@ -194,9 +189,8 @@ start(struct worker *w, const struct outbox_entry *e)
 	parts[1] = s->job.token;
 	if (join(s->url, sizeof(s->url), parts, 2) != 0 ||
 	    up_multi_add(w->m, s->url, s->job.payload, c->timeout_ms, s) != 0) {
-		res.err = WX_INTERNAL;
+		(void)wxe_set(&res.e, WX_INTERNAL, "could not start the send");
 		res.next = OBN_RETRY;
-		snprintf(res.why, sizeof(res.why), "could not start the send");
 		finish(w, s, &res);
 	}
 }

@@ -5,9 +5,12 @@
  * request (struct request's e): the error, WeChat's errcode when it gave
  * one, and the message. Whatever fails on the request's path fills it
  * (wxe_set) and returns its err; the dispatcher (app.c) is the one place
- * that turns it into an answer (resp_fail). Parsers without a request at
- * hand (jsonio, pushmsg, config) write their reason into a caller's
- * buffer, which the request path passes as its e.msg.
+ * that turns it into an answer (resp_fail). The readers below the request
+ * fill the carrier their caller gives: the JSON parser, the push reader
+ * and the template check (the request's own), WeChat's answers (wechat.h:
+ * its errcode too), a transfer (upstream.h) and the outbox's attempts.
+ * Only the configuration's readers (config, redisaddr, sentinel), which
+ * run before any request, write a reason into a caller's buffer.
  */
 #ifndef WX_WXERR_H
 #define WX_WXERR_H

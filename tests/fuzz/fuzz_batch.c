@@ -84,8 +84,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_object *body = NULL, *arr = NULL;
 	const char **ids = NULL;
-	char *text, want[64], msg[LIM_ERRMSG];
-	struct wxe e = { 0 };
+	char *text, want[64];
+	struct wxe pe, e = { 0 };
 	size_t n = 0, i, j, k, len;
 	long max, verdict;
 	enum wx_err err;
@@ -97,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	if (jsonio_parse_object(text, size - 1, &body, msg, sizeof(msg)) !=
+	if (jsonio_parse_object(text, size - 1, &body, &pe) !=
 	    WX_OK) {
 		free(text);
 		return 0;

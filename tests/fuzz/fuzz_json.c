@@ -560,7 +560,9 @@ check_answer(const struct fake *f, int route, bool redis_up,
 	const char *sep, *body, *v;
 	size_t head_len, body_len, vlen;
 	json_object *o = NULL, *ok, *err = NULL, *message = NULL;
-	char num[LIM_REQID], msg[LIM_ERRMSG];
+	char num[LIM_REQID];
+	struct wxe pe;
+	char *msg = pe.msg;
 	int status;
 
 	check(f->out != NULL && f->out_len > 8, "an answer", f);
@@ -590,7 +592,7 @@ check_answer(const struct fake *f, int route, bool redis_up,
 	check(strtoull(num, NULL, 10) == body_len, "Content-Length is right", f);
 
 	check(jsonio_syntax_ok(body, body_len), "the body is JSON", f);
-	check(jsonio_parse_object(body, body_len, &o, msg, sizeof(msg)) == WX_OK,
+	check(jsonio_parse_object(body, body_len, &o, &pe) == WX_OK,
 	    "the body is one JSON object in UTF-8", f);
 	check(json_object_object_get_ex(o, "ok", &ok) &&
 	    json_object_is_type(ok, json_type_boolean), "\"ok\": a boolean", f);
@@ -623,10 +625,12 @@ check_credits(const struct fake *f)
 {
 	const char *body = strstr(f->out, "\r\n\r\n") + 4, *openid;
 	json_object *o = NULL, *credits;
-	char key[LIM_KEY], msg[LIM_ERRMSG];
+	char key[LIM_KEY];
+	struct wxe pe;
+	char *msg = pe.msg;
 	redisReply *r;
 
-	check(jsonio_parse_object(body, strlen(body), &o, msg, sizeof(msg)) ==
+	check(jsonio_parse_object(body, strlen(body), &o, &pe) ==
 	    WX_OK && jsonio_string(o, "openId", &openid, NULL) == 1 &&
 	    jsonio_object(o, "credits", &credits) == 1, "a /record answer has "
 	    "openId and credits", f);
@@ -653,7 +657,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct io io = { .params = params, .read = body_read,
 	    .write = answer_write };
 	static unsigned long runs;
-	char clen[24], msg[LIM_ERRMSG], *query = NULL, before[64], after[64];
+	char clen[24], *query = NULL, before[64], after[64];
+	struct wxe pe;
+	char *msg = pe.msg;
 	json_object *o = NULL, *v;
 	const char *s;
 	size_t len;
@@ -692,8 +698,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parsed = false;
 	msg[0] = '\0';
 	if (route != 3) {
-		parsed = jsonio_parse_object(f.body, f.body_len, &o, msg,
-		    sizeof(msg)) == WX_OK;
+		parsed = jsonio_parse_object(f.body, f.body_len, &o, &pe) == WX_OK;
 		check(parsed == (o != NULL), "an object exactly on success", NULL);
 		check(!parsed || jsonio_syntax_ok(f.body, f.body_len),
 		    "what parses passes the syntax check", NULL);

@@ -269,7 +269,9 @@ seal(const char *inner, size_t len, bool json, long long ts, char *q,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char query[LIM_QUERY], msg[256], *body = NULL, *echo = NULL;
+	char query[LIM_QUERY], *body = NULL, *echo = NULL;
+	struct wxe pe;
+	char *msg = pe.msg;
 	const char *nl, *rest;
 	size_t qlen, blen;
 	struct push_msg *m;
@@ -293,7 +295,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	msg[0] = '\0';
 	if (flags & 1) {
-		err = push_verify(&conf, query, NOW, &echo, msg, sizeof(msg));
+		err = push_verify(&conf, query, NOW, &echo, &pe);
 		check(err == WX_OK || err == WX_BAD_SIGNATURE ||
 		    err == WX_BAD_REQUEST || err == WX_INTERNAL, "a GET verdict");
 		check((err == WX_OK) == (echo != NULL), "echostr only on WX_OK");
@@ -320,7 +322,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	err = push_read(&conf, query, ctypes[(flags >> 1) & 3], body, blen, now,
-	    m, msg, sizeof(msg));
+	    m, &pe);
 	check(err == WX_OK || err == WX_BAD_SIGNATURE || err == WX_BAD_REQUEST ||
 	    err == WX_INTERNAL, "a POST verdict");
 	if (err != WX_OK) {

@@ -7,8 +7,8 @@
  * 2 login) and, with bit 4, an HTTP status other than 200; the rest is
  * the body, in an exact-size heap block without a NUL after it, so ASan
  * sees any read past its end. Besides crashes, leaks and UB it checks:
- *   - the reason (ans.why) is printable ASCII, never a control byte: it
- *     goes into logs and answers;
+ *   - the reason (ans.msg) is printable ASCII, never a control byte: it
+ *     goes into logs and answers; the carrier's error is the call's;
  *   - a status other than 200 is never a success;
  *   - against a plain reading of the same bytes with json-c: an errcode
  *     other than 0 is never a success and is passed on as it came, mapped
@@ -45,12 +45,12 @@ check(bool ok, const char *what)
 }
 
 static void
-check_why(const struct wx_answer *ans)
+check_why(const struct wxe *ans)
 {
-	const char *end = memchr(ans->why, '\0', sizeof(ans->why));
+	const char *end = memchr(ans->msg, '\0', sizeof(ans->msg));
 
 	check(end != NULL, "the reason ends inside its buffer");
-	for (const char *p = ans->why; p < end; p++)
+	for (const char *p = ans->msg; p < end; p++)
 		check(*p >= 0x20 && *p < 0x7f, "the reason is printable ASCII");
 }
 
@@ -118,12 +118,13 @@ printable_id(const char *s)
 static void
 read_token(long status, const char *body, size_t len, json_object *model)
 {
-	struct wx_answer ans;
+	struct wxe ans;
 	struct wx_token t;
 	json_object *v;
 	enum wx_err err = wechat_read_token(status, body, len, &t, &ans);
 
 	check_why(&ans);
+	check(ans.err == err, "the carrier holds the call's error");
 	if (err != WX_OK) {
 		check(err == WX_TOKEN_UNAVAILABLE, "a token failure is "
 		    "token_unavailable");
@@ -144,15 +145,16 @@ read_token(long status, const char *body, size_t len, json_object *model)
 static void
 read_send(long status, const char *body, size_t len, json_object *model)
 {
-	struct wx_answer ans;
+	struct wxe ans;
 	uint64_t msgid;
 	json_object *v;
 	enum wx_err err = wechat_read_send(status, body, len, &msgid, &ans);
 
 	check_why(&ans);
+	check(ans.err == err, "the carrier holds the call's error");
 	if (err != WX_OK) {
 		check(msgid == 0, "a failed send has no msgid");
-		if (ans.has_errcode)
+		if (ans.errcode != 0)
 			check(err == wechat_map_send(ans.errcode), "an errcode "
 			    "maps through the /send table");
 		return;
@@ -168,15 +170,16 @@ read_send(long status, const char *body, size_t len, json_object *model)
 static void
 read_login(long status, const char *body, size_t len, json_object *model)
 {
-	struct wx_answer ans;
+	struct wxe ans;
 	struct wx_login l;
 	enum wx_err err = wechat_read_login(status, body, len, &l, &ans);
 
 	check_why(&ans);
+	check(ans.err == err, "the carrier holds the call's error");
 	if (err != WX_OK) {
 		check(l.openid[0] == '\0' && l.session_key[0] == '\0' &&
 		    l.unionid[0] == '\0', "a failed login leaves no field");
-		if (ans.has_errcode)
+		if (ans.errcode != 0)
 			check(err == wechat_map_login(ans.errcode), "an errcode "
 			    "maps through the /login table");
 		return;
@@ -212,7 +215,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ec = model_errcode(model);
 	{
 		static const char cut[] = "{\"errmsg\":\"\\ud83d";
-		struct wx_answer ans;
+		struct wxe ans;
 		uint64_t id;
 
 		check(wechat_read_send(200, cut, sizeof(cut) - 1, &id, &ans) ==
@@ -233,19 +236,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Whatever the call, the errcode decides before any field does. */
 	if (ec != 0) {
-		struct wx_answer ans;
+		struct wxe ans;
 		uint64_t id;
 
 		check(wechat_read_send(status, body, len, &id, &ans) != WX_OK &&
-		    ans.has_errcode && ans.errcode == ec, "an errcode is passed "
+		    ans.errcode == ec, "an errcode is passed "
 		    "on as it came");
 	}
 	if (model == NULL) {
-		struct wx_answer ans;
+		struct wxe ans;
 		uint64_t id;
 
 		check(wechat_read_send(status, body, len, &id, &ans) != WX_OK &&
-		    !ans.has_errcode, "what is not a JSON object (or not a 200) "
+		    ans.errcode == 0, "what is not a JSON object (or not a 200) "
 		    "never succeeds");
 	}
 	json_object_put(model);

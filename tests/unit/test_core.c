@@ -223,17 +223,16 @@ test_json_strict(void)
 		"{\"a\":\"\\x41\"}", "{\"a\" 1}", "{,}", "{\"a\":1 \"b\":2}",
 	};
 	json_object *o;
-	char msg[128];
+	struct wxe pe;
 	const char *s;
 	size_t len, i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CU_ASSERT_EQUAL(jsonio_parse_object(bad[i], strlen(bad[i]), &o, msg,
-		    sizeof(msg)), WX_BAD_REQUEST);
+		CU_ASSERT_EQUAL(jsonio_parse_object(bad[i], strlen(bad[i]), &o, &pe), WX_BAD_REQUEST);
 		CU_ASSERT_PTR_NULL(o);
 	}
 	CU_ASSERT_EQUAL_FATAL(jsonio_parse_object("{\"a\":\"x\",\"n\":1} \n", 17,
-	    &o, msg, sizeof(msg)), WX_OK);
+	    &o, &pe), WX_OK);
 	CU_ASSERT_EQUAL(jsonio_string(o, "a", &s, &len), 1);
 	CU_ASSERT_STRING_EQUAL(s, "x");
 	CU_ASSERT_EQUAL(len, 1);
@@ -243,9 +242,9 @@ test_json_strict(void)
 
 	/* \u0000 would cut a key or value as a C string: refused outright. */
 	CU_ASSERT_EQUAL(jsonio_parse_object("{\"a\":\"x\\u0000y\"}", 16,
-	    &o, msg, sizeof(msg)), WX_BAD_REQUEST);
+	    &o, &pe), WX_BAD_REQUEST);
 	CU_ASSERT_EQUAL(jsonio_parse_object("{\"a\\u0000b\":\"x\"}", 16,
-	    &o, msg, sizeof(msg)), WX_BAD_REQUEST);
+	    &o, &pe), WX_BAD_REQUEST);
 }
 
 static void
@@ -270,7 +269,7 @@ test_json_depth(void)
 {
 	char buf[256];
 	json_object *o;
-	char msg[128];
+	struct wxe pe;
 	size_t i, n = 0;
 
 	buf[n++] = '{';
@@ -280,7 +279,7 @@ test_json_depth(void)
 	for (i = 0; i < 40; i++)
 		buf[n++] = ']';
 	buf[n++] = '}';
-	CU_ASSERT_EQUAL(jsonio_parse_object(buf, n, &o, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(jsonio_parse_object(buf, n, &o, &pe),
 	    WX_BAD_REQUEST);
 }
 
@@ -357,12 +356,12 @@ jw_parsed(struct jsonw *w)
 	const char *text;
 	size_t len;
 	json_object *o = NULL;
-	char msg[LIM_ERRMSG];
+	struct wxe pe;
 
 	text = jw_finish(w, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
 	CU_ASSERT_EQUAL(strlen(text), len);
-	CU_ASSERT_EQUAL(jsonio_parse_object(text, len, &o, msg, sizeof(msg)), WX_OK);
+	CU_ASSERT_EQUAL(jsonio_parse_object(text, len, &o, &pe), WX_OK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 	return o;
 }
@@ -727,26 +726,26 @@ test_wechat_message(void)
 static void
 test_wechat_parse(void)
 {
-	struct wx_answer ans = { 0 };
+	struct wxe ans = { 0 };
 	json_object *o;
 	const char *ok = "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":3248682510344192008}";
 	const char *err = "{\"errcode\":43101,\"errmsg\":\"user refuse\\n rid: 1\"}";
 
 	CU_ASSERT_EQUAL(wechat_parse(ok, strlen(ok), &o, &ans), WX_OK);
-	CU_ASSERT_FALSE(ans.has_errcode);
+	CU_ASSERT_EQUAL(ans.errcode, 0);
 	CU_ASSERT_EQUAL(json_object_get_uint64(json_object_object_get(o, "msgid")),
 	    3248682510344192008ULL);
 	json_object_put(o);
 
 	CU_ASSERT_EQUAL(wechat_parse(err, strlen(err), &o, &ans), WX_UPSTREAM);
-	CU_ASSERT_TRUE(ans.has_errcode);
+	CU_ASSERT_NOT_EQUAL(ans.errcode, 0);
 	CU_ASSERT_EQUAL(ans.errcode, 43101);
-	CU_ASSERT_PTR_NULL(strchr(ans.why, '\n'));	/* made log-safe */
-	CU_ASSERT_PTR_NOT_NULL(strstr(ans.why, "43101"));
+	CU_ASSERT_PTR_NULL(strchr(ans.msg, '\n'));	/* made log-safe */
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans.msg, "43101"));
 
 	memset(&ans, 0, sizeof(ans));
 	CU_ASSERT_EQUAL(wechat_parse("<html>", 6, &o, &ans), WX_UPSTREAM);
-	CU_ASSERT_FALSE(ans.has_errcode);
+	CU_ASSERT_EQUAL(ans.errcode, 0);
 	CU_ASSERT_EQUAL(wechat_parse("[1]", 3, &o, &ans), WX_UPSTREAM);
 }
 
@@ -765,7 +764,7 @@ test_wechat_read(void)
 	    "\"session_key\":\"c2Vzc2lvbg==\"}";
 	static const char login_half[] = "{\"openid\":\"oABCDEFGHIJKLMNOPQRSTUVWXYZ1\"}";
 	static const char bad_code[] = "{\"errcode\":40029,\"errmsg\":\"invalid code\"}";
-	struct wx_answer ans;
+	struct wxe ans;
 	struct wx_token t;
 	struct wx_login l;
 	uint64_t id;
@@ -782,22 +781,22 @@ test_wechat_read(void)
 	    &ans), WX_TOKEN_UNAVAILABLE);	/* would break the URL */
 	CU_ASSERT_EQUAL(wechat_read_token(200, tok_long, sizeof(tok_long) - 1, &t,
 	    &ans), WX_TOKEN_UNAVAILABLE);
-	CU_ASSERT_PTR_NOT_NULL(strstr(ans.why, "expires_in"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans.msg, "expires_in"));
 	CU_ASSERT_EQUAL(wechat_read_token(502, tok_ok, sizeof(tok_ok) - 1, &t,
 	    &ans), WX_TOKEN_UNAVAILABLE);
-	CU_ASSERT_PTR_NOT_NULL(strstr(ans.why, "HTTP 502"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans.msg, "HTTP 502"));
 
 	CU_ASSERT_EQUAL(wechat_read_send(200, sent, sizeof(sent) - 1, &id, &ans),
 	    WX_OK);
 	CU_ASSERT_EQUAL(id, 3248682510344192008ULL);
 	CU_ASSERT_EQUAL(wechat_read_send(200, refused, sizeof(refused) - 1, &id,
 	    &ans), wechat_map_send(43101));
-	CU_ASSERT_TRUE(ans.has_errcode);
+	CU_ASSERT_NOT_EQUAL(ans.errcode, 0);
 	CU_ASSERT_EQUAL(ans.errcode, 43101);
 	CU_ASSERT_EQUAL(id, 0);
 	CU_ASSERT_EQUAL(wechat_read_send(500, sent, sizeof(sent) - 1, &id, &ans),
 	    WX_UPSTREAM);
-	CU_ASSERT_FALSE(ans.has_errcode);
+	CU_ASSERT_EQUAL(ans.errcode, 0);
 
 	CU_ASSERT_EQUAL(wechat_read_login(200, login, sizeof(login) - 1, &l, &ans),
 	    WX_OK);
@@ -826,7 +825,7 @@ test_wechat_read(void)
 		CU_ASSERT_EQUAL(wechat_read_send(200, cut, sizeof(cut) - 1, &id,
 		    &ans), WX_UPSTREAM);
 		(void)wechat_read_send(200, next, sizeof(next) - 1, &id, &ans);
-		CU_ASSERT_STRING_EQUAL(ans.why, "errcode 40001: A token");
+		CU_ASSERT_STRING_EQUAL(ans.msg, "errcode 40001: A token");
 		CU_ASSERT_EQUAL(wechat_read_send(200, cut, sizeof(cut) - 1, &id,
 		    &ans), WX_UPSTREAM);
 		CU_ASSERT_EQUAL(wechat_read_send(200, key, sizeof(key) - 1, &id,
@@ -865,7 +864,7 @@ test_wechat_read_plain(void)
 		{ "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":12}", 500, WX_UPSTREAM, 0 },
 	};
 	static const char refused[] = "{\"errcode\":43101,\"errmsg\":\"refuse\"}";
-	struct wx_answer ans;
+	struct wxe ans;
 	uint64_t id;
 	size_t i;
 
@@ -876,10 +875,10 @@ test_wechat_read_plain(void)
 		CU_ASSERT_EQUAL(wechat_read_send(cases[i].status, cases[i].text,
 		    strlen(cases[i].text), &id, &ans), cases[i].err);
 		CU_ASSERT_EQUAL(id, cases[i].id);
-		CU_ASSERT_FALSE(ans.has_errcode);
+		CU_ASSERT_EQUAL(ans.errcode, 0);
 		CU_ASSERT_EQUAL(ans.errcode, 0);
 		if (cases[i].err == WX_OK)
-			CU_ASSERT_STRING_EQUAL(ans.why, "");
+			CU_ASSERT_STRING_EQUAL(ans.msg, "");
 	}
 }
 

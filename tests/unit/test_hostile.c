@@ -188,13 +188,14 @@ test_duplicate_keys(void)
 		{ "{}", true },
 	};
 	json_object *o;
-	char msg[256];
+	struct wxe pe;
+	char *msg = pe.msg;
 	size_t i;
 	enum wx_err err;
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		err = jsonio_parse_object(rows[i].body, strlen(rows[i].body),
-		    &o, msg, sizeof(msg));
+		    &o, &pe);
 		CU_ASSERT_EQUAL(err, rows[i].ok ? WX_OK : WX_BAD_REQUEST);
 		if (err == WX_OK)
 			json_object_put(o);

@@ -101,44 +101,44 @@ static const struct push_conf pconf = {
 static enum wx_err
 rd(const char *query, const char *ctype, const char *body, struct push_msg *m)
 {
-	char msg[256];
+	struct wxe pe;
 
-	return push_read(&pconf, query, ctype, body, strlen(body), NOW, m, msg,
-	    sizeof(msg));
+	return push_read(&pconf, query, ctype, body, strlen(body), NOW, m, &pe);
 }
 
 static void
 test_verify(void)
 {
 	struct push_conf c = pconf;
-	char msg[256], *echo = NULL;
+	char *echo = NULL;
+	struct wxe pe;
 
 	c.token = "AAAAA";
 	CU_ASSERT_EQUAL(push_verify(&c, "signature=f464b24fc39322e44b38aa78f5edd27bd1441696"
 	    "&timestamp=1714036504&nonce=1514711492&echostr=ab%2Bc", 1714036504,
-	    &echo, msg, sizeof(msg)), WX_OK);
+	    &echo, &pe), WX_OK);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(echo);
 	CU_ASSERT_STRING_EQUAL(echo, "ab+c");
 	free(echo);
 	/* upper-case hex is the same signature */
 	CU_ASSERT_EQUAL(push_verify(&c, "signature=F464B24FC39322E44B38AA78F5EDD27BD1441696"
 	    "&timestamp=1714036504&nonce=1514711492&echostr=x", 1714036504,
-	    &echo, msg, sizeof(msg)), WX_OK);
+	    &echo, &pe), WX_OK);
 	free(echo);
 	CU_ASSERT_EQUAL(push_verify(&c, "signature=f464b24fc39322e44b38aa78f5edd27bd1441697"
 	    "&timestamp=1714036504&nonce=1514711492&echostr=x", 1714036504,
-	    &echo, msg, sizeof(msg)), WX_BAD_SIGNATURE);
+	    &echo, &pe), WX_BAD_SIGNATURE);
 	CU_ASSERT_PTR_NULL(echo);
 	/* stale: 301 s late */
 	CU_ASSERT_EQUAL(push_verify(&c, "signature=f464b24fc39322e44b38aa78f5edd27bd1441696"
 	    "&timestamp=1714036504&nonce=1514711492&echostr=x", 1714036504 + 301,
-	    &echo, msg, sizeof(msg)), WX_BAD_SIGNATURE);
+	    &echo, &pe), WX_BAD_SIGNATURE);
 	CU_ASSERT_EQUAL(push_verify(&c, "timestamp=1714036504&nonce=1514711492&echostr=x",
-	    1714036504, &echo, msg, sizeof(msg)), WX_BAD_SIGNATURE);
+	    1714036504, &echo, &pe), WX_BAD_SIGNATURE);
 	c.token = "AAAAB";
 	CU_ASSERT_EQUAL(push_verify(&c, "signature=f464b24fc39322e44b38aa78f5edd27bd1441696"
 	    "&timestamp=1714036504&nonce=1514711492&echostr=x", 1714036504,
-	    &echo, msg, sizeof(msg)), WX_BAD_SIGNATURE);
+	    &echo, &pe), WX_BAD_SIGNATURE);
 }
 
 #define SAFEQ(sig, msig) "signature=" sig "&timestamp=" TS "&nonce=" NONCE \
@@ -149,7 +149,8 @@ test_safe_appendix(void)
 {
 	struct push_conf c = pconf;
 	struct push_msg m;
-	char msg[256];
+	struct wxe pe;
+	char *msg = pe.msg;
 	const char *body = "{\"ToUserName\":\"gh_123456789abc\",\"Encrypt\":\"" APPX_CT "\"}";
 
 	CU_ASSERT_EQUAL_FATAL(rd(SAFEQ(APPX_SIG, APPX_MSIG), "application/json", body, &m), WX_OK);
@@ -173,14 +174,14 @@ test_safe_appendix(void)
 	    "&encrypt_type=aes", NULL, body, &m), WX_BAD_SIGNATURE);
 	c.appid = "wxb11529c136998cb7";
 	CU_ASSERT_EQUAL(push_read(&c, SAFEQ(APPX_SIG, APPX_MSIG), NULL, body,
-	    strlen(body), NOW, &m, msg, sizeof(msg)), WX_BAD_SIGNATURE);
+	    strlen(body), NOW, &m, &pe), WX_BAD_SIGNATURE);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "appid"));
 	c.appid = APPID;
 	CU_ASSERT_EQUAL(push_read(&c, SAFEQ(APPX_SIG, APPX_MSIG), NULL, body,
-	    strlen(body), NOW + 301, &m, msg, sizeof(msg)), WX_BAD_SIGNATURE);
+	    strlen(body), NOW + 301, &m, &pe), WX_BAD_SIGNATURE);
 	c.aes_key = "";
 	CU_ASSERT_EQUAL(push_read(&c, SAFEQ(APPX_SIG, APPX_MSIG), NULL, body,
-	    strlen(body), NOW, &m, msg, sizeof(msg)), WX_BAD_SIGNATURE);
+	    strlen(body), NOW, &m, &pe), WX_BAD_SIGNATURE);
 }
 
 /* Encrypt a raw plaintext (pad and all) and sign it: for broken pads. */
@@ -426,12 +427,13 @@ test_templates(void)
 	    "\"enumValueList\":[\"a\"]}]},"
 	    "{\"title\":\"no id\",\"content\":\"{{thing1.DATA}}\"}]}";
 	json_object *list = NULL, *t, *kws, *kw, *v;
-	struct wx_answer ans;
+	struct wxe ans;
 	struct wx_item d[3] = {
 		{ "date2", "2026-12-04", 10 }, { "thing1", "A", 1 },
 		{ "enum_string3", "开", 3 },
 	};
-	char msg[256];
+	struct wxe pe;
+	char *msg = pe.msg;
 
 	CU_ASSERT_EQUAL_FATAL(tpl_read_wechat(200, answer, strlen(answer), &list,
 	    &ans), WX_OK);
@@ -449,21 +451,21 @@ test_templates(void)
 	CU_ASSERT_TRUE(tpl_is_longterm(tpl_find(list, "T2")));
 	CU_ASSERT_PTR_NULL(tpl_find(list, "T3"));
 
-	CU_ASSERT_EQUAL(tpl_check(t, d, 3, msg, sizeof(msg)), WX_OK);
-	CU_ASSERT_EQUAL(tpl_check(t, d, 2, msg, sizeof(msg)), WX_INVALID_DATA);
+	CU_ASSERT_EQUAL(tpl_check(t, d, 3, &pe), WX_OK);
+	CU_ASSERT_EQUAL(tpl_check(t, d, 2, &pe), WX_INVALID_DATA);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "enum_string3"));
 	d[2].value = "半";
-	CU_ASSERT_EQUAL(tpl_check(t, d, 3, msg, sizeof(msg)), WX_INVALID_DATA);
+	CU_ASSERT_EQUAL(tpl_check(t, d, 3, &pe), WX_INVALID_DATA);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "enum_string3"));
 	d[2].key = "thing9";
-	CU_ASSERT_EQUAL(tpl_check(t, d, 3, msg, sizeof(msg)), WX_INVALID_DATA);
+	CU_ASSERT_EQUAL(tpl_check(t, d, 3, &pe), WX_INVALID_DATA);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "thing9"));
 	json_object_put(list);
 
 	/* WeChat's refusals */
 	CU_ASSERT_EQUAL(tpl_read_wechat(200, "{\"errcode\":45009,\"errmsg\":\"quota\"}",
 	    35, &list, &ans), WX_UPSTREAM);
-	CU_ASSERT_TRUE(ans.has_errcode);
+	CU_ASSERT_EQUAL(ans.err, WX_UPSTREAM);
 	CU_ASSERT_EQUAL(ans.errcode, 45009);
 	CU_ASSERT_EQUAL(tpl_read_wechat(500, "x", 1, &list, &ans), WX_UPSTREAM);
 	CU_ASSERT_EQUAL(tpl_read_wechat(200, "{\"errcode\":0}", 13, &list, &ans),
