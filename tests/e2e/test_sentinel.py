@@ -306,6 +306,7 @@ class SentinelTests(E2ECase):
             try:
                 wait_until(healed, 40, interval=0.2,
                            what="the service to heal")
+                t_healed = time.monotonic()
             except TimeoutError:
                 now = time.monotonic()
                 recent = {}
@@ -329,11 +330,18 @@ class SentinelTests(E2ECase):
         self.assertTrue(all(r[5] == "redis_unavailable" for r in errs),
                         errs[:5])
         self.assertTrue(errs, "killing the master cost no 503 at all?")
-        # the 503s: none before the kill; none started later than 2 s
-        # after the fail-over's end (for /send, which waits for no
-        # replica: after the sentinels named the new master)
+        # the 503s: none before the kill, none after the service was seen
+        # healed, and none started later than AFTER_S after the
+        # fail-over's end (for /send, which waits for no replica: after
+        # the sentinels named the new master). Not less: the new master
+        # then forks to sync the other replica, which two cores shared
+        # with a sanitizer build and the fuzzers have stalled past
+        # redis.timeoutMs (400 ms here) 2.9 s after the end.
+        AFTER_S = 5.0
         self.assertGreaterEqual(min(r[1] for r in errs), t_kill)
         last = max(r[0] for r in errs)
+        self.assertLessEqual(max(r[1] for r in errs), t_healed,
+                             "a 503 after the service was seen healed")
         for op, end in (("record", t_synced), ("srecord", t_synced),
                         ("arecord", t_synced), ("async", t_synced),
                         ("send", t_switch)):
@@ -341,7 +349,7 @@ class SentinelTests(E2ECase):
             if not mine:
                 continue
             self.assertLessEqual(
-                max(mine) - end, 2.0,
+                max(mine) - end, AFTER_S,
                 "%s: 503s went on %.2f s after the fail-over's end "
                 "(named after %.2f s, replica following after %.2f s)\n%s"
                 % (op, max(mine) - end, t_switch - t_kill, failover,
