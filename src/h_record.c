@@ -9,7 +9,6 @@
  *   {"T1":"accept","T2":"reject","errMsg":"requestSubscribeMessage:ok"}
  * Everything is checked before anything is written.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "handlers.h"
@@ -54,19 +53,17 @@ popup_status(const char *word)
 /* Add one template, ignoring repeats (WeChat filters them too). */
 static enum wx_err
 add_pick(struct picks *ps, const char *id, const char *status, size_t cap,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
 	for (size_t i = 0; i < ps->n; i++)
 		if (strcmp(ps->p[i].id, id) == 0)
 			return WX_OK;
-	if (!val_template_id(id)) {
-		snprintf(msg, msglen, "templateId: not a template id");
-		return WX_BAD_REQUEST;
-	}
-	if (ps->n >= cap) {
-		snprintf(msg, msglen, "templateIds: at most %zu templates per request", cap);
-		return WX_BAD_REQUEST;
-	}
+	if (!val_template_id(id))
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "templateId: not a template id");
+	if (ps->n >= cap)
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "templateIds: at most %zu templates per request", cap);
 	ps->p[ps->n].id = id;
 	ps->p[ps->n].status = status;
 	ps->n++;
@@ -75,37 +72,34 @@ add_pick(struct picks *ps, const char *id, const char *status, size_t cap,
 
 /* The result object of wx.requestSubscribeMessage, as the front end got it. */
 static enum wx_err
-parse_result(json_object *body, struct picks *ps, char *msg, size_t msglen)
+parse_result(json_object *body, struct picks *ps, struct wxe *e)
 {
 	const char *em;
 	enum wx_err err;
 	int t;
 
 	if ((t = jsonio_string(body, "errMsg", &em, NULL)) < 0 ||
-	    (t == 1 && strcmp(em, "requestSubscribeMessage:ok") != 0)) {
-		snprintf(msg, msglen, "errMsg: the subscription popup did not succeed");
-		return WX_BAD_REQUEST;
-	}
+	    (t == 1 && strcmp(em, "requestSubscribeMessage:ok") != 0))
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "errMsg: the subscription popup did not succeed");
 	json_object_object_foreach(body, key, val) {
 		const char *status;
 
 		if (strcmp(key, "errMsg") == 0 || strcmp(key, "openId") == 0)
 			continue;
 		if (!json_object_is_type(val, json_type_string) ||
-		    (status = popup_status(json_object_get_string(val))) == NULL) {
-			snprintf(msg, msglen, "%.128s: expected \"accept\", \"reject\", "
-			    "\"ban\" or \"filter\"", val_template_id(key) ? key : "a key");
-			return WX_BAD_REQUEST;
-		}
-		if ((err = add_pick(ps, key, status, LIM_PER_RECORD, msg,
-		    msglen)) != WX_OK)
+		    (status = popup_status(json_object_get_string(val))) == NULL)
+			return wxe_set(e, WX_BAD_REQUEST, "%.128s: expected "
+			    "\"accept\", \"reject\", \"ban\" or \"filter\"",
+			    val_template_id(key) ? key : "a key");
+		if ((err = add_pick(ps, key, status, LIM_PER_RECORD,
+		    e)) != WX_OK)
 			return err;
 	}
-	if (ps->n == 0) {
-		snprintf(msg, msglen, "templateId: give templateId, templateIds or "
-		    "the result of wx.requestSubscribeMessage");
-		return WX_BAD_REQUEST;
-	}
+	if (ps->n == 0)
+		return wxe_set(e, WX_BAD_REQUEST, "templateId: give "
+		    "templateId, templateIds or the result of "
+		    "wx.requestSubscribeMessage");
 	return WX_OK;
 }
 
@@ -114,7 +108,7 @@ parse_result(json_object *body, struct picks *ps, char *msg, size_t msglen)
  * (JSON null counts as absent) the popup's result object.
  */
 static enum wx_err
-parse_picks(json_object *body, struct picks *ps, char *msg, size_t msglen)
+parse_picks(json_object *body, struct picks *ps, struct wxe *e)
 {
 	json_object *arr;
 	const char *id;
@@ -125,28 +119,25 @@ parse_picks(json_object *body, struct picks *ps, char *msg, size_t msglen)
 	t = jsonio_string(body, "templateId", &id, NULL);
 	ta = jsonio_array(body, "templateIds", &arr);
 	if (t == 0 && ta == 0)
-		return parse_result(body, ps, msg, msglen);
-	if (t < 0 || ta < 0 || (t == 1 && ta == 1)) {
-		snprintf(msg, msglen, t < 0 ? "templateId: must be a string" :
+		return parse_result(body, ps, e);
+	if (t < 0 || ta < 0 || (t == 1 && ta == 1))
+		return wxe_set(e, WX_BAD_REQUEST, t < 0 ?
+		    "templateId: must be a string" :
 		    ta < 0 ? "templateIds: must be an array of strings" :
 		    "give templateId or templateIds, not both");
-		return WX_BAD_REQUEST;
-	}
 	if (t == 1)
-		return add_pick(ps, id, "accept", LIM_PER_RECORD, msg, msglen);
+		return add_pick(ps, id, "accept", LIM_PER_RECORD, e);
 	n = json_object_array_length(arr);
-	if (n == 0 || n > LIM_PER_RECORD) {
-		snprintf(msg, msglen, "templateIds: 1 to %d templates", LIM_PER_RECORD);
-		return WX_BAD_REQUEST;
-	}
+	if (n == 0 || n > LIM_PER_RECORD)
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "templateIds: 1 to %d templates", LIM_PER_RECORD);
 	for (i = 0; i < n; i++) {
 		json_object *v = json_object_array_get_idx(arr, i);
-		if (!json_object_is_type(v, json_type_string)) {
-			snprintf(msg, msglen, "templateIds: must be an array of strings");
-			return WX_BAD_REQUEST;
-		}
+		if (!json_object_is_type(v, json_type_string))
+			return wxe_set(e, WX_BAD_REQUEST,
+			    "templateIds: must be an array of strings");
 		if ((err = add_pick(ps, json_object_get_string(v), "accept",
-		    LIM_PER_RECORD, msg, msglen)) != WX_OK)
+		    LIM_PER_RECORD, e)) != WX_OK)
 			return err;
 	}
 	return WX_OK;
@@ -155,15 +146,13 @@ parse_picks(json_object *body, struct picks *ps, char *msg, size_t msglen)
 /* Whose subscriptions these are. */
 static enum wx_err
 record_openid(struct app *a, struct request *r, const char **openid,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
 	const char *posted = NULL;
 	int t = jsonio_string(r->json, "openId", &posted, NULL);
 
-	if (t < 0) {
-		snprintf(msg, msglen, "openId: must be a string");
-		return WX_BAD_REQUEST;
-	}
+	if (t < 0)
+		return wxe_set(e, WX_BAD_REQUEST, "openId: must be a string");
 	if (r->who == WHO_SESSION && !a->cfg.trust_client_openid) {
 		*openid = r->openid;	/* a posted openId is ignored */
 		return WX_OK;
@@ -177,11 +166,9 @@ record_openid(struct app *a, struct request *r, const char **openid,
 		*openid = r->openid;
 		return WX_OK;
 	}
-	if (t == 0 || !val_openid(posted)) {
-		snprintf(msg, msglen, "openId: a WeChat openId (28 characters of "
-		    "A-Z a-z 0-9 _ -) is required");
-		return WX_BAD_REQUEST;
-	}
+	if (t == 0 || !val_openid(posted))
+		return wxe_set(e, WX_BAD_REQUEST, "openId: a WeChat openId "
+		    "(28 characters of A-Z a-z 0-9 _ -) is required");
 	*openid = posted;
 	return WX_OK;
 }
@@ -191,7 +178,7 @@ h_record(struct app *a, struct request *r, struct response *resp)
 {
 	const struct config *c = &a->cfg;
 	struct picks ps = { .n = 0 };
-	char msg[LIM_ERRMSG], keys[LIM_TEMPLATES][LIM_KEY];
+	char keys[LIM_TEMPLATES][LIM_KEY];
 	const char *openid = NULL, *kp[LIM_TEMPLATES], *ids[LIM_TEMPLATES];
 	bool marker[LIM_TEMPLATES];
 	long long counts[LIM_TEMPLATES];
@@ -199,15 +186,14 @@ h_record(struct app *a, struct request *r, struct response *resp)
 	enum wx_err err;
 	size_t i, n = 0;
 
-	if ((err = record_openid(a, r, &openid, msg, sizeof(msg))) != WX_OK ||
-	    (err = parse_picks(r->json, &ps, msg, sizeof(msg))) != WX_OK)
-		return wxe_msg(&r->e, err, 0, msg);
+	if ((err = record_openid(a, r, &openid, &r->e)) != WX_OK ||
+	    (err = parse_picks(r->json, &ps, &r->e)) != WX_OK)
+		return err;
 	for (i = 0; i < ps.n; i++) {
-		if (!tpl_known(a, ps.p[i].id)) {
-			snprintf(msg, sizeof(msg), "templateId: %s is not in "
-			    "wechat.templateIds", ps.p[i].id);
-			return wxe_msg(&r->e, WX_UNKNOWN_TEMPLATE, 0, msg);
-		}
+		if (!tpl_known(a, ps.p[i].id))
+			return wxe_set(&r->e, WX_UNKNOWN_TEMPLATE,
+			    "templateId: %s is not in wechat.templateIds",
+			    ps.p[i].id);
 		if (strcmp(ps.p[i].status, "accept") != 0)
 			continue;
 		if (store_key_sub(c, ps.p[i].id, openid, keys[n], LIM_KEY) != 0)

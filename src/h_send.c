@@ -9,7 +9,6 @@
  *   after a send that went through, a DEL sent once the answer is out
  *   and not waited for).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +47,7 @@ one_of(const char *s, const char *const *set)
 /* An optional string field limited to a set of values. */
 static enum wx_err
 enum_field(json_object *body, const char *key, const char *const *set,
-    const char *dflt, const char **out, char *msg, size_t msglen)
+    const char *dflt, const char **out, struct wxe *e)
 {
 	int t = jsonio_string(body, key, out, NULL);
 
@@ -56,10 +55,9 @@ enum_field(json_object *body, const char *key, const char *const *set,
 		*out = dflt;
 		return WX_OK;
 	}
-	if (t < 0 || !one_of(*out, set)) {
-		snprintf(msg, msglen, "%s: not one of the values WeChat accepts", key);
-		return WX_BAD_REQUEST;
-	}
+	if (t < 0 || !one_of(*out, set))
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "%s: not one of the values WeChat accepts", key);
 	return WX_OK;
 }
 
@@ -69,8 +67,7 @@ enum_field(json_object *body, const char *key, const char *const *set,
  * WX_INVALID_DATA names the key.
  */
 static enum wx_err
-build_data(json_object *in, struct wx_item **out, size_t *n, char *msg,
-    size_t msglen)
+build_data(json_object *in, struct wx_item **out, size_t *n, struct wxe *e)
 {
 	char why[128];
 	size_t count = (size_t)json_object_object_length(in);
@@ -79,8 +76,8 @@ build_data(json_object *in, struct wx_item **out, size_t *n, char *msg,
 	*n = 0;
 	if (count == 0) {
 		*out = NULL;
-		snprintf(msg, msglen, "data: at least one value is required");
-		return WX_BAD_REQUEST;
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "data: at least one value is required");
 	}
 	if ((*out = d = calloc(count, sizeof(*d))) == NULL)
 		return WX_INTERNAL;
@@ -91,31 +88,26 @@ build_data(json_object *in, struct wx_item **out, size_t *n, char *msg,
 		if (!val_data_key(key)) {
 			size_t klen = strlen(key);
 			bool shown = utf8_valid(key, klen) && !val_has_control(key, klen);
-			snprintf(msg, msglen, "data: key %.*s%s is not a template "
-			    "keyword such as thing1",
+			return wxe_set(e, WX_BAD_REQUEST, "data: key %.*s%s is "
+			    "not a template keyword such as thing1",
 			    shown ? (int)utf8_cut(key, klen, 64) : 0, key,
 			    shown ? (klen > 64 ? "..." : "") : "(unprintable)");
-			return WX_BAD_REQUEST;
 		}
 		if (json_object_is_type(val, json_type_object)) {
 			if (jsonio_string(val, "value", &s, &len) != 1 ||
-			    json_object_object_length(val) != 1) {
-				snprintf(msg, msglen, "data.%s: expected a string or "
-				    "{\"value\":\"...\"}", key);
-				return WX_BAD_REQUEST;
-			}
+			    json_object_object_length(val) != 1)
+				return wxe_set(e, WX_BAD_REQUEST, "data.%s: "
+				    "expected a string or {\"value\":\"...\"}",
+				    key);
 		} else if (json_object_is_type(val, json_type_string)) {
 			s = json_object_get_string(val);
 			len = (size_t)json_object_get_string_len(val);
-		} else {
-			snprintf(msg, msglen, "data.%s: expected a string or "
-			    "{\"value\":\"...\"}", key);
-			return WX_BAD_REQUEST;
-		}
-		if (!val_data_value(key, s, len, why, sizeof(why))) {
-			snprintf(msg, msglen, "data.%s: %s", key, why);
-			return WX_INVALID_DATA;
-		}
+		} else
+			return wxe_set(e, WX_BAD_REQUEST, "data.%s: expected a "
+			    "string or {\"value\":\"...\"}", key);
+		if (!val_data_value(key, s, len, why, sizeof(why)))
+			return wxe_set(e, WX_INVALID_DATA, "data.%s: %s", key,
+			    why);
 		if (*n == count)	/* json-c's count was wrong: never */
 			return WX_INTERNAL;
 		d[*n].key = key;
@@ -127,12 +119,12 @@ build_data(json_object *in, struct wx_item **out, size_t *n, char *msg,
 }
 
 /*
- * Everything from the body, checked; msg says what is wrong. A batch
+ * Everything from the body, checked; e says what is wrong. A batch
  * (openIds) has no openId of its own: m->openid stays NULL.
  */
 static enum wx_err
 parse_send(struct app *a, json_object *body, bool batch, struct wx_message *m,
-    struct wx_item **data, char *msg, size_t msglen)
+    struct wx_item **data, struct wxe *e)
 {
 	const struct config *c = &a->cfg;
 	json_object *din, *x;
@@ -140,50 +132,40 @@ parse_send(struct app *a, json_object *body, bool batch, struct wx_message *m,
 	int t;
 
 	if (batch) {
-		if (json_object_object_get_ex(body, "openId", &x)) {
-			snprintf(msg, msglen, "openId: not with openIds");
-			return WX_BAD_REQUEST;
-		}
+		if (json_object_object_get_ex(body, "openId", &x))
+			return wxe_set(e, WX_BAD_REQUEST,
+			    "openId: not with openIds");
 	} else if (jsonio_string(body, "openId", &m->openid, NULL) != 1 ||
-	    !val_openid(m->openid)) {
-		snprintf(msg, msglen, "openId: a WeChat openId (28 characters of "
-		    "A-Z a-z 0-9 _ -) is required");
-		return WX_BAD_REQUEST;
-	}
+	    !val_openid(m->openid))
+		return wxe_set(e, WX_BAD_REQUEST, "openId: a WeChat openId "
+		    "(28 characters of A-Z a-z 0-9 _ -) is required");
 	if ((t = jsonio_string(body, "templateId", &m->template_id, NULL)) < 0 ||
-	    (t == 1 && !val_template_id(m->template_id))) {
-		snprintf(msg, msglen, "templateId: not a template id");
-		return WX_BAD_REQUEST;
-	}
+	    (t == 1 && !val_template_id(m->template_id)))
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "templateId: not a template id");
 	if (t == 0) {
-		if (c->template_id[0] == '\0') {
-			snprintf(msg, msglen, "templateId: required (no wechat.templateId "
-			    "is configured)");
-			return WX_BAD_REQUEST;
-		}
+		if (c->template_id[0] == '\0')
+			return wxe_set(e, WX_BAD_REQUEST, "templateId: "
+			    "required (no wechat.templateId is configured)");
 		m->template_id = c->template_id;
 	}
-	if (!tpl_known(a, m->template_id)) {
-		snprintf(msg, msglen, "templateId: %s is not in wechat.templateIds",
+	if (!tpl_known(a, m->template_id))
+		return wxe_set(e, WX_UNKNOWN_TEMPLATE,
+		    "templateId: %s is not in wechat.templateIds",
 		    m->template_id);
-		return WX_UNKNOWN_TEMPLATE;
-	}
 	m->page = NULL;
 	if ((t = jsonio_string(body, "page", &m->page, &len)) < 0 ||
-	    (t == 1 && (len >= LIM_PAGE || val_has_control(m->page, len)))) {
-		snprintf(msg, msglen, "page: must be a path of the mini program");
-		return WX_BAD_REQUEST;
-	}
+	    (t == 1 && (len >= LIM_PAGE || val_has_control(m->page, len))))
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "page: must be a path of the mini program");
 	if (enum_field(body, "miniprogramState", mp_states, c->mp_state,
-	    &m->mp_state, msg, msglen) != WX_OK ||
-	    enum_field(body, "lang", langs, c->lang, &m->lang, msg, msglen) != WX_OK)
+	    &m->mp_state, e) != WX_OK ||
+	    enum_field(body, "lang", langs, c->lang, &m->lang, e) != WX_OK)
 		return WX_BAD_REQUEST;
-	if ((t = jsonio_object(body, "data", &din)) != 1) {
-		snprintf(msg, msglen, "data: an object such as {\"thing1\":\"...\"} "
-		    "is required");
-		return WX_BAD_REQUEST;
-	}
-	return build_data(din, data, &m->ndata, msg, msglen);
+	if ((t = jsonio_object(body, "data", &din)) != 1)
+		return wxe_set(e, WX_BAD_REQUEST, "data: an object such as "
+		    "{\"thing1\":\"...\"} is required");
+	return build_data(din, data, &m->ndata, e);
 }
 
 /*
@@ -257,16 +239,15 @@ deliver(struct app *a, const struct wx_message *m, struct send_claim *c,
  * queued).
  */
 static enum wx_err
-send_mode(json_object *body, enum send_mode *mode, char *msg, size_t msglen)
+send_mode(json_object *body, enum send_mode *mode, struct wxe *e)
 {
 	json_object *v;
 
 	*mode = SEND_NOW;
 	if (json_object_object_get_ex(body, "async", &v) && v != NULL) {
-		if (!json_object_is_type(v, json_type_boolean)) {
-			snprintf(msg, msglen, "async: true or false");
-			return WX_BAD_REQUEST;
-		}
+		if (!json_object_is_type(v, json_type_boolean))
+			return wxe_set(e, WX_BAD_REQUEST,
+			    "async: true or false");
 		if (json_object_get_boolean(v))
 			*mode = SEND_ASYNC;
 	}
@@ -284,9 +265,6 @@ send_one(struct app *a, struct request *r, struct idem *id,
 	struct wxe ans = { 0 };
 	struct send_claim c;
 	char key[LIM_KEY], lkey[LIM_KEY], lval[24];
-	/* Every step writes its reason into the carrier's message. */
-	char *msg = r->e.msg;
-	const size_t msglen = sizeof(r->e.msg);
 	struct wx_item *data = NULL;
 	enum send_end end = SEND_KEEP;
 	enum send_mode mode = SEND_NOW;
@@ -295,11 +273,12 @@ send_one(struct app *a, struct request *r, struct idem *id,
 	uint64_t msgid = 0;
 	enum wx_err err;
 
-	msg[0] = '\0';
+	/* Every step that fails fills the request's carrier. */
+	wxe_clear(&r->e);
 	c.pttl = -1;
-	if ((err = send_mode(r->json, &mode, msg, msglen)) != WX_OK ||
-	    (err = parse_send(a, r->json, mode == SEND_BATCH, &m, &data, msg,
-	    msglen)) != WX_OK)
+	if ((err = send_mode(r->json, &mode, &r->e)) != WX_OK ||
+	    (err = parse_send(a, r->json, mode == SEND_BATCH, &m, &data,
+	    &r->e)) != WX_OK)
 		goto fail;
 	m.data = data;
 	/* WeChat's own list, when there is one, says which keys and values */
@@ -323,14 +302,13 @@ send_one(struct app *a, struct request *r, struct idem *id,
 	if ((err = claim(a, &m, key, longterm, lkey, sizeof(lkey), lval,
 	    sizeof(lval), &c)) != WX_OK) {
 		if (err == WX_UPSTREAM)
-			snprintf(msg, msglen, "another send to this user did "
-			    "not finish in time");
+			(void)wxe_set(&r->e, err, "another send to this user "
+			    "did not finish in time");
 		goto fail;
 	}
 	if (c.state == SEND_NONE) {
-		err = WX_NOT_SUBSCRIBED;
-		snprintf(msg, msglen, "no subscription is recorded for %s "
-		    "and this user", m.template_id);
+		err = wxe_set(&r->e, WX_NOT_SUBSCRIBED, "no subscription is "
+		    "recorded for %s and this user", m.template_id);
 		goto fail;
 	}
 	claimed = true;
@@ -348,12 +326,13 @@ send_one(struct app *a, struct request *r, struct idem *id,
 	    SEND_RETURN;
 	if (ans.errcode != 0 || ans.msg[0] != '\0') {
 		log_warn("send failed: %s", ans.msg);
-		if (msg[0] == '\0')
-			snprintf(msg, msglen, "%.80s (WeChat: %.160s)", wxerr_text(err), ans.msg);
+		if (r->e.msg[0] == '\0')
+			(void)wxe_set(&r->e, err, "%.80s (WeChat: %.160s)",
+			    wxerr_text(err), ans.msg);
 	}
 fail:
 	metrics_send(wxerr_code(err), ans.errcode);
-	(void)wxe_msg(&r->e, err, ans.errcode, msg);
+	(void)wxe_msg(&r->e, err, ans.errcode, r->e.msg);
 done:
 	if (claimed && store_send_end(a->st, lkey, lval, &c, key, end,
 	    a->cfg.subscribe_ttl) != WX_OK && end != SEND_KEEP)
@@ -381,8 +360,8 @@ h_send(struct app *a, struct request *r, struct response *resp)
 	 * send keeps it in the enqueue's own round trip (h_outbox.c); one
 	 * that stops before (a bad body) is kept as any other answer.
 	 */
-	if (id.keyed && send_mode(r->json, &mode, r->e.msg,
-	    sizeof(r->e.msg)) == WX_OK && mode != SEND_NOW) {
+	if (id.keyed && send_mode(r->json, &mode, &r->e) == WX_OK &&
+	    mode != SEND_NOW) {
 		if ((err = send_one(a, r, &id, resp)) != WX_OK)
 			resp_fail(resp, &r->e);
 		if (id.settled)

@@ -3,7 +3,6 @@
  * for back ends: read or forget a user's credits. Only the configured
  * templates are looked at: nothing else can have been recorded.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "handlers.h"
@@ -13,26 +12,25 @@
 /* The query's openId and optional templateId, checked. */
 static enum wx_err
 subs_query(struct app *a, struct request *r, char *openid, size_t oplen,
-    char *tpl, size_t tpllen, char *msg, size_t msglen)
+    char *tpl, size_t tpllen, struct wxe *e)
 {
 	int have;
 
 	if (req_query(r->query, "openId", openid, oplen) != 1 ||
 	    !val_openid(openid)) {
-		snprintf(msg, msglen, "openId: a WeChat openId is required in the query");
-		return WX_BAD_REQUEST;
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "openId: a WeChat openId is required in the query");
 	}
 	if ((have = req_query(r->query, "templateId", tpl, tpllen)) < 0 ||
 	    (have == 1 && !val_template_id(tpl))) {
-		snprintf(msg, msglen, "templateId: not a template id");
-		return WX_BAD_REQUEST;
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "templateId: not a template id");
 	}
 	if (have == 0)
 		tpl[0] = '\0';
-	else if (!tpl_known(a, tpl)) {
-		snprintf(msg, msglen, "templateId: %s is not in wechat.templateIds", tpl);
-		return WX_UNKNOWN_TEMPLATE;
-	}
+	else if (!tpl_known(a, tpl))
+		return wxe_set(e, WX_UNKNOWN_TEMPLATE,
+		    "templateId: %s is not in wechat.templateIds", tpl);
 	return WX_OK;
 }
 
@@ -77,7 +75,7 @@ subs_keys(struct app *a, const char *openid, const char *tpl,
 static enum wx_err
 subs(struct app *a, struct request *r, struct response *resp, bool forget)
 {
-	char openid[LIM_OPENID + 1], tpl[LIM_ID], msg[LIM_ERRMSG];
+	char openid[LIM_OPENID + 1], tpl[LIM_ID];
 	char keys[LIM_TEMPLATES][LIM_KEY];
 	const char *ptrs[LIM_TEMPLATES], *ids[LIM_TEMPLATES];
 	long long counts[LIM_TEMPLATES], deleted;
@@ -86,8 +84,8 @@ subs(struct app *a, struct request *r, struct response *resp, bool forget)
 	size_t n, i;
 
 	if ((err = subs_query(a, r, openid, sizeof(openid), tpl, sizeof(tpl),
-	    msg, sizeof(msg))) != WX_OK)
-		return wxe_msg(&r->e, err, 0, msg);
+	    &r->e)) != WX_OK)
+		return err;
 	n = subs_keys(a, openid, tpl, keys, ids);
 	for (i = 0; i < n; i++)
 		ptrs[i] = keys[i];
