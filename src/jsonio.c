@@ -2,7 +2,6 @@
  * jsonio.c: strict JSON parsing and compact output over json-c.
  */
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "wxlimits.h"
@@ -188,8 +187,7 @@ value(struct lex *l, int depth)
  * *members counts the members of every object as written.
  */
 static bool
-syntax_check(const char *buf, size_t len, char *msg, size_t msglen,
-    size_t *members)
+syntax_check(const char *buf, size_t len, struct wxe *e, size_t *members)
 {
 	struct lex l = { (const unsigned char *)buf,
 	    (const unsigned char *)buf + len, NULL, 0, false, 0 };
@@ -201,11 +199,13 @@ syntax_check(const char *buf, size_t len, char *msg, size_t msglen,
 			return true;
 	}
 	if (!l.nul)
-		snprintf(msg, msglen, "the body is not valid JSON (RFC 8259)");
+		(void)wxe_set(e, WX_BAD_REQUEST,
+		    "the body is not valid JSON (RFC 8259)");
 	else if (l.key == NULL)
-		snprintf(msg, msglen, "a key holds \\u0000, which is not allowed");
+		(void)wxe_set(e, WX_BAD_REQUEST,
+		    "a key holds \\u0000, which is not allowed");
 	else
-		snprintf(msg, msglen, "%.*s: \\u0000 is not allowed",
+		(void)wxe_set(e, WX_BAD_REQUEST, "%.*s: \\u0000 is not allowed",
 		    (int)utf8_cut((const char *)l.key, l.keylen, 64),
 		    (const char *)l.key);
 	return false;
@@ -214,10 +214,10 @@ syntax_check(const char *buf, size_t len, char *msg, size_t msglen,
 bool
 jsonio_syntax_ok(const char *buf, size_t len)
 {
-	char msg[8];
+	struct wxe e;
 	size_t members;
 
-	return syntax_check(buf, len, msg, sizeof(msg), &members);
+	return syntax_check(buf, len, &e, &members);
 }
 
 /* The members of every object in o; json-c keeps one per key. */
@@ -239,9 +239,9 @@ members_of(json_object *o)
 	return n;
 }
 
-static enum wx_err
-parse_object(const char *buf, size_t len, json_object **out,
-    char *msg, size_t msglen)
+enum wx_err
+jsonio_parse_object(const char *buf, size_t len, json_object **out,
+    struct wxe *e)
 {
 	static struct json_tokener *tok;
 	json_object *o = NULL;
@@ -249,19 +249,15 @@ parse_object(const char *buf, size_t len, json_object **out,
 	size_t end, members = 0;
 
 	*out = NULL;
-	if (len == 0) {
-		snprintf(msg, msglen, "the body is empty: a JSON object is expected");
-		return WX_BAD_REQUEST;
-	}
-	if (len > (size_t)LIM_BODY_MAX || memchr(buf, '\0', len) != NULL) {
-		snprintf(msg, msglen, "the body is not JSON");
-		return WX_BAD_REQUEST;
-	}
-	if (!utf8_valid(buf, len)) {
-		snprintf(msg, msglen, "the body is not valid UTF-8");
-		return WX_BAD_REQUEST;
-	}
-	if (!syntax_check(buf, len, msg, msglen, &members))
+	wxe_clear(e);
+	if (len == 0)
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "the body is empty: a JSON object is expected");
+	if (len > (size_t)LIM_BODY_MAX || memchr(buf, '\0', len) != NULL)
+		return wxe_set(e, WX_BAD_REQUEST, "the body is not JSON");
+	if (!utf8_valid(buf, len))
+		return wxe_set(e, WX_BAD_REQUEST, "the body is not valid UTF-8");
+	if (!syntax_check(buf, len, e, &members))
 		return WX_BAD_REQUEST;
 	/*
 	 * One tokener per process, reset per body: it owns growable buffers.
@@ -269,10 +265,8 @@ parse_object(const char *buf, size_t len, json_object **out,
 	 * surrogate pair from input cut off mid-string): safe here only
 	 * because syntax_check lets through nothing but whole JSON texts.
 	 */
-	if (tok == NULL && (tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL) {
-		snprintf(msg, msglen, "out of memory");
-		return WX_INTERNAL;
-	}
+	if (tok == NULL && (tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL)
+		return wxe_set(e, WX_INTERNAL, "out of memory");
 	json_tokener_reset(tok);
 	/*
 	 * json-c is lenient by default (single quotes, trailing commas).
@@ -285,21 +279,20 @@ parse_object(const char *buf, size_t len, json_object **out,
 
 	if (o == NULL || jerr != json_tokener_success) {
 		json_object_put(o);
-		snprintf(msg, msglen, "the body is not valid JSON (%s)",
-		    jerr == json_tokener_continue ? "unexpected end" :
+		return wxe_set(e, WX_BAD_REQUEST, "the body is not valid JSON "
+		    "(%s)", jerr == json_tokener_continue ? "unexpected end" :
 		    json_tokener_error_desc(jerr));
-		return WX_BAD_REQUEST;
 	}
 	for (; end < len; end++)
 		if (strchr(" \t\r\n", buf[end]) == NULL) {
 			json_object_put(o);
-			snprintf(msg, msglen, "the body has data after the JSON value");
-			return WX_BAD_REQUEST;
+			return wxe_set(e, WX_BAD_REQUEST,
+			    "the body has data after the JSON value");
 		}
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		snprintf(msg, msglen, "the body must be a JSON object");
-		return WX_BAD_REQUEST;
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "the body must be a JSON object");
 	}
 	/*
 	 * json-c keeps the last of two equal keys; a filter in front may
@@ -307,19 +300,11 @@ parse_object(const char *buf, size_t len, json_object **out,
 	 */
 	if (members_of(o) != members) {
 		json_object_put(o);
-		snprintf(msg, msglen, "the body has a key twice in one object");
-		return WX_BAD_REQUEST;
+		return wxe_set(e, WX_BAD_REQUEST,
+		    "the body has a key twice in one object");
 	}
 	*out = o;
 	return WX_OK;
-}
-
-/* The reason's buffer is the carrier's own message. */
-enum wx_err
-jsonio_parse_object(const char *buf, size_t len, json_object **out, struct wxe *e)
-{
-	wxe_clear(e);
-	return wxe_msg(e, parse_object(buf, len, out, e->msg, sizeof(e->msg)), 0, e->msg);
 }
 
 int

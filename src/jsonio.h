@@ -14,9 +14,10 @@
 
 /*
  * Parse buf[0..len) into a JSON object. Returns WX_OK with *out owned by
- * the caller, or WX_BAD_REQUEST with its reason, carried in e. A key twice in one
- * object, at any depth and however escaped, is refused: json-c would
- * keep the last, where a filter in front may have read the first.
+ * the caller (e left empty), or WX_BAD_REQUEST (WX_INTERNAL when out of
+ * memory) with e filled. A key twice in one object, at any depth and
+ * however escaped, is refused: json-c would keep the last, where a filter
+ * in front may have read the first.
  */
 enum wx_err	 jsonio_parse_object(const char *buf, size_t len,
 		    json_object **out, struct wxe *e);
