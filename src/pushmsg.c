@@ -267,21 +267,17 @@ json_items(struct sink *s, json_object *v, int level)
 }
 
 static enum wx_err
-read_json(struct sink *s, const char *body, size_t len, char *msg,
-    size_t msglen)
+read_json(struct sink *s, const char *body, size_t len, struct wxe *e)
 {
 	json_object *root = NULL, *list;
-	struct wxe pe;
 	enum wx_err err;
 	char num[32];
 	const char *v;
 	size_t vlen;
 	bool ok = true;
 
-	if ((err = jsonio_parse_object(body, len, &root, &pe)) != WX_OK) {
-		snprintf(msg, msglen, "%s", pe.msg);
+	if ((err = jsonio_parse_object(body, len, &root, e)) != WX_OK)
 		return err;
-	}
 	s->m->json = true;
 	json_object_object_foreach(root, key, val) {
 		if (json_scalar(val, num, sizeof(num), &v, &vlen)) {
@@ -297,11 +293,7 @@ read_json(struct sink *s, const char *body, size_t len, char *msg,
 		}
 	}
 	json_object_put(root);
-	if (!ok) {
-		snprintf(msg, msglen, "%s", s->why);
-		return WX_BAD_REQUEST;
-	}
-	return WX_OK;
+	return ok ? WX_OK : wxe_set(e, WX_BAD_REQUEST, "%s", s->why);
 }
 
 /* ---- XML ---- */
@@ -411,20 +403,19 @@ xml_entity(void *ud, const XML_Char *name, int pe, const XML_Char *v,
 }
 
 static enum wx_err
-read_xml(struct sink *s, const char *body, size_t len, char *msg,
-    size_t msglen)
+read_xml(struct sink *s, const char *body, size_t len, struct wxe *e)
 {
 	struct xml_state x = { .s = s };
 	enum XML_Status st;
 	enum wx_err err = WX_OK;
 
 	if (len > INT_MAX)
-		return WX_BAD_REQUEST;
+		return wxe_set(e, WX_BAD_REQUEST, NULL);
 	if ((x.p = XML_ParserCreate(NULL)) == NULL ||
 	    (x.text = malloc(len + 1)) == NULL) {
 		if (x.p != NULL)
 			XML_ParserFree(x.p);
-		return WX_INTERNAL;
+		return wxe_set(e, WX_INTERNAL, NULL);
 	}
 	x.text_cap = len;
 	XML_SetUserData(x.p, &x);
@@ -434,15 +425,12 @@ read_xml(struct sink *s, const char *body, size_t len, char *msg,
 	XML_SetEntityDeclHandler(x.p, xml_entity);
 	XML_SetParamEntityParsing(x.p, XML_PARAM_ENTITY_PARSING_NEVER);
 	st = XML_Parse(x.p, body, (int)len, XML_TRUE);
-	if (x.failed) {
-		snprintf(msg, msglen, "%s", s->why);
-		err = WX_BAD_REQUEST;
-	} else if (st != XML_STATUS_OK) {
-		snprintf(msg, msglen, "XML: %s at line %lu",
+	if (x.failed)
+		err = wxe_set(e, WX_BAD_REQUEST, "%s", s->why);
+	else if (st != XML_STATUS_OK)
+		err = wxe_set(e, WX_BAD_REQUEST, "XML: %s at line %lu",
 		    XML_ErrorString(XML_GetErrorCode(x.p)),
 		    (unsigned long)XML_GetCurrentLineNumber(x.p));
-		err = WX_BAD_REQUEST;
-	}
 	XML_ParserFree(x.p);
 	free(x.text);
 	return err;
@@ -466,10 +454,9 @@ is_json(const char *ctype, const char *body, size_t len)
 
 static enum wx_err
 read_body(struct sink *s, bool json, const char *body, size_t len,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
-	return json ? read_json(s, body, len, msg, msglen) :
-	    read_xml(s, body, len, msg, msglen);
+	return json ? read_json(s, body, len, e) : read_xml(s, body, len, e);
 }
 
 /* The sorted parts joined, hashed, compared in constant time with given. */
@@ -509,7 +496,7 @@ struct query {
 /* The query's fields and a fresh timestamp; WX_BAD_SIGNATURE if not. */
 static enum wx_err
 read_query(const struct push_conf *pc, const char *query, long long now,
-    struct query *q, char *msg, size_t msglen)
+    struct query *q, struct wxe *e)
 {
 	long long ts;
 
@@ -520,61 +507,47 @@ read_query(const struct push_conf *pc, const char *query, long long now,
 	    (q->has_type = req_query(query, "encrypt_type", q->encrypt_type,
 	    sizeof(q->encrypt_type))) < 0 ||
 	    req_query(query, "timestamp", q->timestamp, sizeof(q->timestamp)) != 1 ||
-	    req_query(query, "nonce", q->nonce, sizeof(q->nonce)) != 1) {
-		snprintf(msg, msglen, "signature, timestamp and nonce are required");
-		return WX_BAD_SIGNATURE;
-	}
+	    req_query(query, "nonce", q->nonce, sizeof(q->nonce)) != 1)
+		return wxe_set(e, WX_BAD_SIGNATURE,
+		    "signature, timestamp and nonce are required");
 	if (!parse_ll(q->timestamp, strlen(q->timestamp), 0, LLONG_MAX / 4, &ts) ||
-	    ts < now - pc->max_skew || ts > now + pc->max_skew) {
-		snprintf(msg, msglen, "the timestamp is not within %ld s of now",
-		    pc->max_skew);
-		return WX_BAD_SIGNATURE;
-	}
+	    ts < now - pc->max_skew || ts > now + pc->max_skew)
+		return wxe_set(e, WX_BAD_SIGNATURE,
+		    "the timestamp is not within %ld s of now", pc->max_skew);
 	return WX_OK;
 }
 
-static enum wx_err
-verify(const struct push_conf *pc, const char *query, long long now,
-    char **echostr, char *msg, size_t msglen)
+enum wx_err
+push_verify(const struct push_conf *pc, const char *query, long long now,
+    char **echostr, struct wxe *e)
 {
 	struct query q;
 	char echo[LIM_QUERY];
 	enum wx_err err;
 
 	*echostr = NULL;
-	if ((err = read_query(pc, query, now, &q, msg, msglen)) != WX_OK)
+	wxe_clear(e);
+	if ((err = read_query(pc, query, now, &q, e)) != WX_OK)
 		return err;
 	if (q.has_sig != 1 || !sig_ok(pc->token, q.timestamp, q.nonce, NULL,
-	    q.signature)) {
-		snprintf(msg, msglen, "the signature does not match push.token");
-		return WX_BAD_SIGNATURE;
-	}
-	if (req_query(query, "echostr", echo, sizeof(echo)) != 1) {
-		snprintf(msg, msglen, "echostr is required");
-		return WX_BAD_REQUEST;
-	}
+	    q.signature))
+		return wxe_set(e, WX_BAD_SIGNATURE,
+		    "the signature does not match push.token");
+	if (req_query(query, "echostr", echo, sizeof(echo)) != 1)
+		return wxe_set(e, WX_BAD_REQUEST, "echostr is required");
 	if ((*echostr = strdup(echo)) == NULL)
-		return WX_INTERNAL;
+		return wxe_set(e, WX_INTERNAL, NULL);
 	return WX_OK;
-}
-
-/* The reason's buffer is the carrier's own message. */
-enum wx_err
-push_verify(const struct push_conf *pc, const char *query, long long now,
-    char **echostr, struct wxe *e)
-{
-	wxe_clear(e);
-	return wxe_msg(e, verify(pc, query, now, echostr, e->msg, sizeof(e->msg)), 0, e->msg);
 }
 
 /*
  * Decrypt Encrypt into *inner (malloc'd, NUL-terminated; the message
- * only, random bytes, length and appid gone). WX_BAD_SIGNATURE when
+ * only, random bytes, length and appid gone). WX_BAD_SIGNATURE in e when
  * anything in it is not as WeChat makes it.
  */
 static enum wx_err
 decrypt(const struct push_conf *pc, const char *enc, char **inner,
-    size_t *innerlen, char *msg, size_t msglen)
+    size_t *innerlen, struct wxe *e)
 {
 	uint8_t key[CRYPTO_AES_KEY + 3], *ct = NULL, *pt = NULL;
 	char k64[48];
@@ -584,51 +557,50 @@ decrypt(const struct push_conf *pc, const char *enc, char **inner,
 	*inner = NULL;
 	snprintf(k64, sizeof(k64), "%s=", pc->aes_key);
 	if (crypto_b64_decode(k64, strlen(k64), key, sizeof(key), &keylen) != 0 ||
-	    keylen != CRYPTO_AES_KEY) {
-		snprintf(msg, msglen, "push.aesKey is not a valid EncodingAESKey");
-		return WX_BAD_SIGNATURE;
-	}
+	    keylen != CRYPTO_AES_KEY)
+		return wxe_set(e, WX_BAD_SIGNATURE,
+		    "push.aesKey is not a valid EncodingAESKey");
 	len = strlen(enc);
 	if ((ct = malloc(len / 4 * 3 + 3)) == NULL ||
 	    (pt = malloc(len / 4 * 3 + 4)) == NULL) {
-		err = WX_INTERNAL;
+		err = wxe_set(e, WX_INTERNAL, NULL);
 		goto done;
 	}
 	if (crypto_b64_decode(enc, len, ct, len / 4 * 3 + 3, &ctlen) != 0 ||
 	    ctlen == 0 || ctlen % 32 != 0) {
-		snprintf(msg, msglen, "Encrypt is not base64 of 32-byte blocks");
+		(void)wxe_set(e, WX_BAD_SIGNATURE, "Encrypt is not base64 of 32-byte blocks");
 		goto done;
 	}
 	if (crypto_aes256cbc(false, key, key, ct, ctlen, pt) != 0) {
-		snprintf(msg, msglen, "Encrypt does not decrypt");
+		(void)wxe_set(e, WX_BAD_SIGNATURE, "Encrypt does not decrypt");
 		goto done;
 	}
 	/* PKCS#7 with k = 32: OpenSSL's unpadding only knows k = 16 */
 	pad = pt[ctlen - 1];
 	if (pad < 1 || pad > 32) {
-		snprintf(msg, msglen, "Encrypt: a pad byte outside 1..32");
+		(void)wxe_set(e, WX_BAD_SIGNATURE, "Encrypt: a pad byte outside 1..32");
 		goto done;
 	}
 	for (i = 1; i <= pad; i++)
 		if (pt[ctlen - i] != pad) {
-			snprintf(msg, msglen, "Encrypt: a malformed pad");
+			(void)wxe_set(e, WX_BAD_SIGNATURE, "Encrypt: a malformed pad");
 			goto done;
 		}
 	content = ctlen - pad;
 	if (content < 20) {
-		snprintf(msg, msglen, "Encrypt: too short");
+		(void)wxe_set(e, WX_BAD_SIGNATURE, "Encrypt: too short");
 		goto done;
 	}
 	mlen = (size_t)pt[16] << 24 | (size_t)pt[17] << 16 |
 	    (size_t)pt[18] << 8 | pt[19];
 	if (mlen > content - 20) {
-		snprintf(msg, msglen, "Encrypt: the length runs past the end");
+		(void)wxe_set(e, WX_BAD_SIGNATURE, "Encrypt: the length runs past the end");
 		goto done;
 	}
 	alen = content - 20 - mlen;
 	if (alen != strlen(pc->appid) ||
 	    memcmp(pt + 20 + mlen, pc->appid, alen) != 0) {
-		snprintf(msg, msglen, "Encrypt: not for this appid");
+		(void)wxe_set(e, WX_BAD_SIGNATURE, "Encrypt: not for this appid");
 		goto done;
 	}
 	memmove(pt, pt + 20, mlen);
@@ -646,7 +618,7 @@ done:
 
 /* What an authentic message must hold for wxsub to act on it. */
 static enum wx_err
-check_msg(struct push_msg *m, char *msg, size_t msglen)
+check_msg(struct push_msg *m, struct wxe *e)
 {
 	size_t i;
 
@@ -657,86 +629,80 @@ check_msg(struct push_msg *m, char *msg, size_t msglen)
 				m->kind = events[i].kind;
 	if (m->kind == PUSH_OTHER)
 		return WX_OK;
-	if (!val_openid(m->from)) {
-		snprintf(msg, msglen, "FromUserName: not an openId");
-		return WX_BAD_REQUEST;
-	}
-	if (m->create_time <= 0) {
-		snprintf(msg, msglen, "CreateTime: required");
-		return WX_BAD_REQUEST;
-	}
-	if (m->n == 0) {
-		snprintf(msg, msglen, "List: required for %s", m->event);
-		return WX_BAD_REQUEST;
-	}
+	if (!val_openid(m->from))
+		return wxe_set(e, WX_BAD_REQUEST, "FromUserName: not an openId");
+	if (m->create_time <= 0)
+		return wxe_set(e, WX_BAD_REQUEST, "CreateTime: required");
+	if (m->n == 0)
+		return wxe_set(e, WX_BAD_REQUEST, "List: required for %s",
+		    m->event);
 	for (i = 0; i < m->n; i++) {
 		struct push_item *it = &m->items[i];
 
-		if (!val_template_id(it->template_id)) {
-			snprintf(msg, msglen, "List[%zu].TemplateId: not a template id", i);
-			return WX_BAD_REQUEST;
-		}
-		if (m->kind != PUSH_SENT && it->status[0] == '\0') {
-			snprintf(msg, msglen, "List[%zu].SubscribeStatusString: required", i);
-			return WX_BAD_REQUEST;
-		}
-		if (m->kind == PUSH_SENT && (it->msgid[0] == '\0' || !it->has_errcode)) {
-			snprintf(msg, msglen, "List[%zu]: MsgID and ErrorCode are required", i);
-			return WX_BAD_REQUEST;
-		}
+		if (!val_template_id(it->template_id))
+			return wxe_set(e, WX_BAD_REQUEST,
+			    "List[%zu].TemplateId: not a template id", i);
+		if (m->kind != PUSH_SENT && it->status[0] == '\0')
+			return wxe_set(e, WX_BAD_REQUEST,
+			    "List[%zu].SubscribeStatusString: required", i);
+		if (m->kind == PUSH_SENT && (it->msgid[0] == '\0' ||
+		    !it->has_errcode))
+			return wxe_set(e, WX_BAD_REQUEST,
+			    "List[%zu]: MsgID and ErrorCode are required", i);
 	}
 	return WX_OK;
 }
 
-static enum wx_err
-read_push(const struct push_conf *pc, const char *query, const char *ctype,
+enum wx_err
+push_read(const struct push_conf *pc, const char *query, const char *ctype,
     const char *body, size_t len, long long now, struct push_msg *m,
-    char *msg, size_t msglen)
+    struct wxe *e)
 {
 	struct sink s = { .m = m };
 	struct query q;
 	char *inner = NULL;
-	size_t innerlen;
+	size_t innerlen = 0;
 	bool json, cipher;
 	enum wx_err err;
 
 	memset(m, 0, sizeof(*m));
-	if ((err = read_query(pc, query, now, &q, msg, msglen)) != WX_OK)
+	wxe_clear(e);
+	if ((err = read_query(pc, query, now, &q, e)) != WX_OK)
 		return err;
 	/* a signature that is there is checked, whatever the mode */
 	if (q.has_sig == 1 && !sig_ok(pc->token, q.timestamp, q.nonce, NULL,
-	    q.signature)) {
-		snprintf(msg, msglen, "the signature does not match push.token");
-		return WX_BAD_SIGNATURE;
-	}
+	    q.signature))
+		return wxe_set(e, WX_BAD_SIGNATURE,
+		    "the signature does not match push.token");
 	json = is_json(ctype, body, len);
-	if ((err = read_body(&s, json, body, len, msg, msglen)) != WX_OK) {
+	if ((err = read_body(&s, json, body, len, e)) != WX_OK) {
 		free(s.encrypt);
-		/* unsigned yet: nothing in it may be believed */
-		return q.has_sig == 1 || err == WX_INTERNAL ? err : WX_BAD_SIGNATURE;
+		/* unsigned yet: nothing in it may be believed (same reason) */
+		return q.has_sig == 1 || err == WX_INTERNAL ? err :
+		    wxe_msg(e, WX_BAD_SIGNATURE, 0, e->msg);
 	}
 	cipher = q.has_msig == 1 || s.encrypt != NULL ||
 	    (q.has_type == 1 && strcmp(q.encrypt_type, "aes") == 0);
 	if (!cipher) {
-		if (q.has_sig != 1) {
-			snprintf(msg, msglen, "signature is required");
-			return WX_BAD_SIGNATURE;
-		}
-		return check_msg(m, msg, msglen);
+		if (q.has_sig != 1)
+			return wxe_set(e, WX_BAD_SIGNATURE,
+			    "signature is required");
+		return check_msg(m, e);
 	}
 	if (s.encrypt == NULL || q.has_msig != 1 || pc->aes_key[0] == '\0') {
-		snprintf(msg, msglen, s.encrypt == NULL ? "Encrypt is missing" :
-		    q.has_msig != 1 ? "msg_signature is required" :
+		(void)wxe_set(e, WX_BAD_SIGNATURE, s.encrypt == NULL ?
+		    "Encrypt is missing" : q.has_msig != 1 ?
+		    "msg_signature is required" :
 		    "an encrypted push, and push.aesKey is not set");
 		free(s.encrypt);
-		return WX_BAD_SIGNATURE;
+		return e->err;
 	}
 	if (!sig_ok(pc->token, q.timestamp, q.nonce, s.encrypt, q.msg_signature)) {
-		snprintf(msg, msglen, "msg_signature does not match push.token");
 		free(s.encrypt);
-		return WX_BAD_SIGNATURE;
+		return wxe_set(e, WX_BAD_SIGNATURE,
+		    "msg_signature does not match push.token");
 	}
-	err = decrypt(pc, s.encrypt, &inner, &innerlen, msg, msglen);
+	err = decrypt(pc, s.encrypt, &inner, &innerlen, e);
 	free(s.encrypt);
 	if (err != WX_OK)
 		return err;
@@ -745,22 +711,13 @@ read_push(const struct push_conf *pc, const char *query, const char *ctype,
 	memset(&s, 0, sizeof(s));
 	s.m = m;
 	err = read_body(&s, is_json(NULL, inner, innerlen), inner, innerlen,
-	    msg, msglen);
+	    e);
 	free(s.encrypt);
 	free(inner);
 	if (err != WX_OK)
 		return err;
 	m->encrypted = true;
-	return check_msg(m, msg, msglen);
-}
-
-/* The reason's buffer is the carrier's own message. */
-enum wx_err
-push_read(const struct push_conf *pc, const char *query, const char *ctype,
-    const char *body, size_t len, long long now, struct push_msg *m, struct wxe *e)
-{
-	wxe_clear(e);
-	return wxe_msg(e, read_push(pc, query, ctype, body, len, now, m, e->msg, sizeof(e->msg)), 0, e->msg);
+	return check_msg(m, e);
 }
 
 int

@@ -299,6 +299,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(err == WX_OK || err == WX_BAD_SIGNATURE ||
 		    err == WX_BAD_REQUEST || err == WX_INTERNAL, "a GET verdict");
 		check((err == WX_OK) == (echo != NULL), "echostr only on WX_OK");
+		check(pe.err == err, "the carrier holds the GET's verdict");
 		if (err == WX_OK)
 			check(signed_plain(query), "echostr only when signed");
 		else
@@ -325,6 +326,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    m, &pe);
 	check(err == WX_OK || err == WX_BAD_SIGNATURE || err == WX_BAD_REQUEST ||
 	    err == WX_INTERNAL, "a POST verdict");
+	check(pe.err == err, "the carrier holds the POST's verdict");
 	if (err != WX_OK) {
 		check_msg(msg);
 		check(msg[0] != '\0' || err == WX_INTERNAL, "a refusal says why");
