@@ -226,13 +226,13 @@ tpl_is_longterm(json_object *tpl)
 	    strcmp(json_object_get_string(v), "long-term") == 0;
 }
 
-static enum wx_err
-check_data(json_object *tpl, const struct wx_item *d, size_t n, char *msg,
-    size_t msglen)
+enum wx_err
+tpl_check(json_object *tpl, const struct wx_item *d, size_t n, struct wxe *e)
 {
 	json_object *kws, *v;
 	size_t i, j, nk;
 
+	wxe_clear(e);
 	if (!json_object_object_get_ex(tpl, "keywords", &kws) ||
 	    !json_object_is_type(kws, json_type_array))
 		return WX_OK;
@@ -240,32 +240,29 @@ check_data(json_object *tpl, const struct wx_item *d, size_t n, char *msg,
 	for (i = 0; i < n; i++) {
 		bool found = false;
 		for (j = 0; j < nk && !found; j++) {
-			json_object *kw = json_object_array_get_idx(kws, j), *k, *e;
+			json_object *kw = json_object_array_get_idx(kws, j), *k, *en;
 			if (!json_object_object_get_ex(kw, "key", &k) ||
 			    strcmp(json_object_get_string(k), d[i].key) != 0)
 				continue;
 			found = true;
-			if (!json_object_object_get_ex(kw, "enum", &e))
+			if (!json_object_object_get_ex(kw, "enum", &en))
 				continue;
-			size_t ne = json_object_array_length(e), x;
+			size_t ne = json_object_array_length(en), x;
 			for (x = 0; x < ne; x++) {
-				v = json_object_array_get_idx(e, x);
+				v = json_object_array_get_idx(en, x);
 				if ((size_t)json_object_get_string_len(v) == d[i].len &&
 				    memcmp(json_object_get_string(v), d[i].value,
 				    d[i].len) == 0)
 					break;
 			}
-			if (x == ne) {
-				snprintf(msg, msglen, "data.%s: not one of the "
-				    "template's values for it", d[i].key);
-				return WX_INVALID_DATA;
-			}
+			if (x == ne)
+				return wxe_set(e, WX_INVALID_DATA, "data.%s: not "
+				    "one of the template's values for it",
+				    d[i].key);
 		}
-		if (!found) {
-			snprintf(msg, msglen, "data.%s: the template has no such "
-			    "keyword", d[i].key);
-			return WX_INVALID_DATA;
-		}
+		if (!found)
+			return wxe_set(e, WX_INVALID_DATA, "data.%s: the "
+			    "template has no such keyword", d[i].key);
 	}
 	for (j = 0; j < nk; j++) {
 		json_object *kw = json_object_array_get_idx(kws, j), *k;
@@ -274,21 +271,11 @@ check_data(json_object *tpl, const struct wx_item *d, size_t n, char *msg,
 		for (i = 0; i < n; i++)
 			if (strcmp(json_object_get_string(k), d[i].key) == 0)
 				break;
-		if (i == n) {
-			snprintf(msg, msglen, "data.%s: the template needs it",
-			    json_object_get_string(k));
-			return WX_INVALID_DATA;
-		}
+		if (i == n)
+			return wxe_set(e, WX_INVALID_DATA, "data.%s: the "
+			    "template needs it", json_object_get_string(k));
 	}
 	return WX_OK;
-}
-
-/* The reason's buffer is the carrier's own message. */
-enum wx_err
-tpl_check(json_object *tpl, const struct wx_item *d, size_t n, struct wxe *e)
-{
-	wxe_clear(e);
-	return wxe_msg(e, check_data(tpl, d, n, e->msg, sizeof(e->msg)), 0, e->msg);
 }
 
 /* ---- with I/O ---- */
