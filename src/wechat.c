@@ -104,6 +104,7 @@ wechat_parse(const char *body, size_t len, json_object **out,
 	struct json_tokener *tok;
 	json_object *o, *ec, *em;
 	char msg[161];
+	long code;
 
 	/*
 	 * A tokener of its own per answer: json_tokener_reset keeps a
@@ -113,32 +114,30 @@ wechat_parse(const char *body, size_t len, json_object **out,
 	 * fuzz_wechat. An answer per send or fetch makes the cost nothing.
 	 */
 	*out = NULL;
-	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL) {
-		snprintf(ans->msg, sizeof(ans->msg), "out of memory");
-		return answered(ans, WX_INTERNAL);
-	}
+	wxe_clear(ans);
+	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL)
+		return wxe_set(ans, WX_INTERNAL, "out of memory");
 	o = json_tokener_parse_ex(tok, body, (int)len);
 	json_tokener_free(tok);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		snprintf(ans->msg, sizeof(ans->msg), "answer is not a JSON object");
-		return answered(ans, WX_UPSTREAM);
+		return wxe_set(ans, WX_UPSTREAM, "answer is not a JSON object");
 	}
 	if (json_object_object_get_ex(o, "errcode", &ec) && ec != NULL &&
 	    json_object_is_type(ec, json_type_int) &&
 	    json_object_get_int64(ec) != 0) {
-		ans->errcode = (long)json_object_get_int64(ec);
+		code = (long)json_object_get_int64(ec);
 		msg[0] = '\0';
 		if (json_object_object_get_ex(o, "errmsg", &em) &&
 		    json_object_is_type(em, json_type_string))
 			copy_errmsg(msg, sizeof(msg), json_object_get_string(em));
-		snprintf(ans->msg, sizeof(ans->msg), "errcode %ld: %s",
-		    ans->errcode, msg);
 		json_object_put(o);
-		return answered(ans, WX_UPSTREAM);
+		(void)wxe_set(ans, WX_UPSTREAM, "errcode %ld: %s", code, msg);
+		ans->errcode = code;
+		return WX_UPSTREAM;
 	}
 	*out = o;
-	return answered(ans, WX_OK);
+	return WX_OK;
 }
 
 /* Build the token request: classic GET URL, or stable POST body. */
@@ -183,12 +182,12 @@ wechat_token(struct upstream *up, const struct config *c, bool force,
 	wxe_clear(ans);
 	memset(t, 0, sizeof(*t));
 	if (token_request(c, force, url, sizeof(url), &req) != 0) {
-		snprintf(ans->msg, sizeof(ans->msg), "cannot build the token request");
+		(void)wxe_set(ans, err, "cannot build the token request");
 		goto out;
 	}
 	if (up_call(up, url, req ? jsonio_text(req, NULL) : NULL, UP_RESEND_OK,
 	    c->timeout_ms, &res) != WX_OK) {
-		snprintf(ans->msg, sizeof(ans->msg), "token endpoint: %.200s", res.e.msg);
+		(void)wxe_set(ans, err, "token endpoint: %.200s", res.e.msg);
 		goto out;
 	}
 	err = wechat_read_token(res.status, res.body, res.len, t, ans);
@@ -208,12 +207,9 @@ read_answer(const char *what, long status, const char *body, size_t len,
 {
 	enum wx_err err;
 
-	wxe_clear(ans);
 	*o = NULL;
-	if (status != 200) {
-		snprintf(ans->msg, sizeof(ans->msg), "%s: HTTP %ld", what, status);
-		return answered(ans, WX_UPSTREAM);
-	}
+	if (status != 200)
+		return wxe_set(ans, WX_UPSTREAM, "%s: HTTP %ld", what, status);
 	if ((err = wechat_parse(body, len, o, ans)) != WX_OK && ans->errcode != 0 &&
 	    map != NULL)
 		err = map(ans->errcode);
@@ -235,13 +231,13 @@ wechat_read_token(long status, const char *body, size_t len,
 		goto out;
 	if (jsonio_string(o, "access_token", &s, &slen) != 1 ||
 	    !val_shape(VS_ACCESS_TOKEN, s, slen)) {
-		snprintf(ans->msg, sizeof(ans->msg), "token endpoint: no usable access_token");
+		(void)wxe_set(ans, err, "token endpoint: no usable access_token");
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "expires_in", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int64(v) <= 0 || json_object_get_int64(v) > 86400) {
-		snprintf(ans->msg, sizeof(ans->msg), "token endpoint: bad expires_in");
+		(void)wxe_set(ans, err, "token endpoint: bad expires_in");
 		goto out;
 	}
 	memcpy(t->token, s, slen + 1);
@@ -304,7 +300,7 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 	*msgid = 0;
 	if (ulen + tlen >= sizeof(url) ||
 	    (text = wechat_message_text(m, &len)) == NULL) {
-		snprintf(ans->msg, sizeof(ans->msg), "cannot build the send request");
+		(void)wxe_set(ans, err, "cannot build the send request");
 		goto out;
 	}
 	memcpy(url, c->send_url, ulen);
@@ -312,8 +308,7 @@ wechat_send(struct upstream *up, const struct config *c, const char *token,
 
 	if (up_call(up, url, text, UP_NO_RESEND, c->timeout_ms,
 	    &res) != WX_OK) {
-		snprintf(ans->msg, sizeof(ans->msg), "send: %.200s", res.e.msg);
-		err = WX_UPSTREAM;
+		err = wxe_set(ans, WX_UPSTREAM, "send: %.200s", res.e.msg);
 		goto out;
 	}
 	err = wechat_read_send(res.status, res.body, res.len, msgid, ans);
@@ -412,13 +407,12 @@ wechat_login(struct upstream *up, const struct config *c, const char *code,
 	    "&grant_type=authorization_code", c->login_url,
 	    strchr(c->login_url, '?') ? "&" : "?", c->appid, esc_secret, esc_code);
 	if (n < 0 || (size_t)n >= sizeof(url)) {
-		snprintf(ans->msg, sizeof(ans->msg), "login URL too long");
-		err = WX_INTERNAL;
+		err = wxe_set(ans, WX_INTERNAL, "login URL too long");
 		goto out;
 	}
 	if (up_call(up, url, NULL, UP_RESEND_OK, c->login_timeout_ms,
 	    &res) != WX_OK) {
-		snprintf(ans->msg, sizeof(ans->msg), "code2Session: %.200s", res.e.msg);
+		(void)wxe_set(ans, err, "code2Session: %.200s", res.e.msg);
 		goto out;
 	}
 	err = wechat_read_login(res.status, res.body, res.len, l, ans);
@@ -442,9 +436,8 @@ wechat_read_login(long status, const char *body, size_t len,
 	if (!take_id(o, "openid", l->openid, sizeof(l->openid), true) ||
 	    !take_id(o, "session_key", l->session_key, sizeof(l->session_key), true) ||
 	    !take_id(o, "unionid", l->unionid, sizeof(l->unionid), false)) {
-		snprintf(ans->msg, sizeof(ans->msg), "code2Session: incomplete answer");
+		err = wxe_set(ans, WX_UPSTREAM, "code2Session: incomplete answer");
 		memset(l, 0, sizeof(*l));
-		err = WX_UPSTREAM;
 	}
 	json_object_put(o);
 	return answered(ans, err);

@@ -100,7 +100,9 @@ enum wx_err	 wechat_read_login(long status, const char *body, size_t len,
 
 /*
  * Parse a WeChat JSON answer: WX_OK when it is an object whose errcode is
- * absent, 0 or "ok"-like; *out holds the object (caller puts it).
+ * absent, 0 or "ok"-like; *out holds the object (caller puts it) and ans
+ * is left empty. Else WX_UPSTREAM (WX_INTERNAL: out of memory) with ans
+ * filled, WeChat's errcode and errmsg included when it gave them.
  */
 enum wx_err	 wechat_parse(const char *body, size_t len, json_object **out,
 		    struct wxe *ans);
