@@ -820,12 +820,13 @@ outbox_backoff_ms(long base_ms, long long attempts, uint64_t rnd)
 }
 
 enum outbox_next
-outbox_decide(const struct outbox_attempt *a, enum wx_err *err)
+outbox_decide(const struct outbox_attempt *a, struct wxe *e)
 {
 	bool out_of_tries = a->attempts >= a->max_attempts;
 	enum outbox_next retry = out_of_tries ? OBN_FAILED : OBN_RETRY;
+	enum wx_err read = e->err;	/* wechat_read_send's, when transfer_ok */
 
-	*err = WX_UPSTREAM;
+	e->err = WX_UPSTREAM;
 	if (!a->transfer_ok)
 		/* Sent and no answer: it may have been delivered. */
 		return a->request_sent ? OBN_UNKNOWN : retry;
@@ -833,21 +834,21 @@ outbox_decide(const struct outbox_attempt *a, enum wx_err *err)
 		return retry;
 	if (a->status != 200)
 		return OBN_FAILED;	/* an HTTP 4xx (or odd status) is final */
-	if (a->err == WX_OK) {
+	if (read == WX_OK) {
 		if (a->msgid != 0) {
-			*err = WX_OK;
+			e->err = WX_OK;
 			return OBN_SENT;
 		}
 		return OBN_UNKNOWN;	/* accepted without a msgid: can't tell */
 	}
-	if (!a->has_errcode)
+	if (e->errcode == 0)
 		return OBN_UNKNOWN;	/* a 200 we cannot read */
-	if (a->errcode == -1 || a->errcode == 43108)
+	if (e->errcode == -1 || e->errcode == 43108)
 		return retry;
-	if (wechat_token_rejected(a->errcode)) {
-		*err = WX_TOKEN_UNAVAILABLE;
+	if (wechat_token_rejected(e->errcode)) {
+		e->err = WX_TOKEN_UNAVAILABLE;
 		return a->renewed || out_of_tries ? retry : OBN_RENEW;
 	}
-	*err = a->err;
+	e->err = read;
 	return OBN_FAILED;
 }

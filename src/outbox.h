@@ -270,23 +270,27 @@ long		 outbox_backoff_ms(long base_ms, long long attempts,
 
 /*
  * The outcome of one attempt. transfer_ok: an HTTP answer came, with
- * status and err/errcode/msgid as wechat_read_send read it; else
- * request_sent says whether the request may have reached WeChat.
- * renewed: the token was renewed once already for this attempt.
+ * status and msgid as wechat_read_send read it (its error and errcode
+ * are in the carrier outbox_decide gets); else request_sent says whether
+ * the request may have reached WeChat. renewed: the token was renewed
+ * once already for this attempt.
  */
 struct outbox_attempt {
 	bool		 transfer_ok;
 	bool		 request_sent;
 	long		 status;
-	enum wx_err	 err;
-	bool		 has_errcode;
-	long		 errcode;
 	uint64_t	 msgid;
 	long long	 attempts;	/* calls made so far, this one included */
 	long		 max_attempts;
 	bool		 renewed;
 };
-enum outbox_next outbox_decide(const struct outbox_attempt *, enum wx_err *err);
+/*
+ * What comes next. e holds the attempt's error as it came (WeChat's
+ * answer as wechat_read_send read it, or the failed transfer); its err
+ * becomes what the attempt came to (WX_OK: sent), its errcode and
+ * message stay.
+ */
+enum outbox_next outbox_decide(const struct outbox_attempt *, struct wxe *e);
 
 /*
  * Reply readers: hiredis replies to the struct they mean, no I/O. -1

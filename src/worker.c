@@ -126,15 +126,13 @@ done(void *arg, void *tag, const struct up_result *r, bool left)
 	at.status = r->status;
 	at.attempts = s->job.attempts;
 	at.max_attempts = w->a->cfg.outbox_max_attempts;
-	if (at.transfer_ok) {
-		/* WeChat's answer is the result's carrier; decide sets its err */
-		at.err = wechat_read_send(r->status, r->body, r->len, &at.msgid,
+	/* The attempt's error in the result's carrier; decide sets its err. */
+	if (at.transfer_ok)
+		(void)wechat_read_send(r->status, r->body, r->len, &at.msgid,
 		    &res.e);
-		at.has_errcode = res.e.errcode != 0;
-		at.errcode = res.e.errcode;
-	} else
+	else
 		(void)wxe_set(&res.e, WX_UPSTREAM, "send: %.200s", r->e.msg);
-	res.next = outbox_decide(&at, &res.e.err);
+	res.next = outbox_decide(&at, &res.e);
 	res.msgid = at.msgid;
 	if (res.next == OBN_RENEW && token_renew(&w->a->tok, s->job.token,
 	    s->job.token, sizeof(s->job.token), &e) != WX_OK)

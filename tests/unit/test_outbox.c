@@ -41,11 +41,17 @@ decide(bool ok, bool sent, long status, enum wx_err err, long errcode,
 {
 	struct outbox_attempt a = {
 		.transfer_ok = ok, .request_sent = sent, .status = status,
-		.err = err, .has_errcode = errcode != 0, .errcode = errcode,
 		.msgid = msgid, .attempts = attempts, .max_attempts = 3,
 		.renewed = renewed,
 	};
-	return outbox_decide(&a, out);
+	struct wxe e = { .err = err, .errcode = errcode, .msg = "why" };
+	enum outbox_next next = outbox_decide(&a, &e);
+
+	/* Only the error changes: WeChat's errcode and the reason stay. */
+	CU_ASSERT_EQUAL(e.errcode, errcode);
+	CU_ASSERT_STRING_EQUAL(e.msg, "why");
+	*out = e.err;
+	return next;
 }
 
 static void
