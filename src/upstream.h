@@ -59,8 +59,8 @@ int		 up_multi_add(struct up_multi *, const char *url,
 /*
  * Move the calls on, waiting up to wait_ms for something to happen, and
  * hand each finished one to done: res as up_call would fill it (status 0
- * and err when the transfer failed), and whether the request left (it may
- * have reached WeChat). 0, or -1 when libcurl failed.
+ * and res->e filled when the transfer failed), and whether the request
+ * left (it may have reached WeChat). 0, or -1 when libcurl failed.
  */
 typedef void	(*up_done_fn)(void *arg, void *tag, const struct up_result *res,
 		    bool request_left);

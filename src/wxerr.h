@@ -6,11 +6,15 @@
  * one, and the message. Whatever fails on the request's path fills it
  * (wxe_set) and returns its err; the dispatcher (app.c) is the one place
  * that turns it into an answer (resp_fail). The readers below the request
- * fill the carrier their caller gives: the JSON parser, the push reader
- * and the template check (the request's own), WeChat's answers (wechat.h:
- * its errcode too), a transfer (upstream.h) and the outbox's attempts.
- * Only the configuration's readers (config, redisaddr, sentinel), which
- * run before any request, write a reason into a caller's buffer.
+ * fill the carrier their caller gives, with wxe_set, and keep no message
+ * buffer of their own: the handlers' body checks, the JSON parser, the
+ * push reader and the template check (the request's own carrier),
+ * WeChat's answers (wechat.h: its errcode too), a transfer (upstream.h)
+ * and an outbox attempt (the worker's result, through outbox_decide).
+ * Two kinds of reason still go into a caller's buffer: the
+ * configuration's (config, redisaddr, sentinel), read before any request,
+ * and val_data_value's rule text (validate.h), which /send puts in the
+ * request's carrier after the key's name.
  */
 #ifndef WX_WXERR_H
 #define WX_WXERR_H
