@@ -43,8 +43,7 @@ h_login(struct app *a, struct request *r, struct response *resp)
 	guard_leave(a->st, &a->cfg, &pass);
 	if (err != WX_OK) {
 		log_warn("login failed: %s", ans.msg);
-		return wxe_msg(&r->e, err, ans.errcode,
-		    NULL);
+		return wxe_msg(&r->e, err, ans.errcode, NULL);
 	}
 	if (!val_openid(l.openid)) {
 		log_error("code2Session returned an openId of an unexpected shape");
