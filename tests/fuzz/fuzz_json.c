@@ -700,6 +700,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (route != 3) {
 		parsed = jsonio_parse_object(f.body, f.body_len, &o, &pe) == WX_OK;
 		check(parsed == (o != NULL), "an object exactly on success", NULL);
+		check(parsed == (pe.err == WX_OK), "the carrier holds the verdict",
+		    NULL);
 		check(!parsed || jsonio_syntax_ok(f.body, f.body_len),
 		    "what parses passes the syntax check", NULL);
 		if (!parsed)

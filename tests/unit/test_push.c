@@ -452,7 +452,10 @@ test_templates(void)
 	CU_ASSERT_PTR_NULL(tpl_find(list, "T3"));
 
 	CU_ASSERT_EQUAL(tpl_check(t, d, 3, &pe), WX_OK);
+	CU_ASSERT_EQUAL(pe.err, WX_OK);
+	CU_ASSERT_STRING_EQUAL(pe.msg, "");
 	CU_ASSERT_EQUAL(tpl_check(t, d, 2, &pe), WX_INVALID_DATA);
+	CU_ASSERT_EQUAL(pe.err, WX_INVALID_DATA);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "enum_string3"));
 	d[2].value = "半";
 	CU_ASSERT_EQUAL(tpl_check(t, d, 3, &pe), WX_INVALID_DATA);
