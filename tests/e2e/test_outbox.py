@@ -551,8 +551,25 @@ class OutboxFaultCase(OutboxCase):
         def done():
             return all(row[0] in final
                        for row in self.states(messages).values())
-        wait_until(done, timeout, interval=0.25,
-                   what="every message final")
+        try:
+            wait_until(done, timeout, interval=0.25,
+                       what="every message final")
+        except TimeoutError:
+            # what is stuck, and where the outbox has it
+            left = {mid: row for mid, row in self.states(messages).items()
+                    if row[0] not in final}
+            some = sorted(left)[:3]
+            rc, out, _ = self.wxsub("outbox")
+            raise AssertionError(
+                "%d messages not final: %r\nfor example %r\n%s\n%s" % (
+                    len(left), collections.Counter(r[0] for r in
+                                                   left.values()),
+                    [(m, self.env.redis("HGETALL", "WXSUB:msg:" + m),
+                      self.env.redis("ZSCORE", "WXSUB:outbox:delayed", m))
+                     for m in some], out,
+                    "\n".join(open(f, errors="replace").read()[-3000:]
+                              for f in self.env.extra_logs
+                              if "worker" in f)))
 
     def assertExactlyOnce(self, messages):
         st = self.env.stats()
