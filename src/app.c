@@ -265,6 +265,10 @@ app_free(struct app *a)
 
 	if (a->cfg_ok)
 		flush_counts(a);
+	/* releases first: a store may use the connection of one freed before */
+	for (i = 0; i < a->n_apps; i++)
+		store_release(a->apps[i].st);
+	store_release(a->st);
 	for (i = 0; i < a->n_apps; i++) {
 		tpl_cache_free(&a->apps[i]);
 		store_free(a->apps[i].st);
@@ -415,6 +419,9 @@ app_serve(struct app *root, const struct io *io)
 	err = prepare(root, io, &r, &resp, &rt, &a);
 	if (r.content_length == 0)
 		root->body_whole = true;	/* nothing to read */
+	if (root->last != NULL && root->last->st != NULL &&
+	    (root->last != a || (err == WX_OK && !rt->claims)))
+		store_release(root->last->st);
 	root->last = a;
 	/* The one exit of every failure, before or in the handler. */
 	if (err == WX_OK)
@@ -442,7 +449,7 @@ app_serve(struct app *root, const struct io *io)
 }
 
 void
-app_after(struct app *root)
+app_after(struct app *root, bool next_waiting)
 {
 	/*
 	 * The app this request was for: the others hold and owe nothing.
@@ -454,6 +461,8 @@ app_after(struct app *root)
 	if (a == NULL || a->st == NULL)
 		return;
 	store_flush(a->st);
+	if (!next_waiting || store_releasing_ms(a->st) >= APP_HOLD_MS)
+		store_release(a->st);
 	if (!root->cfg_ok || !a->cfg_ok)
 		return;
 	token_refresh_ahead(&a->tok);

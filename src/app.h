@@ -85,10 +85,20 @@ struct app *app_named(struct app *root, const char *name);
 void	app_serve(struct app *, const struct io *);
 
 /*
- * Once the answer is out: first what the store holds (a send lock's
- * release, store.h), then work that should not delay an answer
+ * Once the answer is out: what the store holds is sent (a login lease's
+ * end), and a send lock's release (store.h) too unless next_waiting:
+ * another request is already at the door, and when it is a send the
+ * release rides with its claim, sparing Redis a wake-up and this process
+ * a write per send. It waits for nothing slow: app_serve sends it before
+ * any route but /send runs (they may call WeChat) and when the next
+ * request is for another app, and app_after once it is APP_HOLD_MS old.
+ * Only the lock's own user may wait longer, behind a next request whose
+ * body trickles in (the shipped server kits hand bodies over whole);
+ * never beyond the lock's life, and the claim's compare makes a late
+ * release harmless. Then work that should not delay an answer
  * (refreshing the token ahead, adding the counts to the fleet's).
  */
-void	app_after(struct app *);
+#define APP_HOLD_MS	20
+void	app_after(struct app *, bool next_waiting);
 
 #endif

@@ -6,9 +6,11 @@
  * It uses fcgiapp's explicit streams, not fcgi_stdio: no environ
  * swapping per request, and no stdio macros leaking into other headers.
  */
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,15 @@ fcgi_read(void *ctx, char *buf, size_t n)
 	    ((FCGX_Request *)ctx)->in);
 
 	return got > 0 ? (size_t)got : 0;
+}
+
+/* Is another request already at the door (the listening socket)? */
+static bool
+fcgi_next_waiting(void)
+{
+	struct pollfd p = { .fd = FCGI_LISTENSOCK_FILENO, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
 static int
@@ -193,7 +204,7 @@ main(void)
 		dl_arm(&app.dl);
 		cgi_drain(&app.dl);
 		dl_disarm();
-		app_after(&app);
+		app_after(&app, false);
 		app_free(&app);
 		return 0;
 	}
@@ -207,7 +218,7 @@ main(void)
 	while (!stopping && FCGX_Accept_r(&req) >= 0) {
 		app_serve(&app, &io);
 		fcgi_finish(&req, &app.dl, app.body_whole);	/* the answer is out before the work below */
-		app_after(&app);
+		app_after(&app, fcgi_next_waiting());
 	}
 	app_free(&app);
 	return 0;

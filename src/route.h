@@ -44,6 +44,7 @@ struct route {
 	int		 body;		/* enum body_kind (true: JSON) */
 	handler_fn	 fn;
 	bool		 prefix;	/* path is a prefix: "/messages/" + id */
+	bool		 claims;	/* may claim a send lock first (app.h) */
 };
 
 /*

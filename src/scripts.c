@@ -129,9 +129,13 @@ const struct redis_script SCRIPT_CREDIT_ADD = { "credit_add",
 
 /*
  * The start of a send.
- * KEYS: [1] the user's send lock, [2] the credit, [3] redis.tokenKey.
+ * KEYS: [1] the user's send lock, [2] the credit, [3] redis.tokenKey,
+ * [4] (optional) the lock of this process's last send, still to release.
  * ARGV: [1] lock value, [2] lock life (ms), [3] '1' for a long-term
- * template (its marker is checked, never spent).
+ * template (its marker is checked, never spent), [4] that last lock's
+ * value: deleted first if the lock still holds it, and, like the lock's
+ * SET, not propagated (store.h: a send's release rides with the next
+ * claim, sparing Redis a wake-up of its own).
  * Returns {0} busy; {2} no credit (lock released); {1, credit pttl
  * before (take's), token or nil, token ttl}. A credit never goes below
  * zero and its key disappears at zero; the pttl lets a credit given back
@@ -139,6 +143,12 @@ const struct redis_script SCRIPT_CREDIT_ADD = { "credit_add",
  */
 const struct redis_script SCRIPT_SEND_BEGIN = { "send_begin",
     LUA_TAKE LUA_LOCK
+    "if ARGV[4] then "
+    "  redis.set_repl(redis.REPL_NONE) "
+    "  if redis.call('get', KEYS[4]) == ARGV[4] then "
+    "    redis.call('del', KEYS[4]) end "
+    "  redis.set_repl(redis.REPL_ALL) "
+    "end "
     "if not send_lock(KEYS[1], ARGV[1], ARGV[2]) then return {0} end "
     "local taken, pttl = take(KEYS[2], ARGV[3]) "
     "if taken == 0 then redis.call('del', KEYS[1]) return {2} end "

@@ -227,6 +227,12 @@ struct store {
 	const struct config	*cfg;
 	struct redis		*rd;
 	bool			 shared;	/* rd is another store's */
+	/* a send lock still to release (store_send_end), "" none */
+	char			 rel_lock[LIM_KEY];
+	char			 rel_val[32];	/* its value: sec_new_id, 23 */
+	double			 rel_asked;
+	long			 rel_ms;
+	double			 rel_noted;	/* when store_send_end noted it */
 };
 
 struct store *
@@ -250,6 +256,8 @@ store_free(struct store *s)
 	if (s == NULL)
 		return;
 	if (!s->shared)
+		store_release(s);	/* a sharing one's: app_free, first */
+	if (!s->shared)
 		redis_free(s->rd);	/* sends what is held first */
 	free(s);
 }
@@ -272,6 +280,43 @@ store_flush(struct store *s)
 {
 	if (s != NULL)
 		redis_flush(s->rd);
+}
+
+double
+store_releasing_ms(const struct store *s)
+{
+	if (s == NULL || s->rel_lock[0] == '\0')
+		return -1;
+	return (clock_s() - s->rel_noted) * 1000.0;
+}
+
+void
+store_release(struct store *s)
+{
+	const char *del[2], *keys[1], *args[1];
+	redisReply *r;
+
+	if (s == NULL || s->rel_lock[0] == '\0')
+		return;
+	/*
+	 * Half the life: Redis times the lock on its own clock, from when
+	 * the SET reached it; this side timed it from before it was sent.
+	 * Within it a plain DEL, held and sent without waiting, is safe;
+	 * past it only a compare may delete it. A DEL with no connection to
+	 * hold it on leaves the lock to run out.
+	 */
+	if ((clock_s() - s->rel_asked) * 1000.0 < (double)s->rel_ms / 2) {
+		del[0] = "DEL";
+		del[1] = s->rel_lock;
+		if (redis_hold(s->rd, 2, del) == 0)
+			redis_flush(s->rd);
+	} else {
+		keys[0] = s->rel_lock;
+		args[0] = s->rel_val;
+		if ((r = redis_eval(s->rd, &SCRIPT_CAD, 1, keys, 1, args)) != NULL)
+			freeReplyObject(r);
+	}
+	s->rel_lock[0] = '\0';
 }
 
 /* redis_command over a NULL-terminated list of strings (at most 8). */
@@ -576,8 +621,8 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
     long lockms, const char *credit, bool longterm, struct send_claim *c)
 {
 	char ms[NUM_DEC_MAX];
-	const char *keys[3] = { lock, credit, s->cfg->token_key };
-	const char *args[3] = { lockval, ms, longterm ? "1" : "0" };
+	const char *keys[4] = { lock, credit, s->cfg->token_key, NULL };
+	const char *args[4] = { lockval, ms, longterm ? "1" : "0", NULL };
 	redisReply *r;
 	enum wx_err err;
 
@@ -587,7 +632,15 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	c->lock_ms = lockms;
 	c->asked = clock_s();
 	num_i64(ms, lockms);
-	if ((r = redis_eval(s->rd, &SCRIPT_SEND_BEGIN, 3, keys, 3, args)) == NULL)
+	/* A release still to send rides with the claim (compared there). */
+	if (s->rel_lock[0] != '\0') {
+		keys[3] = s->rel_lock;
+		args[3] = s->rel_val;
+	}
+	r = redis_eval(s->rd, &SCRIPT_SEND_BEGIN, s->rel_lock[0] ? 4 : 3, keys,
+	    s->rel_lock[0] ? 4 : 3, args);
+	s->rel_lock[0] = '\0';	/* sent, or left to run out with the link */
+	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;
 	err = store_read_send_begin(r, c);
 	freeReplyObject(r);
@@ -605,18 +658,17 @@ store_send_end(struct store *s, const char *lock, const char *lockval,
 	char ttlbuf[NUM_DEC_MAX], pttlbuf[NUM_DEC_MAX];
 	const char *keys[2] = { lock, credit };
 	const char *args[4] = { lockval, modes[how], ttlbuf, pttlbuf };
-	const char *del[2] = { "DEL", lock };
 
-	/*
-	 * Half the life: Redis times the lock on its own clock, from when
-	 * the SET reached it; this side timed it from before it was sent.
-	 * Past that, only the script's compare may delete it. A held DEL
-	 * with no connection to hold it on leaves the lock to run out.
-	 */
-	if (how == SEND_KEEP &&
-	    (clock_s() - c->asked) * 1000.0 < (double)c->lock_ms / 2)
-		return redis_hold(s->rd, 2, del) == 0 ? WX_OK :
-		    WX_REDIS_UNAVAILABLE;
+	store_release(s);	/* one pending at a time */
+	if (how == SEND_KEEP && strlen(lock) < sizeof(s->rel_lock) &&
+	    strlen(lockval) < sizeof(s->rel_val)) {
+		memcpy(s->rel_lock, lock, strlen(lock) + 1);
+		memcpy(s->rel_val, lockval, strlen(lockval) + 1);
+		s->rel_asked = c->asked;
+		s->rel_ms = c->lock_ms;
+		s->rel_noted = clock_s();
+		return WX_OK;
+	}
 	num_i64(ttlbuf, ttl);
 	num_i64(pttlbuf, c->pttl);
 	return done(redis_eval(s->rd, &SCRIPT_SEND_END, 2, keys, 4, args));

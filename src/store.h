@@ -126,12 +126,10 @@ enum wx_err	 store_send_begin(struct store *, const char *lock,
  * key's 30 days), or clear it (43101); then release the lock if it is
  * still ours.
  *
- * The common end, a credit kept while the lock is surely still ours
- * (held for less than half its life, timed from before it was asked
- * for), is a plain DEL that is held, not sent: store_flush sends it,
- * which the responder does as soon as the answer is out (app_after), so
- * it is off the answer's path; any command before that takes it along
- * in the same write. Its reply is read with the next command's. Every
+ * The common end, a credit kept, only notes the release: the next
+ * claim on this store carries it (the claim script compares the lock's
+ * value before deleting it, so however late it comes it deletes only
+ * this send's lock), or store_release sends it (app.h says when). Every
  * other end is one script, waited for, that compares the lock's value
  * first.
  */
@@ -139,8 +137,17 @@ enum send_end { SEND_KEEP, SEND_RETURN, SEND_CLEAR };
 enum wx_err	 store_send_end(struct store *, const char *lock,
 		    const char *lockval, const struct send_claim *,
 		    const char *credit, enum send_end, long ttl);
-/* Send what is held (above), without waiting for a reply. */
+/* Send what is held (redis_hold), without waiting for a reply. */
 void		 store_flush(struct store *);
+/*
+ * How long a send lock's release has been noted and not sent, ms (-1:
+ * none). store_release sends it: a plain DEL, held and flushed without
+ * waiting, while the lock is surely still ours (held for less than half
+ * its life, timed from before it was asked for); past that a
+ * compare-and-delete, waited for.
+ */
+double		 store_releasing_ms(const struct store *);
+void		 store_release(struct store *);
 
 /* Current counts of n keys (0 when absent or not a number). */
 enum wx_err	 store_credit_get(struct store *, const char *const *keys,

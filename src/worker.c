@@ -286,7 +286,7 @@ worker_run(struct app *a, bool once, volatile sig_atomic_t *stop,
 			if (up_multi_run(w.m, POLL_MS, done, &w) != 0)
 				log_error("worker: libcurl failed");
 		}
-		app_after(a);
+		app_after(a, false);
 		if (redis_down) {
 			if (once && ++down_rounds >= ONCE_REDIS_ROUNDS)
 				break;
@@ -307,7 +307,7 @@ worker_run(struct app *a, bool once, volatile sig_atomic_t *stop,
 	while (up_multi_running(w.m) > 0)
 		up_multi_run(w.m, POLL_MS, done, &w);
 	(void)outbox_leave_group(a->st, &a->cfg, w.consumer);
-	app_after(a);
+	app_after(a, false);
 	log_info("worker %s: stopping (%lld sent, %lld retried, %lld failed, "
 	    "%lld unknown)", w.consumer, stats->sent, stats->retried,
 	    stats->failed, stats->unknown);

@@ -351,6 +351,48 @@ class SendTests(E2ECase):
                 self.assertEqual(self.calls("evalsha"), 2)
                 self.assertEqual(self.env.credit(oid, TPL1), left)
 
+    def test_releases_ride_with_the_next_claim_under_load(self):
+        """Under load the next request is already waiting when a send
+        ends: its lock's release then rides with that request's claim
+        (a compare and a DEL inside the claim script) instead of a DEL
+        of its own. Each claim reads two values (the credit, the token);
+        one that carries a release reads a third (the compare), so GETs
+        beyond 2 per send count the releases that rode. Whichever way,
+        every lock is released and every credit spent once."""
+        n, workers = 120, 24
+        oids = [openid("ride", i) for i in range(n)]
+        for oid in oids:
+            self.env.give_credit(oid, TPL1, 2)
+            self.env.quota(oid, TPL1)
+        self.warm_token()
+        # WeChat taking 20 ms a send: requests queue at every process
+        self.env.fault("send", "delay", count=-1, delay_ms=20)
+        self.env.redis("CONFIG", "RESETSTAT")
+        answers = []
+
+        def run(part):
+            for oid in part:
+                answers.append(self.env.send(oid, TPL1).status)
+        threads = [threading.Thread(target=run, args=(oids[i::workers],))
+                   for i in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.env.control("DELETE", "/__control/fault")
+        self.assertEqual(answers, [200] * n)
+        wait_until(lambda: not self.env.redis("KEYS", "WXSUB:sendlock:*"),
+                   10, what="every send lock released")
+        self.assertEqual(self.calls("evalsha"), n, "one claim a send")
+        self.assertEqual(self.calls("del"), n, "one release a send")
+        rode = self.calls("get") - 2 * n
+        self.assertGreaterEqual(rode, n // 2, "few releases rode with a claim")
+        self.assertLessEqual(rode, n)
+        for oid in oids:
+            self.assertEqual(self.env.credit(oid, TPL1), 1)
+        print("\n    %d of %d releases rode with the next claim" % (rode, n),
+              end=" ")
+
     def test_long_term_sends_without_spending(self):
         oid = openid("lt")
         self.assertOk(self.env.record(oid, TPL_LONG))

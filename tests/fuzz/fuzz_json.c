@@ -728,7 +728,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	app_serve(app, &io);
 	metrics_clear();	/* no flush of counts: the request's own writes */
-	app_after(app);
+	app_after(app, false);
 	status = check_answer(&f, route, up, msg, parsed);
 	if (up && status >= 400 && status < 500) {
 		redis_digest(after);
