@@ -69,7 +69,8 @@ enum_field(json_object *body, const char *key, const char *const *set,
 static enum wx_err
 build_data(json_object *in, struct wx_item **out, size_t *n, struct wxe *e)
 {
-	char why[128];
+	/* the longest rule (date's, 146 bytes) whole, beside a key < 64 */
+	char why[LIM_ERRMSG - 72];
 	size_t count = (size_t)json_object_object_length(in);
 	struct wx_item *d;
 

@@ -711,6 +711,12 @@ ROWS = [
         snd(data={"time6": "25:00"}), 422, "invalid_data", msg="time6"),
     row("send_value_date_feb_30", "POST", "/send", AK,
         snd(data={"date7": "2019-02-30"}), 422, "invalid_data", msg="date7"),
+    # the longest rule (146 bytes) is told whole, not cut short
+    row("send_value_date_rule_whole", "POST", "/send", AK,
+        snd(data={"date7": "soon"}), 422, "invalid_data",
+        msg="date7: date: expected y年m月d日, y年m月, m月d日, YYYY-MM-DD, "
+            "YYYY-MM or MM-DD (or with / or .), optionally followed by "
+            "HH:MM[:SS]; A~B for a range"),
     row("send_value_amount_separator", "POST", "/send", AK,
         snd(data={"amount8": "1,000"}), 422, "invalid_data", msg="amount8"),
     row("send_value_phone_letters", "POST", "/send", AK,
