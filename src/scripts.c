@@ -23,13 +23,22 @@
  * zero, its life before in ms (else -1: a key that stays keeps its own
  * life, and reading it would cost the common claim a third call). A
  * credit never goes below zero and its key disappears at zero.
+ * The common claim (more than one credit left) is a single DECR: a GET
+ * first would cost every claim a second call. A claim refused undoes
+ * its DECR in the same script: a key that was missing (or at zero)
+ * is deleted, anything below zero put back; a value that is not a
+ * count, or not a string, is left as it was and refused.
  */
 #define LUA_TAKE \
     "local function take(k, lt) " \
     "  if lt == '1' then return redis.call('exists', k), -1 end " \
-    "  local v = tonumber(redis.call('get', k) or '0') " \
-    "  if v == nil or v < 1 then return 0, -1 end " \
-    "  if v > 1 then redis.call('decr', k) return 1, -1 end " \
+    "  local v = redis.pcall('decr', k) " \
+    "  if type(v) ~= 'number' then return 0, -1 end " \
+    "  if v > 0 then return 1, -1 end " \
+    "  if v < 0 then " \
+    "    if v == -1 then redis.call('del', k) " \
+    "    else redis.call('incr', k) end " \
+    "    return 0, -1 end " \
     "  local pttl = redis.call('pttl', k) " \
     "  redis.call('del', k) " \
     "  return 1, pttl " \
@@ -142,14 +151,14 @@ const struct redis_script SCRIPT_CREDIT_ADD = { "credit_add",
  * keep its life.
  */
 const struct redis_script SCRIPT_SEND_BEGIN = { "send_begin",
-    LUA_TAKE LUA_LOCK
-    "if ARGV[4] then "
-    "  redis.set_repl(redis.REPL_NONE) "
-    "  if redis.call('get', KEYS[4]) == ARGV[4] then "
-    "    redis.call('del', KEYS[4]) end "
-    "  redis.set_repl(redis.REPL_ALL) "
-    "end "
-    "if not send_lock(KEYS[1], ARGV[1], ARGV[2]) then return {0} end "
+    LUA_TAKE
+    /* send_lock's rule (LUA_LOCK), with the release in the same window */
+    "redis.set_repl(redis.REPL_NONE) "
+    "if ARGV[4] and redis.call('get', KEYS[4]) == ARGV[4] then "
+    "  redis.call('del', KEYS[4]) end "
+    "local got = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) "
+    "redis.set_repl(redis.REPL_ALL) "
+    "if not got then return {0} end "
     "local taken, pttl = take(KEYS[2], ARGV[3]) "
     "if taken == 0 then redis.call('del', KEYS[1]) return {2} end "
     "return {1, pttl, redis.call('get', KEYS[3]), redis.call('ttl', KEYS[3])}" };

@@ -87,6 +87,34 @@ class SendTests(E2ECase):
         self.assertEqual(calls["stable_token"] + calls["token"], 0)
         self.assertCreditKept(oid, TPL2)
 
+    def test_refused_claim_leaves_the_credit_key_as_it_was(self):
+        """The claim spends with a DECR and undoes it when refused: no
+        key is left behind for a user without one, and a value that is
+        not a credit (zero, below zero, not a count, not a string) is
+        refused and left exactly as it was, life included."""
+        oid = openid("undo")
+        key = "SUBSCRIBE:%s:%s" % (TPL1, oid)
+        self.env.quota(oid, TPL1, 1)
+        self.assertError(self.env.send(oid, TPL1), 409, "not_subscribed")
+        self.assertEqual(self.env.redis("EXISTS", key), 0,
+                         "no key made by the refused claim")
+        for value in ("0", "-3", "abc", "1.5"):
+            with self.subTest(value=value):
+                self.env.redis("SET", key, value, "EX", 5000)
+                self.assertError(self.env.send(oid, TPL1), 409,
+                                 "not_subscribed")
+                self.assertEqual(self.env.redis("GET", key),
+                                 None if value == "0" else value)
+                if value != "0":
+                    self.assertGreater(self.env.redis("TTL", key), 4000)
+        self.env.redis("DEL", key)
+        self.env.redis("HSET", key, "f", "1")
+        r = self.env.send(oid, TPL1)
+        self.assertEqual(r.status // 100, 4, r)
+        self.assertEqual(self.env.redis("HGET", key, "f"), "1")
+        self.env.redis("DEL", key)
+        self.assertEqual(self.env.calls()["send"], 0)
+
     def test_unknown_template_or_bad_openid_before_anything(self):
         oid = openid("unk")
         self.env.give_credit(oid, TPL1)
@@ -355,9 +383,9 @@ class SendTests(E2ECase):
         """Under load the next request is already waiting when a send
         ends: its lock's release then rides with that request's claim
         (a compare and a DEL inside the claim script) instead of a DEL
-        of its own. Each claim reads two values (the credit, the token);
-        one that carries a release reads a third (the compare), so GETs
-        beyond 2 per send count the releases that rode. Whichever way,
+        of its own. Each claim reads one value (the token: the credit is
+        a DECR); one that carries a release reads a second (the compare),
+        so GETs beyond 1 per send count the releases that rode. Whichever way,
         every lock is released and every credit spent once."""
         n, workers = 120, 24
         oids = [openid("ride", i) for i in range(n)]
@@ -385,7 +413,8 @@ class SendTests(E2ECase):
                    10, what="every send lock released")
         self.assertEqual(self.calls("evalsha"), n, "one claim a send")
         self.assertEqual(self.calls("del"), n, "one release a send")
-        rode = self.calls("get") - 2 * n
+        self.assertEqual(self.calls("decr"), n, "one DECR a claim")
+        rode = self.calls("get") - n
         self.assertGreaterEqual(rode, n // 2, "few releases rode with a claim")
         self.assertLessEqual(rode, n)
         for oid in oids:
