@@ -429,12 +429,24 @@ redisReply *
 redis_eval(struct redis *r, const struct redis_script *sc, size_t nkeys,
     const char *const *keys, size_t nargs, const char *const *args)
 {
+	return redis_eval_then(r, sc, nkeys, keys, nargs, args, 0, NULL, NULL);
+}
+
+redisReply *
+redis_eval_then(struct redis *r, const struct redis_script *sc,
+    size_t nkeys, const char *const *keys, size_t nargs,
+    const char *const *args, size_t nafter, const struct redis_cmd *after,
+    redisReply **after_out)
+{
 	const char *small[3 + 2 * LIM_TEMPLATES + 8], **argv = small;
+	struct redis_cmd cmds[REDIS_PIPELINE_MAX];
+	redisReply *out[REDIS_PIPELINE_MAX], *rep = NULL;
 	char num[NUM_DEC_MAX], *sha;
 	size_t argc = 0, i;
-	redisReply *rep = NULL;
 	int attempt, at;
 
+	if (nafter >= REDIS_PIPELINE_MAX)
+		return NULL;
 	if ((at = slot(r, sc)) < 0) {
 		log_error("redis: script %s: too many scripts", sc->name);
 		return NULL;
@@ -452,16 +464,20 @@ redis_eval(struct redis *r, const struct redis_script *sc, size_t nkeys,
 		argv[argc++] = keys[i];
 	for (i = 0; i < nargs; i++)
 		argv[argc++] = args[i];
+	cmds[0] = (struct redis_cmd){ argc, (const char *const *)argv };
+	for (i = 0; i < nafter; i++)
+		cmds[1 + i] = after[i];
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (sha[0] == '\0' && load(r, sc, sha) != 0)
 			break;
-		if ((rep = redis_argv(r, argc, (const char *const *)argv)) ==
-		    NULL)
+		if (redis_pipeline(r, 1 + nafter, cmds, out) != 0)
 			break;
+		rep = out[0];
 		if (rep->type == REDIS_REPLY_ERROR &&
 		    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 			/* Redis restarted or flushed its scripts. */
-			freeReplyObject(rep);
+			for (i = 0; i <= nafter; i++)
+				freeReplyObject(out[i]);
 			rep = NULL;
 			sha[0] = '\0';
 			continue;
@@ -474,9 +490,12 @@ redis_eval(struct redis *r, const struct redis_script *sc, size_t nkeys,
 		return NULL;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		log_error("redis error: %.200s", rep->str);
-		freeReplyObject(rep);
+		for (i = 0; i <= nafter; i++)
+			freeReplyObject(out[i]);
 		return NULL;
 	}
+	for (i = 0; i < nafter; i++)
+		after_out[i] = out[1 + i];
 	return rep;
 }
 

@@ -87,6 +87,18 @@ redisReply	*redis_eval(struct redis *, const struct redis_script *,
 		    const char *const *args);
 
 /*
+ * redis_eval followed, in the same write, by nafter plain commands
+ * (fewer than REDIS_PIPELINE_MAX) whose replies, error replies included,
+ * go to after_out. They run right after the script, and a plain command
+ * costs Redis a fraction of a redis.call inside one. NULL (nothing in
+ * after_out) when the script's own reply is NULL for redis_eval.
+ */
+redisReply	*redis_eval_then(struct redis *, const struct redis_script *,
+		    size_t nkeys, const char *const *keys, size_t nargs,
+		    const char *const *args, size_t nafter,
+		    const struct redis_cmd *after, redisReply **after_out);
+
+/*
  * Hold a command: not sent, not waited for (above). -1 when there is no
  * open connection to hold it on.
  */

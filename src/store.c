@@ -123,7 +123,8 @@ store_read_credit_step(const redisReply *r, bool marker, long long *count)
 }
 
 enum wx_err
-store_read_send_begin(const redisReply *r, struct send_claim *c)
+store_read_send_begin(const redisReply *r, const redisReply *token,
+    const redisReply *ttl, struct send_claim *c)
 {
 	c->state = SEND_BUSY;
 	c->pttl = c->token_ttl = -1;
@@ -138,14 +139,16 @@ store_read_send_begin(const redisReply *r, struct send_claim *c)
 		c->state = SEND_NONE;
 		break;
 	default:
-		if (r->elements != 4)
+		if (r->elements != 2 || token == NULL || ttl == NULL)
 			return WX_INTERNAL;
+		/* Taken: whatever the token key holds, the claim stands (a
+		 * value that is not a string reads as no token). */
 		c->state = SEND_TAKEN;
 		if (r->element[1]->type == REDIS_REPLY_INTEGER)
 			c->pttl = r->element[1]->integer;
-		copy_bulk(r->element[2], c->token, sizeof(c->token));
-		if (r->element[3]->type == REDIS_REPLY_INTEGER)
-			c->token_ttl = r->element[3]->integer;
+		copy_bulk(token, c->token, sizeof(c->token));
+		if (ttl->type == REDIS_REPLY_INTEGER)
+			c->token_ttl = ttl->integer;
 	}
 	return WX_OK;
 }
@@ -621,9 +624,12 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
     long lockms, const char *credit, bool longterm, struct send_claim *c)
 {
 	char ms[NUM_DEC_MAX];
-	const char *keys[4] = { lock, credit, s->cfg->token_key, NULL };
+	const char *keys[3] = { lock, credit, NULL };
 	const char *args[4] = { lockval, ms, longterm ? "1" : "0", NULL };
-	redisReply *r;
+	const char *get[2] = { "GET", s->cfg->token_key };
+	const char *ttl[2] = { "TTL", s->cfg->token_key };
+	const struct redis_cmd after[2] = { { 2, get }, { 2, ttl } };
+	redisReply *r, *tok[2];
 	enum wx_err err;
 
 	memset(c, 0, sizeof(*c));
@@ -634,16 +640,18 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	num_i64(ms, lockms);
 	/* A release still to send rides with the claim (compared there). */
 	if (s->rel_lock[0] != '\0') {
-		keys[3] = s->rel_lock;
+		keys[2] = s->rel_lock;
 		args[3] = s->rel_val;
 	}
-	r = redis_eval(s->rd, &SCRIPT_SEND_BEGIN, s->rel_lock[0] ? 4 : 3, keys,
-	    s->rel_lock[0] ? 4 : 3, args);
+	r = redis_eval_then(s->rd, &SCRIPT_SEND_BEGIN, s->rel_lock[0] ? 3 : 2,
+	    keys, s->rel_lock[0] ? 4 : 3, args, 2, after, tok);
 	s->rel_lock[0] = '\0';	/* sent, or left to run out with the link */
 	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;
-	err = store_read_send_begin(r, c);
+	err = store_read_send_begin(r, tok[0], tok[1], c);
 	freeReplyObject(r);
+	freeReplyObject(tok[0]);
+	freeReplyObject(tok[1]);
 	return err;
 }
 

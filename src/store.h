@@ -203,9 +203,13 @@ enum wx_err	 store_read_credit_script(const struct redisReply *, size_t n,
  */
 bool		 store_read_credit_step(const struct redisReply *, bool marker,
 		    long long *count);
-/* The send_begin script's answer into state, pttl, token, token_ttl. */
+/*
+ * The send_begin script's answer, and the GET and TTL of the token key
+ * sent after it, into state, pttl, token, token_ttl.
+ */
 enum wx_err	 store_read_send_begin(const struct redisReply *,
-		    struct send_claim *);
+		    const struct redisReply *token,
+		    const struct redisReply *ttl, struct send_claim *);
 /* HMGET h o: both "" when absent. */
 void		 store_read_session(const struct redisReply *, char *hash,
 		    size_t hashlen, char *openid, size_t oplen);

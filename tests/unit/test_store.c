@@ -152,52 +152,77 @@ static void
 test_read_send_begin(void)
 {
 	struct send_claim c;
-	redisReply *r;
+	redisReply *r, *tok, *ttl, *nil, *neg, *err;
+
+	tok = reply("$5\r\ntoken\r\n");
+	ttl = reply(":6000\r\n");
+	nil = reply("$-1\r\n");
+	neg = reply(":-2\r\n");
+	err = reply("-WRONGTYPE Operation against a key holding the wrong "
+	    "kind of value\r\n");
 
 	memset(&c, 0x5A, sizeof(c));
 	r = reply("*1\r\n:0\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_OK);
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_BUSY);
 	CU_ASSERT_STRING_EQUAL(c.token, "");
 	freeReplyObject(r);
 
 	r = reply("*1\r\n:2\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_OK);
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_NONE);
+	CU_ASSERT_STRING_EQUAL(c.token, "");
 	freeReplyObject(r);
 
-	r = reply("*4\r\n:1\r\n:2591999000\r\n$5\r\ntoken\r\n:6000\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_OK);
+	r = reply("*2\r\n:1\r\n:2591999000\r\n");
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_TAKEN);
 	CU_ASSERT_EQUAL(c.pttl, 2591999000LL);
 	CU_ASSERT_STRING_EQUAL(c.token, "token");
 	CU_ASSERT_EQUAL(c.token_ttl, 6000);
-	freeReplyObject(r);
 
-	/* Taken, a persistent credit and no token cached (nil, -2). */
-	r = reply("*4\r\n:1\r\n:-1\r\n$-1\r\n:-2\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_OK);
+	/* Taken, no token cached (nil, -2). */
+	CU_ASSERT_EQUAL(store_read_send_begin(r, nil, neg, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_TAKEN);
-	CU_ASSERT_EQUAL(c.pttl, -1);
 	CU_ASSERT_STRING_EQUAL(c.token, "");
 	CU_ASSERT_EQUAL(c.token_ttl, -2);
+
+	/* Taken, a token key of another type: the claim stands, no token. */
+	CU_ASSERT_EQUAL(store_read_send_begin(r, err, ttl, &c), WX_OK);
+	CU_ASSERT_EQUAL(c.state, SEND_TAKEN);
+	CU_ASSERT_STRING_EQUAL(c.token, "");
+	/* The token's replies missing: never a claim read as one. */
+	CU_ASSERT_EQUAL(store_read_send_begin(r, NULL, NULL, &c), WX_INTERNAL);
+	CU_ASSERT_NOT_EQUAL(c.state, SEND_TAKEN);
+	freeReplyObject(r);
+
+	/* Taken, a persistent credit. */
+	r = reply("*2\r\n:1\r\n:-1\r\n");
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
+	CU_ASSERT_EQUAL(c.state, SEND_TAKEN);
+	CU_ASSERT_EQUAL(c.pttl, -1);
 	freeReplyObject(r);
 
 	/* Malformed: never a claim. */
-	r = reply("*2\r\n:1\r\n:5\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_INTERNAL);
+	r = reply("*4\r\n:1\r\n:5\r\n$5\r\ntoken\r\n:6000\r\n");
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	CU_ASSERT_NOT_EQUAL(c.state, SEND_TAKEN);
 	freeReplyObject(r);
 	r = reply("*0\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_INTERNAL);
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	freeReplyObject(r);
 	r = reply("*1\r\n$1\r\n1\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_INTERNAL);
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	freeReplyObject(r);
 	r = reply(":1\r\n");
-	CU_ASSERT_EQUAL(store_read_send_begin(r, &c), WX_INTERNAL);
+	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	CU_ASSERT_NOT_EQUAL(c.state, SEND_TAKEN);
 	freeReplyObject(r);
+	freeReplyObject(tok);
+	freeReplyObject(ttl);
+	freeReplyObject(nil);
+	freeReplyObject(neg);
+	freeReplyObject(err);
 }
 
 static void
