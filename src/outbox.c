@@ -683,7 +683,11 @@ outbox_begin(struct store *st, const struct config *c,
 	char k[3][LIM_KEY], lms[NUM_DEC_MAX], nowb[NUM_DEC_MAX];
 	char rate[NUM_DEC_MAX], sec[NUM_DEC_MAX], busy[NUM_DEC_MAX];
 	char keep[NUM_DEC_MAX], next[NUM_DEC_MAX];
-	const char *keys[4] = { k[0], k[1], c->token_key, k[2] };
+	const char *keys[3] = { k[0], k[1], k[2] };
+	const char *get[2] = { "GET", c->token_key };
+	const char *ttl[2] = { "TTL", c->token_key };
+	const struct redis_cmd after[2] = { { 2, get }, { 2, ttl } };
+	redisReply *tok[2] = { NULL, NULL };
 	const char *args[12] = { c->prefix, e->entry, OUTBOX_GROUP, j->lockval,
 	    lms, nowb, rate, sec, busy, e->id, keep, next };
 	long long ms = clock_wall_ms();
@@ -707,23 +711,23 @@ outbox_begin(struct store *st, const struct config *c,
 	num_i64(next, (ms / 1000 + 1) * 1000 + (long long)(ms % 97));
 	num_i64(keep, c->outbox_keep_s);
 	j->asked = (double)ms / 1000.0;
-	if ((r = checked(redis_eval(store_redis(st), &SCRIPT_OUTBOX_BEGIN, 4, keys, 12, args),
-	    "begin")) == NULL)
-		return WX_REDIS_UNAVAILABLE;
+	if ((r = checked(redis_eval_then(store_redis(st), &SCRIPT_OUTBOX_BEGIN,
+	    3, keys, 12, args, 2, after, tok), "begin")) == NULL)
+		return WX_REDIS_UNAVAILABLE;	/* tok: nothing (redis.h) */
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
 		goto out;
 	switch (as_int(r->element[0], -1)) {
 	case 0:
-		if (r->elements != 7 || r->element[1]->type != REDIS_REPLY_STRING)
+		if (r->elements != 5 || r->element[1]->type != REDIS_REPLY_STRING)
 			goto out;
 		if ((j->payload = strndup(r->element[1]->str,
 		    r->element[1]->len)) == NULL)
 			goto out;
 		j->attempts = as_int(r->element[2], 1);
-		copy_str(r->element[3], j->token, sizeof(j->token));
-		j->token_ttl = as_int(r->element[4], -1);
-		j->queued_ms = as_int(r->element[5], 0);
-		copy_str(r->element[6], j->openid, sizeof(j->openid));
+		copy_str(tok[0], j->token, sizeof(j->token));
+		j->token_ttl = as_int(tok[1], -1);
+		j->queued_ms = as_int(r->element[3], 0);
+		copy_str(r->element[4], j->openid, sizeof(j->openid));
 		if (store_key(c, "sendlock", j->openid, j->lockkey,
 		    sizeof(j->lockkey)) != 0)
 			goto out;
@@ -744,6 +748,8 @@ outbox_begin(struct store *st, const struct config *c,
 	err = WX_OK;
 out:
 	freeReplyObject(r);
+	freeReplyObject(tok[0]);
+	freeReplyObject(tok[1]);
 	return err;
 }
 

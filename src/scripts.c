@@ -301,11 +301,12 @@ const struct redis_script SCRIPT_OUTBOX_ENQUEUE = { "outbox_enqueue", LUA_TAKE
     "return out" };
 
 /*
- * KEYS: msg, stream, token, delayed. ARGV: 1 prefix, 2 entry, 3 group,
+ * KEYS: msg, stream, delayed. ARGV: 1 prefix, 2 entry, 3 group,
  * 4 lock value, 5 lock ms, 6 now (s), 7 rate, 8 this second, 9 due when
  * busy, 10 id, 11 keep, 12 due when over the rate.
- * {0, payload, attempts, token, token ttl, queued ms, openId} go;
- * {1} deferred; {2} unknown; {3} nothing to do.
+ * {0, payload, attempts, queued ms, openId} go; {1} deferred;
+ * {2} unknown; {3} nothing to do. The token is read as the send's is:
+ * a plain GET and TTL in the same write (outbox_begin).
  */
 const struct redis_script SCRIPT_OUTBOX_BEGIN = { "outbox_begin", LUA_ACK LUA_UNKNOWN
     LUA_LOCK
@@ -320,20 +321,19 @@ const struct redis_script SCRIPT_OUTBOX_BEGIN = { "outbox_begin", LUA_ACK LUA_UN
     "local o = redis.call('hget', KEYS[1], 'o') "
     "local lock = P .. 'sendlock:' .. o "
     "if not send_lock(lock, ARGV[4], ARGV[5]) then "
-    "  redis.call('zadd', KEYS[4], ARGV[9], ARGV[10]) ack() return {1} end "
+    "  redis.call('zadd', KEYS[3], ARGV[9], ARGV[10]) ack() return {1} end "
     "if tonumber(ARGV[7]) > 0 then "
     "  local rk = P .. 'outbox:rate:' .. ARGV[8] "
     "  local c = redis.call('incr', rk) "
     "  if c == 1 then redis.call('expire', rk, 2) end "
     "  if c > tonumber(ARGV[7]) then "
     "    redis.call('del', lock) "
-    "    redis.call('zadd', KEYS[4], ARGV[12], ARGV[10]) ack() return {1} end "
+    "    redis.call('zadd', KEYS[3], ARGV[12], ARGV[10]) ack() return {1} end "
     "end "
     "local a = redis.call('hincrby', KEYS[1], 'a', 1) "
     "redis.call('hset', KEYS[1], 's', 'sending', 'w', ARGV[4], 'ua', ARGV[6]) "
     "local f = redis.call('hmget', KEYS[1], 'p', 'q') "
-    "return {0, f[1], a, redis.call('get', KEYS[3]), "
-    "  redis.call('ttl', KEYS[3]), tonumber(f[2]) or 0, o}" };
+    "return {0, f[1], a, tonumber(f[2]) or 0, o}" };
 
 /*
  * KEYS: msg, stream, delayed. ARGV: 1 prefix, 2 entry, 3 group, 4 our
