@@ -684,9 +684,7 @@ outbox_begin(struct store *st, const struct config *c,
 	char rate[NUM_DEC_MAX], sec[NUM_DEC_MAX], busy[NUM_DEC_MAX];
 	char keep[NUM_DEC_MAX], next[NUM_DEC_MAX];
 	const char *keys[3] = { k[0], k[1], k[2] };
-	const char *get[2] = { "GET", c->token_key };
-	const char *ttl[2] = { "TTL", c->token_key };
-	const struct redis_cmd after[2] = { { 2, get }, { 2, ttl } };
+	struct token_cmds after;
 	redisReply *tok[2] = { NULL, NULL };
 	const char *args[12] = { c->prefix, e->entry, OUTBOX_GROUP, j->lockval,
 	    lms, nowb, rate, sec, busy, e->id, keep, next };
@@ -711,8 +709,9 @@ outbox_begin(struct store *st, const struct config *c,
 	num_i64(next, (ms / 1000 + 1) * 1000 + (long long)(ms % 97));
 	num_i64(keep, c->outbox_keep_s);
 	j->asked = (double)ms / 1000.0;
+	store_token_cmds(&after, c);
 	if ((r = checked(redis_eval_then(store_redis(st), &SCRIPT_OUTBOX_BEGIN,
-	    3, keys, 12, args, 2, after, tok), "begin")) == NULL)
+	    3, keys, 12, args, 2, after.cmd, tok), "begin")) == NULL)
 		return WX_REDIS_UNAVAILABLE;	/* tok: nothing (redis.h) */
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
 		goto out;

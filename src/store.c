@@ -258,10 +258,10 @@ store_free(struct store *s)
 {
 	if (s == NULL)
 		return;
-	if (!s->shared)
+	if (!s->shared) {
 		store_release(s);	/* a sharing one's: app_free, first */
-	if (!s->shared)
 		redis_free(s->rd);	/* sends what is held first */
+	}
 	free(s);
 }
 
@@ -425,6 +425,16 @@ store_token_get(struct store *s, char *tok, size_t toklen, long long *ttl)
 	err = store_read_token(r, tok, toklen, ttl);
 	freeReplyObject(r);
 	return err;
+}
+
+void
+store_token_cmds(struct token_cmds *t, const struct config *cfg)
+{
+	t->get[0] = "GET";
+	t->ttl[0] = "TTL";
+	t->get[1] = t->ttl[1] = cfg->token_key;
+	t->cmd[0] = (struct redis_cmd){ 2, t->get };
+	t->cmd[1] = (struct redis_cmd){ 2, t->ttl };
 }
 
 enum wx_err
@@ -626,9 +636,7 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	char ms[NUM_DEC_MAX];
 	const char *keys[3] = { lock, credit, NULL };
 	const char *args[4] = { lockval, ms, longterm ? "1" : "0", NULL };
-	const char *get[2] = { "GET", s->cfg->token_key };
-	const char *ttl[2] = { "TTL", s->cfg->token_key };
-	const struct redis_cmd after[2] = { { 2, get }, { 2, ttl } };
+	struct token_cmds after;
 	redisReply *r, *tok[2];
 	enum wx_err err;
 
@@ -638,13 +646,14 @@ store_send_begin(struct store *s, const char *lock, const char *lockval,
 	c->lock_ms = lockms;
 	c->asked = clock_s();
 	num_i64(ms, lockms);
+	store_token_cmds(&after, s->cfg);
 	/* A release still to send rides with the claim (compared there). */
 	if (s->rel_lock[0] != '\0') {
 		keys[2] = s->rel_lock;
 		args[3] = s->rel_val;
 	}
 	r = redis_eval_then(s->rd, &SCRIPT_SEND_BEGIN, s->rel_lock[0] ? 3 : 2,
-	    keys, s->rel_lock[0] ? 4 : 3, args, 2, after, tok);
+	    keys, s->rel_lock[0] ? 4 : 3, args, 2, after.cmd, tok);
 	s->rel_lock[0] = '\0';	/* sent, or left to run out with the link */
 	if (r == NULL)
 		return WX_REDIS_UNAVAILABLE;

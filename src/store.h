@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "redis.h"
 #include "wxerr.h"
 
 struct store;
@@ -69,6 +70,16 @@ int		 store_where(struct store *, char *out, size_t outlen);
 enum wx_err	 store_token_get(struct store *, char *tok, size_t toklen,
 		    long long *ttl);
 enum wx_err	 store_token_set(struct store *, const char *tok, long ttl);
+/*
+ * The token key's GET and TTL as two plain commands, which a claim (the
+ * send's, the worker's) sends after its script in the same write:
+ * cmd is what redis_eval_then takes. Filled by store_token_cmds.
+ */
+struct token_cmds {
+	const char		*get[2], *ttl[2];
+	struct redis_cmd	 cmd[2];
+};
+void		 store_token_cmds(struct token_cmds *, const struct config *);
 /* Drop the cached token only if it is still tok (compare-and-delete). */
 enum wx_err	 store_token_drop(struct store *, const char *tok);
 
