@@ -145,9 +145,12 @@ const struct redis_script SCRIPT_CREDIT_ADD = { "credit_add",
  * value: deleted first if the lock still holds it, and, like the lock's
  * SET, not propagated (store.h: a send's release rides with the next
  * claim, sparing Redis a wake-up of its own).
- * Returns {0} busy; {2} no credit (lock released); {1, credit pttl
- * before (take's)}. A credit never goes below zero and its key
- * disappears at zero; the pttl lets a credit given back keep its life.
+ * Returns -2 busy; -3 no credit (lock released); taken: the credit's
+ * pttl before (take's: -1 when it needs none). An integer, not a table:
+ * Redis turns a table into a reply by looking up six type fields in it
+ * first, a tenth of the script's cost (bench/callgrind.py). A credit
+ * never goes below zero and its key disappears at zero; the pttl lets a
+ * credit given back keep its life.
  * The token is not read here but by a plain GET and TTL sent in the same
  * write (store_send_begin): the same round trip at a fraction of the
  * cost of two redis.calls.
@@ -160,10 +163,10 @@ const struct redis_script SCRIPT_SEND_BEGIN = { "send_begin",
     "  redis.call('del', KEYS[3]) end "
     "local got = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) "
     "redis.set_repl(redis.REPL_ALL) "
-    "if not got then return {0} end "
+    "if not got then return -2 end "
     "local taken, pttl = take(KEYS[2], ARGV[3]) "
-    "if taken == 0 then redis.call('del', KEYS[1]) return {2} end "
-    "return {1, pttl}" };
+    "if taken == 0 then redis.call('del', KEYS[1]) return -3 end "
+    "return pttl" };
 
 /*
  * The end of a send that is not a plain keep (store_send_end).

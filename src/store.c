@@ -122,6 +122,10 @@ store_read_credit_step(const redisReply *r, bool marker, long long *count)
 	return true;
 }
 
+/* SCRIPT_SEND_BEGIN's answers other than a taken credit's pttl (>= -1) */
+#define BEGIN_BUSY	(-2)
+#define BEGIN_NONE	(-3)
+
 enum wx_err
 store_read_send_begin(const redisReply *r, const redisReply *token,
     const redisReply *ttl, struct send_claim *c)
@@ -129,27 +133,23 @@ store_read_send_begin(const redisReply *r, const redisReply *token,
 	c->state = SEND_BUSY;
 	c->pttl = c->token_ttl = -1;
 	c->token[0] = '\0';
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER)
+	if (r->type != REDIS_REPLY_INTEGER || r->integer < BEGIN_NONE)
 		return WX_INTERNAL;
-	switch (r->element[0]->integer) {
-	case 0:
-		break;
-	case 2:
+	if (r->integer == BEGIN_BUSY)
+		return WX_OK;
+	if (r->integer == BEGIN_NONE) {
 		c->state = SEND_NONE;
-		break;
-	default:
-		if (r->elements != 2 || token == NULL || ttl == NULL)
-			return WX_INTERNAL;
-		/* Taken: whatever the token key holds, the claim stands (a
-		 * value that is not a string reads as no token). */
-		c->state = SEND_TAKEN;
-		if (r->element[1]->type == REDIS_REPLY_INTEGER)
-			c->pttl = r->element[1]->integer;
-		copy_bulk(token, c->token, sizeof(c->token));
-		if (ttl->type == REDIS_REPLY_INTEGER)
-			c->token_ttl = ttl->integer;
+		return WX_OK;
 	}
+	if (token == NULL || ttl == NULL)
+		return WX_INTERNAL;
+	/* Taken: whatever the token key holds, the claim stands (a value
+	 * that is not a string reads as no token). */
+	c->state = SEND_TAKEN;
+	c->pttl = r->integer;
+	copy_bulk(token, c->token, sizeof(c->token));
+	if (ttl->type == REDIS_REPLY_INTEGER)
+		c->token_ttl = ttl->integer;
 	return WX_OK;
 }
 

@@ -162,19 +162,19 @@ test_read_send_begin(void)
 	    "kind of value\r\n");
 
 	memset(&c, 0x5A, sizeof(c));
-	r = reply("*1\r\n:0\r\n");
+	r = reply(":-2\r\n");
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_BUSY);
 	CU_ASSERT_STRING_EQUAL(c.token, "");
 	freeReplyObject(r);
 
-	r = reply("*1\r\n:2\r\n");
+	r = reply(":-3\r\n");
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_NONE);
 	CU_ASSERT_STRING_EQUAL(c.token, "");
 	freeReplyObject(r);
 
-	r = reply("*2\r\n:1\r\n:2591999000\r\n");
+	r = reply(":2591999000\r\n");
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_TAKEN);
 	CU_ASSERT_EQUAL(c.pttl, 2591999000LL);
@@ -197,24 +197,24 @@ test_read_send_begin(void)
 	freeReplyObject(r);
 
 	/* Taken, a persistent credit. */
-	r = reply("*2\r\n:1\r\n:-1\r\n");
+	r = reply(":-1\r\n");
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_OK);
 	CU_ASSERT_EQUAL(c.state, SEND_TAKEN);
 	CU_ASSERT_EQUAL(c.pttl, -1);
 	freeReplyObject(r);
 
 	/* Malformed: never a claim. */
-	r = reply("*4\r\n:1\r\n:5\r\n$5\r\ntoken\r\n:6000\r\n");
+	r = reply("*2\r\n:1\r\n:5\r\n");	/* the old table form */
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	CU_ASSERT_NOT_EQUAL(c.state, SEND_TAKEN);
 	freeReplyObject(r);
 	r = reply("*0\r\n");
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	freeReplyObject(r);
-	r = reply("*1\r\n$1\r\n1\r\n");
+	r = reply("$1\r\n1\r\n");
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	freeReplyObject(r);
-	r = reply(":1\r\n");
+	r = reply(":-4\r\n");
 	CU_ASSERT_EQUAL(store_read_send_begin(r, tok, ttl, &c), WX_INTERNAL);
 	CU_ASSERT_NOT_EQUAL(c.state, SEND_TAKEN);
 	freeReplyObject(r);
